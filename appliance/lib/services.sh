@@ -1,0 +1,87 @@
+# Shared shell functions: install and start the services Menagerie needs on a Debian host.
+# Sourced by test/run and appliance/install. Idempotent and quick when all is in place.
+# shellcheck shell=bash
+
+log() { printf '[%s] %s\n' "${LOG_TAG:-menagerie}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ensure_packages PKG...: installs the Debian packages that are missing.
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# wait_for DESCRIPTION SECONDS CMD...: polls CMD until it succeeds.
+wait_for() {
+  local what=$1 secs=$2 i; shift 2
+  for ((i = 0; i < secs * 2; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  die "$what did not answer within ${secs}s"
+}
+
+DAEMON_JSON='{
+  "userns-remap": "default",
+  "icc": false,
+  "no-new-privileges": true,
+  "live-restore": true,
+  "userland-proxy": false,
+  "log-driver": "json-file",
+  "log-opts": {"max-size": "10m", "max-file": "3"}
+}'
+
+# ensure_docker: Docker engine with the hardened daemon settings, running.
+ensure_docker() {
+  ensure_packages docker.io busybox-static
+  mkdir -p /etc/docker
+  local changed=0
+  if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$DAEMON_JSON" ]; then
+    printf '%s\n' "$DAEMON_JSON" >/etc/docker/daemon.json
+    changed=1
+  fi
+  if docker info >/dev/null 2>&1; then
+    [ $changed -eq 0 ] && return 0
+    log "restarting dockerd to apply /etc/docker/daemon.json"
+    service docker restart >/dev/null 2>&1 || { pkill -x dockerd; sleep 2; }
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd"
+    service docker start >/dev/null 2>&1 || true
+    sleep 1
+    pgrep -x dockerd >/dev/null || (setsid dockerd >/var/log/dockerd.log 2>&1 &)
+  fi
+  wait_for "Docker engine" 60 docker info
+}
+
+# ensure_mariadb: MariaDB running, answering on its unix socket.
+ensure_mariadb() {
+  ensure_packages mariadb-server
+  mysqladmin ping >/dev/null 2>&1 && return 0
+  log "starting MariaDB"
+  service mariadb start >/dev/null
+  wait_for "MariaDB" 60 mysqladmin ping
+}
+
+# ensure_rabbitmq: RabbitMQ running with the management plugin, answering.
+ensure_rabbitmq() {
+  ensure_packages rabbitmq-server
+  mkdir -p /etc/rabbitmq
+  [ -f /etc/rabbitmq/enabled_plugins ] || echo '[rabbitmq_management].' >/etc/rabbitmq/enabled_plugins
+  rabbitmqctl -q status >/dev/null 2>&1 && return 0
+  log "starting RabbitMQ"
+  service rabbitmq-server start >/dev/null 2>&1 || true
+  wait_for "RabbitMQ" 90 rabbitmqctl -q status
+  wait_for "RabbitMQ listener" 60 bash -c '</dev/tcp/127.0.0.1/5672'
+}
+
+# mysql_user NAME PASSWORD PRIVS ON: creates or updates a MariaDB account for local TCP and socket use.
+mysql_user() {
+  local name=$1 pass=$2 privs=$3 on=$4 host
+  for host in localhost 127.0.0.1; do
+    mysql -uroot -e "CREATE USER IF NOT EXISTS '$name'@'$host' IDENTIFIED BY '$pass';
+      ALTER USER '$name'@'$host' IDENTIFIED BY '$pass'; GRANT $privs ON $on TO '$name'@'$host';"
+  done
+}

@@ -1,0 +1,121 @@
+import { dirname, resolve } from 'node:path';
+import type { ConfigProblem } from '../errors.js';
+import { loadEngines, type Engine } from '../engines/engines.js';
+import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, throwIfProblems } from './validate.js';
+
+/** The global configuration, validated and frozen. */
+export interface Config {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly mysql: {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly password: string;
+    readonly database: string;
+    readonly socketPath?: string;
+    readonly connectionLimit: number;
+  };
+  readonly rabbitmq: { readonly url: string; readonly prefix: string };
+  readonly store: { readonly dir: string };
+  readonly internalToken: string;
+  readonly enginesFile: string;
+  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number };
+  readonly menage: {
+    readonly frontendUrl: string;
+    readonly dockerSocket: string;
+    readonly engines: readonly string[];
+  };
+  readonly engines: readonly Engine[];
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['internalToken', 'rabbitmq'],
+  properties: {
+    $comment: { type: 'string' },
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8100 },
+      },
+    },
+    mysql: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 1, maximum: 65535, default: 3306 },
+        user: { type: 'string', minLength: 1, default: 'menagerie' },
+        password: { type: 'string', default: '' },
+        database: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$', default: 'menagerie' },
+        socketPath: { type: 'string', minLength: 1 },
+        connectionLimit: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+      },
+    },
+    rabbitmq: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^amqps?://' },
+        prefix: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$', default: 'menagerie' },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { dir: { type: 'string', minLength: 1, default: '/var/lib/menagerie/store' } },
+    },
+    internalToken: { type: 'string', minLength: 16 },
+    engines: { type: 'string', minLength: 1, default: 'engines.json' },
+    jobs: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
+        reapGraceSeconds: { type: 'integer', minimum: 1, default: 60 },
+      },
+    },
+    menage: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8100' },
+        dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
+        engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
+      },
+    },
+  },
+} as const;
+
+const validate = compileSchema(schema);
+
+/**
+ * Loads the global configuration and the engines file it names, reporting every problem
+ * in both files at once. `${NAME}` references are filled from `env` before validation.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: ConfigProblem[] = [];
+  const raw = interpolateEnv(readJsonFile(file, problems), env, file, problems);
+  if (raw === undefined) throwIfProblems(problems);
+  checkSchema(validate, raw, file, problems);
+  const data = raw as Record<string, unknown> & { engines?: string; menage?: { engines?: string[] } };
+  const enginesFile = resolve(dirname(resolve(file)), typeof data.engines === 'string' ? data.engines : 'engines.json');
+  const engines = loadEngines(enginesFile, env, problems);
+  for (const [i, name] of (data.menage?.engines ?? []).entries()) {
+    if (!engines.some((e) => e.name === name)) {
+      problems.push({ file, pointer: `/menage/engines/${i}`, message: `engine "${name}" is not in ${enginesFile}` });
+    }
+  }
+  throwIfProblems(problems);
+  const { engines: _path, ...rest } = data;
+  return deepFreeze({ ...(rest as unknown as Omit<Config, 'engines' | 'enginesFile'>), enginesFile, engines });
+}

@@ -1,0 +1,171 @@
+import type { ConfigProblem } from '../errors.js';
+import { checkSchema, compileSchema, interpolateEnv, readJsonFile } from '../config/validate.js';
+import { parseRunflags, type FlagSettings } from './runflags.js';
+import { parseSize } from './size.js';
+
+/** Containment applied to every container of an engine (see docs in README). */
+export interface Containment {
+  readonly network: 'none';
+  readonly readonly: boolean;
+  readonly memoryBytes: number;
+  readonly nanoCpus: number;
+  readonly pids: number;
+  /** Writable tmpfs mounts: path → mount options (always size-capped). */
+  readonly tmpfs: Readonly<Record<string, string>>;
+  readonly apparmor?: string;
+  readonly seccomp?: string;
+  readonly runtime?: string;
+  readonly resultLimit: number;
+  readonly logLimit: number;
+}
+
+/** An engine, normalised from engines.json. */
+export interface Engine {
+  readonly name: string;
+  readonly workers: number;
+  readonly image: string;
+  readonly cmd: readonly string[];
+  readonly mountpoint: string;
+  readonly sizelimit: number;
+  readonly inputfilename: string;
+  readonly user: string;
+  readonly timeoutMs: number;
+  readonly containment: Containment;
+}
+
+const SIZE = { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?[bkmgBKMG]?$' }] };
+
+const engineSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'image', 'cmd', 'mountpoint', 'sizelimit', 'inputfilename', 'timeout'],
+  properties: {
+    $comment: { type: 'string' },
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
+    workers: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
+    image: { type: 'string', minLength: 1, pattern: '^[^\\s]+$' },
+    runflags: { type: 'string', default: '' },
+    cmd: {
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', minItems: 1, items: { type: 'string' } },
+      ],
+    },
+    mountpoint: { type: 'string', pattern: '^/[A-Za-z0-9._-][A-Za-z0-9._/-]*$', not: { pattern: '(^|/)\\.\\.?(/|$)' } },
+    sizelimit: { type: 'integer', minimum: 1 },
+    inputfilename: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$', not: { enum: ['result'] } },
+    user: { oneOf: [{ type: 'string', pattern: '^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$' }, { type: 'integer', minimum: 0 }] },
+    timeout: { type: 'number', exclusiveMinimum: 0 },
+    memory: SIZE,
+    cpus: { type: 'number', exclusiveMinimum: 0, maximum: 64 },
+    pids: { type: 'integer', minimum: 1, maximum: 100000 },
+    tmpfs: { type: 'object', additionalProperties: SIZE, propertyNames: { pattern: '^/[A-Za-z0-9._/-]+$' } },
+    network: { enum: ['none'] },
+    readonly: { type: 'boolean' },
+    apparmor: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+    seccomp: { type: 'string', minLength: 1, not: { enum: ['unconfined'] } },
+    runtime: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+    resultlimit: SIZE,
+    loglimit: SIZE,
+  },
+} as const;
+
+const fileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['engines'],
+  properties: { $comment: { type: 'string' }, engines: { type: 'array', items: engineSchema } },
+} as const;
+
+const validate = compileSchema(fileSchema);
+
+/** Defaults every engine container gets unless its entry says otherwise. */
+export const DEFAULTS = {
+  user: '65534:65534',
+  memory: '512m',
+  cpus: 1,
+  pids: 128,
+  tmpfsSize: '64m',
+  resultlimit: '64m',
+  loglimit: '64k',
+} as const;
+
+type RawEngine = Record<string, unknown> & { name: string; runflags: string; cmd: string | string[] };
+
+/** Reads and validates engines.json; appends every problem to `problems`. */
+export function loadEngines(file: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Engine[] {
+  const raw = interpolateEnv(readJsonFile(file, problems), env, file, problems);
+  if (raw === undefined) return [];
+  const before = problems.length;
+  checkSchema(validate, raw, file, problems);
+  if (problems.length > before) return [];
+  const entries = (raw as { engines: RawEngine[] }).engines;
+  const engines: Engine[] = [];
+  entries.forEach((entry, i) => {
+    const pointer = `/engines/${i}`;
+    if (entries.findIndex((e) => e.name === entry.name) !== i) {
+      problems.push({ file, pointer: `${pointer}/name`, message: `duplicate engine name "${entry.name}"` });
+    }
+    const engine = normaliseEngine(entry, (p, message) => problems.push({ file, pointer: `${pointer}${p}`, message }));
+    if (engine) engines.push(engine);
+  });
+  return engines;
+}
+
+type Report = (pointer: string, message: string) => void;
+
+/** Merges an entry's explicit fields with its runflags and the defaults. */
+export function normaliseEngine(e: RawEngine, report: Report): Engine | undefined {
+  const { settings, errors } = parseRunflags(e.runflags);
+  for (const msg of errors) report('/runflags', `engine "${e.name}": ${msg}`);
+  const pick = <K extends keyof FlagSettings>(key: K, field: string): unknown => {
+    const explicit = e[field];
+    const flag = settings[key];
+    if (explicit !== undefined && flag !== undefined && JSON.stringify(explicit) !== JSON.stringify(flag)) {
+      report(`/${field}`, `engine "${e.name}": "${field}" disagrees with runflags (${JSON.stringify(flag)})`);
+    }
+    return explicit ?? flag;
+  };
+  const size = (value: unknown, fallback: string, field: string): number => {
+    const n = parseSize(value ?? fallback);
+    if (n === undefined) report(`/${field}`, `engine "${e.name}": cannot read size ${JSON.stringify(value)}`);
+    return n ?? 0;
+  };
+  const tmpfs: Record<string, string> = {};
+  const rawTmpfs = { ...(settings.tmpfs ?? {}), ...((e.tmpfs as Record<string, unknown> | undefined) ?? {}) };
+  for (const [path, s] of Object.entries(rawTmpfs)) {
+    tmpfs[path] = `rw,noexec,nosuid,nodev,size=${size(s === '' ? undefined : s, DEFAULTS.tmpfsSize, 'tmpfs')}`;
+  }
+  const user = pick('user', 'user') ?? DEFAULTS.user;
+  const containment: Containment = {
+    network: 'none',
+    readonly: (pick('readonly', 'readonly') as boolean | undefined) ?? true,
+    memoryBytes: size(pick('memory', 'memory'), DEFAULTS.memory, 'memory'),
+    nanoCpus: Math.round(((pick('cpus', 'cpus') as number | undefined) ?? DEFAULTS.cpus) * 1e9),
+    pids: (pick('pids', 'pids') as number | undefined) ?? DEFAULTS.pids,
+    tmpfs,
+    ...optional('apparmor', pick('apparmor', 'apparmor')),
+    ...optional('seccomp', pick('seccomp', 'seccomp')),
+    ...optional('runtime', pick('runtime', 'runtime')),
+    resultLimit: size(e.resultlimit, DEFAULTS.resultlimit, 'resultlimit'),
+    logLimit: size(e.loglimit, DEFAULTS.loglimit, 'loglimit'),
+  };
+  pick('network', 'network');
+  if (containment.memoryBytes < 4 * 1024 * 1024) report('/memory', `engine "${e.name}": memory must be at least 4m`);
+  return {
+    name: e.name,
+    workers: e.workers as number,
+    image: e.image as string,
+    cmd: typeof e.cmd === 'string' ? e.cmd.split(/\s+/).filter(Boolean) : e.cmd,
+    mountpoint: (e.mountpoint as string).replace(/\/+$/, '') || '/',
+    sizelimit: e.sizelimit as number,
+    inputfilename: e.inputfilename as string,
+    user: String(user),
+    timeoutMs: Math.round((e.timeout as number) * 1000),
+    containment,
+  };
+}
+
+function optional<K extends string>(key: K, value: unknown): { [P in K]?: string } {
+  return typeof value === 'string' ? ({ [key]: value } as { [P in K]: string }) : {};
+}

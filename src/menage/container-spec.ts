@@ -1,0 +1,75 @@
+import type { ContainerCreateOptions } from 'dockerode';
+import type { Engine } from '../engines/engines.js';
+
+/** Label keys menage puts on everything it creates. */
+export const LABELS = {
+  managed: 'org.menagerie.managed',
+  job: 'org.menagerie.job',
+  engine: 'org.menagerie.engine',
+  attempt: 'org.menagerie.attempt',
+  node: 'org.menagerie.node',
+  deadline: 'org.menagerie.deadline',
+} as const;
+
+/** What identifies one run of one job. */
+export interface RunIdentity {
+  jobId: string;
+  attempt: number;
+  node: string;
+  /** Epoch milliseconds after which the container is overdue and may be killed by anyone. */
+  deadline: number;
+}
+
+/**
+ * Builds the create options for one job's engine container: hardened by default (no
+ * network, read-only root, every capability dropped, no-new-privileges, pids/memory/cpu
+ * limits, no host binds), the mountpoint an anonymous volume, stdout/stderr not logged by
+ * the daemon (menage reads them from the attach stream, capped).
+ */
+export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerCreateOptions {
+  const c = engine.containment;
+  const securityOpt = ['no-new-privileges'];
+  if (c.apparmor) securityOpt.push(`apparmor=${c.apparmor}`);
+  if (c.seccomp) securityOpt.push(`seccomp=${c.seccomp}`);
+  return {
+    Image: engine.image,
+    Cmd: [...engine.cmd],
+    User: engine.user,
+    WorkingDir: engine.mountpoint,
+    Labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.job]: run.jobId,
+      [LABELS.engine]: engine.name,
+      [LABELS.attempt]: String(run.attempt),
+      [LABELS.node]: run.node,
+      [LABELS.deadline]: String(run.deadline),
+    },
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    OpenStdin: false,
+    NetworkDisabled: true,
+    Volumes: { [engine.mountpoint]: {} },
+    HostConfig: {
+      NetworkMode: c.network,
+      ReadonlyRootfs: c.readonly,
+      CapDrop: ['ALL'],
+      CapAdd: [],
+      Privileged: false,
+      SecurityOpt: securityOpt,
+      PidsLimit: c.pids,
+      Memory: c.memoryBytes,
+      MemorySwap: c.memoryBytes,
+      NanoCpus: c.nanoCpus,
+      Tmpfs: { ...c.tmpfs },
+      Binds: [],
+      IpcMode: 'private',
+      PidMode: '',
+      UTSMode: '',
+      LogConfig: { Type: 'none', Config: {} },
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      AutoRemove: false,
+      ...(c.runtime ? { Runtime: c.runtime } : {}),
+    },
+  };
+}
