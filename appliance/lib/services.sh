@@ -85,3 +85,15 @@ mysql_user() {
       ALTER USER '$name'@'$host' IDENTIFIED BY '$pass'; GRANT $privs ON $on TO '$name'@'$host';"
   done
 }
+
+# rabbit_user NAME PASSWORD VHOST: an account with full rights on its own virtual host.
+rabbit_user() {
+  local name=$1 pass=$2 vhost=$3
+  rabbitmqctl -q list_vhosts | grep -qx "$vhost" || rabbitmqctl -q add_vhost "$vhost" >/dev/null
+  if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$name"; then
+    rabbitmqctl -q change_password "$name" "$pass" >/dev/null
+  else
+    rabbitmqctl -q add_user "$name" "$pass" >/dev/null
+  fi
+  rabbitmqctl -q set_permissions -p "$vhost" "$name" '.*' '.*' '.*' >/dev/null
+}
