@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from './config/config.js';
+import { ConfigError } from './errors.js';
+import { startFrontend } from './frontend.js';
+import { startMenage } from './menage.js';
+
+const HELP = `usage: menagerie <command> [--config FILE]
+
+commands:
+  frontend        public API, web console and the internal API for workers (owns MySQL and the store)
+  menage          the worker controller: runs engine containers for queued jobs
+  enforcer        the container policy enforcer (see docs/enforcer.md; takes its own --config)
+  check-config    validate the configuration and engines.json, report every problem, exit
+
+options:
+  --config FILE   global configuration (default: $MENAGERIE_CONFIG or /etc/menagerie/config.json)
+  -h, --help      this help
+`;
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+/** Waits for SIGTERM or SIGINT, then runs `close` once; a second signal exits at once. */
+function onSignals(close: () => Promise<void>): void {
+  let closing = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (closing) process.exit(1);
+    closing = true;
+    log(`${signal}: shutting down`);
+    close().then(() => process.exit(0), (err: Error) => {
+      log(`shutdown failed: ${err.message}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(HELP);
+    return command ? 0 : 2;
+  }
+  if (command === 'enforcer') {
+    const { runEnforcer } = await import('./enforcer.js');
+    await runEnforcer(rest);
+    return -1;
+  }
+  const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const file = values.config ?? process.env.MENAGERIE_CONFIG ?? '/etc/menagerie/config.json';
+  const config: Config = loadConfig(file);
+  switch (command) {
+    case 'check-config':
+      process.stdout.write(`${file}: ok (${config.engines.length} engines: ${config.engines.map((e) => e.name).join(', ')})\n`);
+      return 0;
+    case 'frontend': {
+      const f = await startFrontend(config, log);
+      log(`frontend listening on ${config.listen.host}:${config.listen.port} (${f.url})`);
+      onSignals(() => f.close());
+      return -1;
+    }
+    case 'menage': {
+      const m = await startMenage(config, log);
+      log(`menage running ${m.consumers.length} engine queues`);
+      onSignals(() => m.close(30_000));
+      return -1;
+    }
+    default:
+      process.stderr.write(`menagerie: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exit(code);
+}, (err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`menagerie: ${err.message}\n`);
+  else process.stderr.write(`menagerie: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

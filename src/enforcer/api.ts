@@ -1,0 +1,98 @@
+import { timingSafeEqual } from 'node:crypto';
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import { AppError, UnauthorizedError } from '../errors.js';
+import type { EnforcerConfig } from './config.js';
+import type { Detection, DetectionLog } from './detections.js';
+import type { Judge } from './judge.js';
+import type { EnforcerMetrics } from './prometheus.js';
+import type { Triggers } from './triggers.js';
+
+/** What the HTTP API reads. */
+export interface ApiDeps {
+  readonly judge: Judge;
+  readonly detections: DetectionLog;
+  readonly metrics: EnforcerMetrics;
+  readonly triggers: Triggers;
+  readonly config: EnforcerConfig;
+  readonly token?: string;
+}
+
+/** The enforcer's read-only HTTP API (docker-enforcer's endpoints). Never listens itself. */
+export function createApiApp(deps: ApiDeps): Koa {
+  const app = new Koa();
+  const router = new Router();
+  router.get('/', (ctx) => void (ctx.body = { detections: deps.detections.history().map((d) => view(d, ctx.query)) }));
+  router.get('/recent', (ctx) => void (ctx.body = { detections: deps.detections.recent().map((d) => view(d, ctx.query)) }));
+  router.get('/metrics', (ctx) => {
+    ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
+    ctx.body = deps.metrics.render();
+  });
+  router.get('/config', (ctx) => void (ctx.body = describeConfig(deps)));
+  router.get('/rules', (ctx) => void (ctx.body = { hash: deps.judge.currentRules().hash, rules: deps.judge.currentRules().rules.map((r) => r.source) }));
+  router.get('/request_rules', (ctx) => {
+    const authz = deps.config.authz;
+    const rules = deps.judge.currentRules().rules.filter((r) => !r.usesMetrics).map((r) => r.name);
+    ctx.body = { enabled: authz !== undefined, endpoints: ['containers/create', 'containers/{id}/update', 'containers/{id}/exec'], denyPrivilegedExec: authz?.denyPrivilegedExec ?? false, rules };
+  });
+  router.get('/triggers', (ctx) => void (ctx.body = deps.triggers.describe()));
+  app.use(errors);
+  if (deps.token !== undefined) app.use(requireToken(deps.token));
+  app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** A detection as the API shows it; all rules and image/labels only when asked for. */
+function view(d: Detection, q: Query): Record<string, unknown> {
+  const first = d.violations[0];
+  const out: Record<string, unknown> = {
+    id: d.containerId, name: d.name, source: d.source, time: d.time, mode: d.mode, outcome: d.outcome,
+    violated_rule: first?.rule, message: first?.message, ...(d.detail === undefined ? {} : { detail: d.detail }),
+  };
+  if (q.show_all_violated_rules === '1') out.violated_rules = d.violations.map((v) => ({ rule: v.rule, message: v.message, action: v.action.type }));
+  if (q.show_image_and_labels === '1') Object.assign(out, { image: d.image, labels: d.labels });
+  return out;
+}
+
+function describeConfig(deps: ApiDeps): Record<string, unknown> {
+  const c = deps.config;
+  const rules = deps.judge.currentRules();
+  return {
+    rules: { file: rules.file, hash: rules.hash, count: rules.rules.length },
+    mode: c.mode, stopOnFirstViolation: c.stopOnFirstViolation,
+    sources: { periodic: c.periodic ?? null, events: c.events, authz: c.authz ? { listen: c.authz.listen } : null },
+    api: c.api ? { listen: c.api.listen, token: c.api.token ? 'set' : 'none' } : null,
+    stats: c.stats, actionTimeoutSeconds: c.actionTimeoutSeconds,
+    triggers: { log: c.triggers.log, webhooks: c.triggers.webhooks.map((w) => redactUrl(w.url)) },
+    frontend: c.frontend ? { url: redactUrl(c.frontend.url), internalToken: c.frontend.internalToken ? 'set' : 'none' } : null,
+  };
+}
+
+function redactUrl(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  u.search = '';
+  return u.toString();
+}
+
+async function errors(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+  try {
+    await next();
+  } catch (err) {
+    const e = err instanceof AppError ? err : new AppError('INTERNAL', 500, 'internal error', { cause: err });
+    ctx.status = e.status;
+    ctx.body = { error: { code: e.code, message: e.message } };
+  }
+}
+
+function requireToken(token: string): Koa.Middleware {
+  const want = Buffer.from(token);
+  return async (ctx, next) => {
+    const got = Buffer.from(/^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1] ?? '');
+    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new UnauthorizedError();
+    await next();
+  };
+}

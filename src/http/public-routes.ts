@@ -1,0 +1,91 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { InvalidError, TooLargeError } from '../errors.js';
+import { isJobId, type Job } from '../jobs/job.js';
+import type { JobService } from '../jobs/service.js';
+import type { FileStore } from '../storage/file-store.js';
+import { receiveUpload } from './upload.js';
+
+/** Room for multipart framing when judging a Content-Length against a size limit. */
+const MULTIPART_SLACK = 64 * 1024;
+
+/** Reads and checks the `:id` route parameter. */
+export function jobId(ctx: Context): string {
+  const id = String(ctx.params.id ?? '');
+  if (!isJobId(id)) throw new InvalidError('INVALID_JOB_ID', `"${id.slice(0, 40)}" is not a job id (a positive integer)`);
+  return id;
+}
+
+/** The public API, compatible with the original: upload, result, link. */
+export function publicRoutes(service: JobService, files: FileStore): Router {
+  const router = new Router();
+
+  const upload = async (ctx: Context): Promise<void> => {
+    const engine = service.engine(String(ctx.params.engine));
+    const declared = Number(ctx.get('content-length') || 0);
+    if (declared > engine.sizelimit + MULTIPART_SLACK) {
+      ctx.set('Connection', 'close');
+      throw new TooLargeError(`upload is larger than the limit of ${engine.sizelimit} bytes for engine ${engine.name}`);
+    }
+    let received;
+    try {
+      received = await receiveUpload(ctx.req, files, 'upload', engine.sizelimit);
+    } catch (err) {
+      if (err instanceof TooLargeError) {
+        ctx.set('Connection', 'close');
+        throw new TooLargeError(`upload is larger than the limit of ${engine.sizelimit} bytes for engine ${engine.name}`);
+      }
+      throw err;
+    }
+    try {
+      ctx.body = { jobid: await service.submit(engine, received.written, received.filename) };
+    } finally {
+      await files.discard(received.written.path);
+    }
+  };
+  router.post('/:engine/upload', upload);
+  router.put('/:engine/upload', upload);
+
+  router.get('/result/:id', async (ctx) => {
+    ctx.body = await service.view(jobId(ctx));
+  });
+
+  router.get('/link/:id', async (ctx) => {
+    const id = jobId(ctx);
+    const { stream, size, job } = await service.openLink(id);
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
+    ctx.set('Content-Disposition', `attachment; filename="${job.status === 'Success' ? 'result' : 'error'}-${id}"`);
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.type = 'application/octet-stream';
+    ctx.length = size;
+    ctx.body = stream;
+  });
+
+  router.get('/jobs/:id', async (ctx) => {
+    ctx.body = describeJob(await service.get(jobId(ctx)));
+  });
+
+  return router;
+}
+
+/** The detailed public view of a job (`GET /jobs/<id>`). */
+export function describeJob(job: Job): Record<string, unknown> {
+  const done = job.status === 'Success' || job.status === 'Fail';
+  return {
+    jobid: job.id,
+    engine: job.engine,
+    filename: job.filename,
+    size: job.size,
+    sha256: job.sha256,
+    status: job.status,
+    reason: job.reason ?? '',
+    summary: done ? job.summary : '',
+    link: done ? `/link/${job.id}` : '',
+    attempts: job.attempts,
+    created: job.createdAt.toISOString(),
+    started: job.startedAt?.toISOString() ?? null,
+    finished: job.finishedAt?.toISOString() ?? null,
+    containment: job.containment ?? null,
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Numbered schema migrations. Applied in order at frontend start, each once; a migration
+ * may add but never drops data. Append new ones; never edit one that has shipped.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: readonly string[] }[] = [
+  {
+    version: 1,
+    name: 'jobs',
+    sql: [
+      `CREATE TABLE IF NOT EXISTS jobs (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        engine VARCHAR(64) NOT NULL,
+        filename VARCHAR(255) NOT NULL,
+        size BIGINT UNSIGNED NOT NULL,
+        sha256 CHAR(64) NOT NULL,
+        status ENUM('Received','Running','Success','Fail') NOT NULL DEFAULT 'Received',
+        attempts INT UNSIGNED NOT NULL DEFAULT 0,
+        lease CHAR(32) NULL,
+        reason VARCHAR(255) NULL,
+        summary VARCHAR(255) NOT NULL DEFAULT '',
+        result_size BIGINT UNSIGNED NULL,
+        worker VARCHAR(128) NULL,
+        last_error VARCHAR(1024) NULL,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        started_at DATETIME(3) NULL,
+        finished_at DATETIME(3) NULL,
+        deadline DATETIME(3) NULL,
+        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        KEY jobs_engine_status (engine, status, id),
+        KEY jobs_status_deadline (status, deadline),
+        KEY jobs_status_updated (status, updated_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'containment report',
+    sql: [`ALTER TABLE jobs ADD COLUMN IF NOT EXISTS containment JSON NULL`],
+  },
+];

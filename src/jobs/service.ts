@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import type { ReadStream } from 'node:fs';
+import { readdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Engine } from '../engines/engines.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
+import { isTerminal, type Job } from './job.js';
+import type { JobStore } from './store.js';
+import { summarize } from './summary.js';
+
+/** Queues a job for its engine; resolves once the broker has it. */
+export interface JobQueue {
+  publish(message: { jobId: string; engine: string }): Promise<void>;
+}
+
+/** The public view of a job, in the original API's shape. */
+export interface JobView {
+  status: Job['status'];
+  summary: string;
+  link: string;
+}
+
+/** What a worker gets when it starts a job. */
+export interface StartedJob {
+  jobid: string;
+  engine: string;
+  lease: string;
+  attempt: number;
+  size: number;
+  deadline: string;
+}
+
+export interface JobServiceDeps {
+  store: JobStore;
+  files: FileStore;
+  queue: JobQueue;
+  engines: readonly Engine[];
+  maxAttempts: number;
+  graceMs: number;
+}
+
+/** Limits text written for a failure (reason + engine output) to this many bytes. */
+const ERROR_TEXT_LIMIT = 1024 * 1024;
+
+/**
+ * The job lifecycle: submission, start, completion, failure and hand-back, reading results.
+ * HTTP routes and the reaper call this; it alone combines the job store, the file store and
+ * the queue, and every state change goes through JobStore.apply.
+ */
+export class JobService {
+  readonly #d: JobServiceDeps;
+  readonly #engines: Map<string, Engine>;
+
+  constructor(deps: JobServiceDeps) {
+    this.#d = deps;
+    this.#engines = new Map(deps.engines.map((e) => [e.name, e]));
+  }
+
+  /** The engine named `name`, or a 404. */
+  engine(name: string): Engine {
+    const e = this.#engines.get(name);
+    if (!e) throw new NotFoundError('UNKNOWN_ENGINE', `no engine named "${name}"`);
+    return e;
+  }
+
+  /** Records an upload already written to a temporary file, then queues it. */
+  async submit(engine: Engine, upload: Written, filename: string): Promise<string> {
+    const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256 });
+    try {
+      await this.#d.files.place(id, upload.path, 'input');
+      await this.#d.queue.publish({ jobId: id, engine: engine.name });
+    } catch (err) {
+      // Nothing may stay behind for a job that will never run.
+      await this.#d.files.removeJob(id).catch(() => undefined);
+      await this.#d.store.remove(id).catch(() => undefined);
+      throw err;
+    }
+    return id;
+  }
+
+  /** A job, or a 404. */
+  async get(id: string): Promise<Job> {
+    const job = await this.#d.store.get(id);
+    if (!job) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
+    return job;
+  }
+
+  /** The `/result/<id>` view. */
+  async view(id: string): Promise<JobView> {
+    const job = await this.get(id);
+    const done = isTerminal(job.status);
+    return { status: job.status, summary: done ? job.summary : '', link: done ? `/link/${id}` : '' };
+  }
+
+  /** The bytes behind `/link/<id>`: the result of a Success, the error text of a Fail. */
+  async openLink(id: string): Promise<{ stream: ReadStream; size: number; job: Job }> {
+    const job = await this.get(id);
+    if (!isTerminal(job.status)) throw new ConflictError('JOB_NOT_FINISHED', `job ${id} is ${job.status}; no result yet`);
+    const file: StoredFile = job.status === 'Success' ? 'result' : 'error';
+    let opened = await this.#d.files.open(id, file);
+    if (!opened && job.lease && (await this.#repair(id, file, job.lease))) opened = await this.#d.files.open(id, file);
+    if (!opened) throw new NotFoundError('RESULT_MISSING', `the ${file} of job ${id} is no longer stored`);
+    return { ...opened, job };
+  }
+
+  /** The input of a job, for a worker. */
+  async openInput(id: string): Promise<{ stream: ReadStream; size: number }> {
+    await this.get(id);
+    const opened = await this.#d.files.open(id, 'input');
+    if (!opened) throw new NotFoundError('INPUT_MISSING', `the input of job ${id} is no longer stored`);
+    return opened;
+  }
+
+  /** Gives a worker a new lease on a job; refuses finished jobs and spent attempts. */
+  async start(id: string, worker: string): Promise<StartedJob> {
+    const job = await this.get(id);
+    const engine = this.engine(job.engine);
+    const lease = randomBytes(16).toString('hex');
+    const deadline = new Date(Date.now() + engine.timeoutMs + this.#d.graceMs);
+    const res = await this.#d.store.apply(id, 'start',
+      { lease, worker: worker.slice(0, 128), deadline, incrementAttempts: true, startedNow: true },
+      { maxAttempts: this.#d.maxAttempts, runningOnlyIfExpired: true });
+    if (res.kind === 'applied') {
+      return { jobid: id, engine: engine.name, lease, attempt: res.job.attempts, size: res.job.size, deadline: deadline.toISOString() };
+    }
+    if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
+    if (res.job.status === 'Running' && (res.job.deadline?.getTime() ?? 0) > Date.now()) {
+      throw new ConflictError('JOB_BUSY', `job ${id} is running under another lease until ${res.job.deadline?.toISOString()}`);
+    }
+    if (!isTerminal(res.job.status)) {
+      const last = res.job.lastError ? `: ${res.job.lastError}` : '';
+      await this.fail(id, undefined, `gave up after ${res.job.attempts} attempts`, `last error${last || ': none recorded'}`);
+    }
+    throw new ConflictError('JOB_FINISHED', `job ${id} is already finished`);
+  }
+
+  /** Records a worker's result, streamed from `body`, if its lease is current. */
+  async succeed(id: string, lease: string, body: Readable, containment?: unknown): Promise<JobView> {
+    const engine = this.engine((await this.get(id)).engine);
+    const staging = await this.#staging(id, 'result', lease);
+    const written = await this.#d.files.write(staging, body, engine.containment.resultLimit, 'result');
+    const res = await this.#d.store.apply(id, 'succeed',
+      { summary: summarize(written.head), resultSize: written.size, finishedNow: true, deadline: null, containment }, { lease });
+    return this.#settle(id, 'result', staging, res);
+  }
+
+  /**
+   * Fails a job with a reason and optional detail (engine output). With a lease only the
+   * lease holder may; without one (reaper, policy) it applies to any unfinished job.
+   */
+  async fail(id: string, lease: string | undefined, reason: string, detail = '', containment?: unknown): Promise<JobView> {
+    const text = detail ? `${reason}\n${detail}` : `${reason}\n`;
+    const tag = lease ?? `forced-${randomBytes(8).toString('hex')}`;
+    const staging = await this.#staging(id, 'error', tag);
+    const written = await this.#d.files.write(staging, Readable.from([Buffer.from(text).subarray(0, ERROR_TEXT_LIMIT)]),
+      ERROR_TEXT_LIMIT, 'error text');
+    const fields = { reason, summary: summarize(written.head), finishedNow: true, deadline: null, containment };
+    const res = lease === undefined
+      ? await this.#d.store.apply(id, 'force-fail', { ...fields, lease: tag })
+      : await this.#d.store.apply(id, 'fail', fields, { lease });
+    return this.#settle(id, 'error', staging, res);
+  }
+
+  /** A worker hands a job back (infrastructure trouble or shutdown); it will run again. */
+  async release(id: string, lease: string, error: string): Promise<JobView> {
+    const res = await this.#d.store.apply(id, 'release', { lease: null, lastError: error, deadline: null }, { lease });
+    if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
+    if (res.kind === 'conflict') throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
+    return this.view(id);
+  }
+
+  /**
+   * Deals with a job that is overdue: a Running job whose lease expired goes back to the
+   * queue while attempts remain, else fails; a Received job that waited past its deadline
+   * (its message may have been lost) is published again. Duplicate messages are harmless:
+   * only one start can win the lease.
+   */
+  async reap(job: Job): Promise<'requeued' | 'failed' | 'skipped'> {
+    const engine = this.#engines.get(job.engine);
+    const deadline = new Date(Date.now() + (engine?.timeoutMs ?? 0) + this.#d.graceMs);
+    if (!engine) {
+      await this.fail(job.id, undefined, `engine "${job.engine}" is no longer configured`);
+      return 'failed';
+    }
+    if (job.status === 'Running' && job.attempts >= this.#d.maxAttempts) {
+      await this.fail(job.id, undefined, 'timeout', `no completion within the engine timeout plus grace after ${job.attempts} attempts`);
+      return 'failed';
+    }
+    const res = job.status === 'Running'
+      ? await this.#d.store.apply(job.id, 'release', { lease: null, deadline, lastError: 'lease expired: no completion before the deadline' }, { lease: job.lease ?? '' })
+      : await this.#d.store.apply(job.id, 'requeue', { deadline });
+    if (res.kind !== 'applied') return 'skipped';
+    await this.#d.queue.publish({ jobId: job.id, engine: job.engine });
+    return 'requeued';
+  }
+
+  async #staging(id: string, file: StoredFile, tag: string): Promise<string> {
+    return `${await this.#d.files.stagingPath(id, file, tag)}.${randomBytes(4).toString('hex')}`;
+  }
+
+  async #settle(id: string, file: StoredFile, staging: string, res: Awaited<ReturnType<JobStore['apply']>>): Promise<JobView> {
+    if (res.kind !== 'applied') await this.#d.files.discard(staging);
+    if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
+    if (res.kind === 'conflict') {
+      const why = isTerminal(res.job.status) ? 'JOB_FINISHED' : 'STALE_LEASE';
+      throw new ConflictError(why, `job ${id} is ${res.job.status}; this completion was not recorded`);
+    }
+    if (res.kind === 'applied') await rename(staging, this.#d.files.path(id, file));
+    return this.view(id);
+  }
+
+  /** Finishes a rename that a crash interrupted after the database had been updated. */
+  async #repair(id: string, file: StoredFile, lease: string): Promise<boolean> {
+    const dir = this.#d.files.dir(id);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const staged = names.find((n) => n.startsWith(`.${file}-${lease}.`));
+    if (!staged) return false;
+    await rename(join(dir, staged), this.#d.files.path(id, file));
+    return true;
+  }
+}

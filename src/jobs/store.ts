@@ -1,0 +1,201 @@
+import mysql, { type Pool, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import { UnavailableError } from '../errors.js';
+import { TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** The outcome of a conditional state change. */
+export type ApplyResult =
+  | { kind: 'applied'; job: Job }
+  /** The same lease already brought the job to this state: a duplicate, harmless. */
+  | { kind: 'duplicate'; job: Job }
+  | { kind: 'conflict'; job: Job }
+  | { kind: 'missing' };
+
+/** Column values an event may set besides status. */
+export interface ApplyFields {
+  lease?: string | null;
+  worker?: string | null;
+  reason?: string | null;
+  summary?: string;
+  resultSize?: number | null;
+  lastError?: string | null;
+  deadline?: Date | null;
+  containment?: unknown;
+  startedNow?: boolean;
+  finishedNow?: boolean;
+  incrementAttempts?: boolean;
+}
+
+/** Conditions on the row beyond the event's allowed source states. */
+export interface ApplyGuard {
+  lease?: string;
+  maxAttempts?: number;
+  /** A Running job qualifies only if its deadline has passed (its holder is presumed dead). */
+  runningOnlyIfExpired?: boolean;
+}
+
+const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'POOL_CLOSED', 'ER_SERVER_SHUTDOWN',
+  'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'CR_CONN_HOST_ERROR', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR']);
+
+/** Turns a driver error into an AppError; the driver's message stays in `cause`. */
+function translate(err: unknown): never {
+  const code = (err as { code?: string }).code ?? '';
+  if (TRANSIENT.has(code) || /queue limit|connect/i.test(String((err as Error).message))) {
+    throw new UnavailableError('DATABASE_UNAVAILABLE', 'the job database is not available; try again shortly', { cause: err });
+  }
+  throw err;
+}
+
+/** Pool options that keep requests from hanging when MariaDB is slow or down. */
+export function poolOptions(cfg: PoolOptions): PoolOptions {
+  return { connectTimeout: 5000, queueLimit: 100, waitForConnections: true, dateStrings: false,
+    supportBigNumbers: true, bigNumberStrings: true, timezone: 'Z', ...cfg };
+}
+
+/** The MySQL/MariaDB job store: the one place where job rows are read and changed. */
+export class JobStore {
+  readonly #pool: Pool;
+  #closed = false;
+
+  constructor(options: PoolOptions) {
+    this.#pool = mysql.createPool(poolOptions(options));
+  }
+
+  /** Applies pending migrations, serialised across processes with a named lock. */
+  async migrate(): Promise<number[]> {
+    const conn = await this.#pool.getConnection().catch(translate);
+    try {
+      await conn.query(`SELECT GET_LOCK('menagerie_migrate', 60)`);
+      await conn.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,
+        applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB`);
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT version FROM schema_migrations');
+      const done = new Set(rows.map((r) => Number(r.version)));
+      const applied: number[] = [];
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        for (const sql of m.sql) await conn.query(sql);
+        await conn.query('INSERT INTO schema_migrations (version, name) VALUES (?, ?)', [m.version, m.name]);
+        applied.push(m.version);
+      }
+      return applied;
+    } finally {
+      await conn.query(`SELECT RELEASE_LOCK('menagerie_migrate')`).catch(() => undefined);
+      conn.release();
+    }
+  }
+
+  /** Inserts a Received job and returns its id. */
+  async create(job: { engine: string; filename: string; size: number; sha256: string }): Promise<string> {
+    const [res] = await this.#pool
+      .execute<ResultSetHeader>('INSERT INTO jobs (engine, filename, size, sha256) VALUES (?, ?, ?, ?)',
+        [job.engine, job.filename, job.size, job.sha256])
+      .catch(translate);
+    return String(res.insertId);
+  }
+
+  /** Deletes a job row (used only to undo an upload whose message was never queued). */
+  async remove(id: string): Promise<void> {
+    await this.#pool.execute('DELETE FROM jobs WHERE id = ?', [id]).catch(translate);
+  }
+
+  /** Reads one job, or undefined. */
+  async get(id: string): Promise<Job | undefined> {
+    const [rows] = await this.#pool.execute<RowDataPacket[]>('SELECT * FROM jobs WHERE id = ?', [id]).catch(translate);
+    return rows[0] ? toJob(rows[0]) : undefined;
+  }
+
+  /** Jobs in `statuses` whose deadline (or creation, when none) is before `before`. */
+  async listOverdue(statuses: JobStatus[], before: Date, limit = 100): Promise<Job[]> {
+    const [rows] = await this.#pool
+      .query<RowDataPacket[]>(
+        `SELECT * FROM jobs WHERE status IN (?) AND COALESCE(deadline, created_at) < ? ORDER BY id LIMIT ?`,
+        [statuses, before, limit])
+      .catch(translate);
+    return rows.map(toJob);
+  }
+
+  /**
+   * Applies `event` to job `id` if the row is in an allowed source state and matches the
+   * guard, in one conditional UPDATE: concurrent or stale callers cannot overwrite a newer
+   * state. Every job state change in the system goes through here.
+   */
+  async apply(id: string, event: JobEvent, fields: ApplyFields = {}, guard: ApplyGuard = {}): Promise<ApplyResult> {
+    const { sets, params } = assignments(TRANSITIONS[event].to, fields);
+    const where = ['id = ?', 'status IN (?)'];
+    const whereParams: unknown[] = [id, TRANSITIONS[event].from];
+    if (guard.lease !== undefined) {
+      where.push('lease = ?');
+      whereParams.push(guard.lease);
+    }
+    if (guard.runningOnlyIfExpired) where.push(`(status <> 'Running' OR deadline < CURRENT_TIMESTAMP(3))`);
+    if (guard.maxAttempts !== undefined) {
+      where.push('attempts < ?');
+      whereParams.push(guard.maxAttempts);
+    }
+    const sql = `UPDATE jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`;
+    const [res] = await this.#pool.query<ResultSetHeader>(sql, [...params, ...whereParams]).catch(translate);
+    const job = await this.get(id);
+    if (!job) return { kind: 'missing' };
+    if (res.affectedRows === 1) return { kind: 'applied', job };
+    const same = guard.lease !== undefined && job.lease === guard.lease && job.status === TRANSITIONS[event].to;
+    return { kind: same ? 'duplicate' : 'conflict', job };
+  }
+
+  /** Answers whether the database is reachable. */
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1').catch(translate);
+  }
+
+  /** Closes the pool; safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end().catch(() => undefined);
+  }
+}
+
+function assignments(status: JobStatus, f: ApplyFields): { sets: string[]; params: unknown[] } {
+  const sets = ['status = ?'];
+  const params: unknown[] = [status];
+  const set = (column: string, value: unknown): void => {
+    sets.push(`${column} = ?`);
+    params.push(value);
+  };
+  if (f.lease !== undefined) set('lease', f.lease);
+  if (f.worker !== undefined) set('worker', f.worker);
+  if (f.reason !== undefined) set('reason', f.reason?.slice(0, 255) ?? null);
+  if (f.summary !== undefined) set('summary', f.summary);
+  if (f.resultSize !== undefined) set('result_size', f.resultSize);
+  if (f.lastError !== undefined) set('last_error', f.lastError?.slice(0, 1024) ?? null);
+  if (f.deadline !== undefined) set('deadline', f.deadline);
+  if (f.containment !== undefined && f.containment !== null) set('containment', JSON.stringify(f.containment));
+  if (f.incrementAttempts) sets.push('attempts = attempts + 1');
+  if (f.startedNow) sets.push('started_at = CURRENT_TIMESTAMP(3)');
+  if (f.finishedNow) sets.push('finished_at = CURRENT_TIMESTAMP(3)');
+  return { sets, params };
+}
+
+function toJob(r: RowDataPacket): Job {
+  return {
+    id: String(r.id),
+    engine: r.engine,
+    filename: r.filename,
+    size: Number(r.size),
+    sha256: r.sha256,
+    status: r.status,
+    attempts: Number(r.attempts),
+    lease: r.lease,
+    reason: r.reason,
+    summary: r.summary,
+    resultSize: r.result_size === null ? null : Number(r.result_size),
+    worker: r.worker,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    deadline: r.deadline,
+    containment: typeof r.containment === 'string' ? JSON.parse(r.containment) : (r.containment ?? null),
+  };
+}

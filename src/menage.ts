@@ -1,0 +1,44 @@
+import Docker from 'dockerode';
+import { hostname } from 'node:os';
+import type { Config } from './config/config.js';
+import { FrontendClient } from './menage/frontend-client.js';
+import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
+import { createJobHandler } from './menage/worker.js';
+import { BrokerConnection } from './queue/connection.js';
+import { EngineConsumer } from './queue/consumer.js';
+
+/** A running menage (worker controller). */
+export interface Menage {
+  consumers: EngineConsumer[];
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Composition root of menage: one consumer per engine with `workers` slots each. */
+export async function startMenage(config: Config, log: (line: string) => void, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
+  const docker = new Docker({ socketPath: config.menage.dockerSocket });
+  await docker.ping().catch((err: Error) => {
+    throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
+  });
+  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.jobs.reapGraceSeconds * 1000);
+  const client = new FrontendClient(config.menage.frontendUrl, config.internalToken);
+  const node = options.node ?? `${hostname()}:${process.pid}`;
+  const broker = new BrokerConnection(config.rabbitmq.url);
+  broker.on('lost', () => log('broker connection lost; reconnecting'));
+  const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
+  const consumers = wanted.map((engine) => new EngineConsumer(broker, {
+    prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
+    handle: createJobHandler({ engine, client, dispatcher, node, log }),
+  }));
+  await Promise.all(consumers.map((c) => c.start()));
+  let closing: Promise<void> | undefined;
+  return {
+    consumers,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        await Promise.allSettled(consumers.map((c) => c.close(graceMs)));
+        await broker.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { ConfirmChannel } from 'amqplib';
+import { UnavailableError } from '../errors.js';
+import type { BrokerConnection } from './connection.js';
+import { declareTopology, names, type JobMessage } from './topology.js';
+
+/**
+ * Publishes job messages with publisher confirms: `publish` resolves only once the broker
+ * has taken responsibility for the message (persistent, on a durable queue).
+ */
+export class Publisher {
+  readonly #conn: BrokerConnection;
+  readonly #prefix: string;
+  readonly #engines: readonly string[];
+  readonly #timeoutMs: number;
+  #channel: Promise<ConfirmChannel> | undefined;
+
+  constructor(conn: BrokerConnection, prefix: string, engines: readonly string[], timeoutMs = 10_000) {
+    this.#conn = conn;
+    this.#prefix = prefix;
+    this.#engines = engines;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Declares the topology now, so a broken broker shows at start-up. */
+  async start(): Promise<void> {
+    await this.#getChannel();
+  }
+
+  #getChannel(): Promise<ConfirmChannel> {
+    this.#channel ??= (async () => {
+      const ch = await (await this.#conn.get()).createConfirmChannel();
+      ch.on('error', () => undefined);
+      ch.on('close', () => {
+        this.#channel = undefined;
+      });
+      await declareTopology(ch, this.#prefix, this.#engines);
+      return ch;
+    })().catch((err: unknown) => {
+      this.#channel = undefined;
+      throw err;
+    });
+    return this.#channel;
+  }
+
+  /** Queues one job; throws UnavailableError if the broker did not confirm in time. */
+  async publish(message: JobMessage): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const ch = await this.#getChannel();
+      const confirmed = new Promise<void>((resolve, reject) => {
+        ch.sendToQueue(names(this.#prefix).queue(message.engine), Buffer.from(JSON.stringify(message)),
+          { persistent: true, contentType: 'application/json', messageId: message.jobId, mandatory: true },
+          (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()));
+      });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no publisher confirm in time')), this.#timeoutMs);
+      });
+      await Promise.race([confirmed, timeout]);
+    } catch (err) {
+      throw new UnavailableError('BROKER_UNAVAILABLE', 'the job queue is not available; the upload was not kept, try again', { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import type { Channel } from 'amqplib';
+
+/** The message a job puts on its engine's queue; MySQL holds everything else. */
+export interface JobMessage {
+  jobId: string;
+  engine: string;
+}
+
+/** Names of the broker objects for one deployment (the prefix keeps deployments apart). */
+export function names(prefix: string): { queue: (engine: string) => string; deadLetter: string } {
+  return { queue: (engine) => `${prefix}.engine.${engine}`, deadLetter: `${prefix}.dead-letter` };
+}
+
+/** How often a message may be delivered before the broker dead-letters it. */
+export const DELIVERY_LIMIT = 10;
+
+/**
+ * Declares the dead-letter exchange and queue and one durable quorum queue per engine.
+ * Frontend and menage both declare (idempotently) so either may start first.
+ */
+export async function declareTopology(ch: Channel, prefix: string, engines: readonly string[]): Promise<void> {
+  const n = names(prefix);
+  await ch.assertExchange(n.deadLetter, 'fanout', { durable: true });
+  await ch.assertQueue(n.deadLetter, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await ch.bindQueue(n.deadLetter, n.deadLetter, '');
+  for (const engine of engines) {
+    await ch.assertQueue(n.queue(engine), {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-dead-letter-exchange': n.deadLetter,
+        'x-delivery-limit': DELIVERY_LIMIT,
+      },
+    });
+  }
+}
+
+/** Parses a delivered message body; undefined for anything malformed (a poison message). */
+export function parseMessage(content: Buffer): JobMessage | undefined {
+  try {
+    const m = JSON.parse(content.toString('utf8')) as Partial<JobMessage>;
+    if (typeof m.jobId === 'string' && /^[1-9][0-9]{0,17}$/.test(m.jobId) && typeof m.engine === 'string') {
+      return { jobId: m.jobId, engine: m.engine };
+    }
+  } catch {
+    // fall through: not JSON
+  }
+  return undefined;
+}

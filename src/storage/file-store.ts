@@ -1,0 +1,130 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError, TooLargeError } from '../errors.js';
+import { isJobId } from '../jobs/job.js';
+
+/** The files a job may have in the store. */
+export type StoredFile = 'input' | 'result' | 'error' | 'log';
+
+/** What was written by a streaming write. */
+export interface Written {
+  path: string;
+  size: number;
+  sha256: string;
+  /** The first bytes of the content (for summaries). */
+  head: Buffer;
+}
+
+const HEAD_BYTES = 80;
+
+/** Thrown by a write that went over its byte limit; the partial file is already gone. */
+export class LimitExceeded extends TooLargeError {}
+
+/**
+ * The file store: `<root>/<jobid>/{input,result,error,log}`. Writes go to a temporary name
+ * first and are renamed into place, so a reader never sees a partial file. Paths are built
+ * only from validated job ids and fixed names: nothing from uploads or engines names a path.
+ */
+export class FileStore {
+  readonly root: string;
+  readonly #tmp: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.#tmp = join(root, '.tmp');
+  }
+
+  /** Creates the store folders and removes temporary files left by a crash. */
+  async init(maxTmpAgeMs = 3600_000): Promise<void> {
+    await mkdir(this.#tmp, { recursive: true, mode: 0o700 });
+    const now = Date.now();
+    for (const name of await readdir(this.#tmp)) {
+      const p = join(this.#tmp, name);
+      const s = await stat(p).catch(() => undefined);
+      if (s && now - s.mtimeMs > maxTmpAgeMs) await rm(p, { force: true, recursive: true });
+    }
+  }
+
+  /** A fresh temporary path on the store's file system. */
+  tmpPath(): string {
+    return join(this.#tmp, randomBytes(12).toString('hex'));
+  }
+
+  /** The folder of one job. */
+  dir(id: string): string {
+    if (!isJobId(id)) throw new AppError('INVALID_JOB_ID', 400, `invalid job id "${id}"`);
+    return join(this.root, id);
+  }
+
+  /** The path of one of a job's files. */
+  path(id: string, file: StoredFile): string {
+    return join(this.dir(id), file);
+  }
+
+  /**
+   * Streams `source` to `dest`, hashing and counting; over `limit` bytes the write stops,
+   * the partial file is removed and LimitExceeded is thrown. Any failure removes the file.
+   */
+  async write(dest: string, source: Readable, limit: number, what = 'file'): Promise<Written> {
+    const hash = createHash('sha256');
+    let size = 0;
+    const heads: Buffer[] = [];
+    let headLen = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > limit) {
+          done(new LimitExceeded(`${what} is larger than the limit of ${limit} bytes`));
+          return;
+        }
+        if (headLen < HEAD_BYTES) {
+          heads.push(chunk.subarray(0, HEAD_BYTES - headLen));
+          headLen += Math.min(chunk.length, HEAD_BYTES - headLen);
+        }
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, meter, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+    } catch (err) {
+      await unlink(dest).catch(() => undefined);
+      throw err;
+    }
+    return { path: dest, size, sha256: hash.digest('hex'), head: Buffer.concat(heads) };
+  }
+
+  /** Moves a finished temporary file into a job's folder under its final name. */
+  async place(id: string, from: string, file: StoredFile): Promise<void> {
+    await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
+    await rename(from, this.path(id, file));
+  }
+
+  /** A staging path inside the job's folder for a file written on behalf of one lease. */
+  async stagingPath(id: string, file: StoredFile, lease: string): Promise<string> {
+    await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
+    return join(this.dir(id), `.${file}-${lease}`);
+  }
+
+  /** Opens a job's file for reading, with its size; undefined if it does not exist. */
+  async open(id: string, file: StoredFile): Promise<{ stream: ReadStream; size: number } | undefined> {
+    const p = this.path(id, file);
+    const s = await stat(p).catch(() => undefined);
+    if (!s?.isFile()) return undefined;
+    return { stream: createReadStream(p), size: s.size };
+  }
+
+  /** Removes a file, ignoring one that is not there. */
+  async discard(path: string): Promise<void> {
+    await rm(path, { force: true });
+  }
+
+  /** Removes a job's folder and everything in it. */
+  async removeJob(id: string): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+}
