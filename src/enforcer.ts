@@ -40,7 +40,7 @@ export interface RunningEnforcer {
 }
 
 /** Starts an enforcer from a validated config; `docker` defaults to the configured socket. */
-export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Docker; log?: Log } = {}): Promise<RunningEnforcer> {
+export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Docker; log?: Log; eventBackoffMs?: number } = {}): Promise<RunningEnforcer> {
   const log = opts.log ?? jsonLog(process.stdout);
   const docker = opts.docker ?? new Docker({ socketPath: config.docker.socketPath });
   const metrics = new EnforcerMetrics();
@@ -64,7 +64,7 @@ export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Doc
     await closeAll(closers);
     throw err;
   }
-  const watcher = config.events ? new EventWatcher({ docker, scanner, log, metrics }) : undefined;
+  const watcher = config.events ? new EventWatcher({ docker, scanner, log, metrics, ...(opts.eventBackoffMs ? { backoffMs: opts.eventBackoffMs } : {}) }) : undefined;
   if (watcher) {
     watcher.start();
     closers.unshift(() => watcher.close());
@@ -133,9 +133,13 @@ export async function runEnforcer(argv: string[]): Promise<void> {
   const onHup = () => void enforcer.reload();
   process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
   process.off('SIGHUP', onHup);
   await enforcer.close();

@@ -10,7 +10,7 @@ describe('enforcer policy gate (default rules on engine specs)', () => {
   const rules = loadRules(join(ROOT, 'enforcer/rules/engines.json'));
   const problems: ConfigProblem[] = [];
   const engines = loadEngines(join(ROOT, 'engines/engines.json'), {}, problems);
-  const run = { jobId: 'job-1', attempt: 1, node: 'n1', deadline: Date.now() + 60_000 };
+  const run = { deployment: 'd1', jobId: 'job-1', attempt: 1, node: 'n1', deadline: Date.now() + 60_000 };
 
   it('loads the engines and the default rules', () => {
     expect(problems).to.deep.equal([]);
