@@ -19,7 +19,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   await docker.ping().catch((err: Error) => {
     throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
   });
-  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.jobs.reapGraceSeconds * 1000);
+  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
   const client = new FrontendClient(config.menage.frontendUrl, config.internalToken);
   const node = options.node ?? `${hostname()}:${process.pid}`;
   const broker = new BrokerConnection(config.rabbitmq.url);

@@ -6,6 +6,9 @@ import { InvalidError, UnauthorizedError } from '../errors.js';
 import type { JobService } from '../jobs/service.js';
 import { jobId } from './public-routes.js';
 
+/** The most engine output kept per job (menage caps it per engine, usually far lower). */
+const LOG_LIMIT = 4 * 1024 * 1024;
+
 /** Constant-time check of `Authorization: Bearer <token>`. */
 export function requireToken(token: string) {
   const want = createHash('sha256').update(token).digest();
@@ -44,6 +47,14 @@ export function internalRoutes(service: JobService): Router {
   };
   router.post('/jobs/:id/start', json, async (ctx) => {
     ctx.body = await service.start(jobId(ctx), text(body(ctx), 'worker', 128) as string);
+  });
+  router.get('/jobs/:id', async (ctx) => {
+    const job = await service.get(jobId(ctx));
+    ctx.body = { jobid: job.id, engine: job.engine, status: job.status, lease: job.lease, attempts: job.attempts };
+  });
+  router.put('/jobs/:id/log', async (ctx) => {
+    await service.saveLog(jobId(ctx), lease(ctx), ctx.req, LOG_LIMIT);
+    ctx.body = { saved: true };
   });
   router.get('/jobs/:id/input', async (ctx) => {
     const { stream, size } = await service.openInput(jobId(ctx));

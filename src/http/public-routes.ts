@@ -62,6 +62,15 @@ export function publicRoutes(service: JobService, files: FileStore): Router {
     ctx.body = stream;
   });
 
+  router.get('/jobs/:id/log', async (ctx) => {
+    const { stream, size } = await service.openLog(jobId(ctx));
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.length = size;
+    ctx.body = stream;
+  });
+
   router.get('/jobs/:id', async (ctx) => {
     ctx.body = describeJob(await service.get(jobId(ctx)));
   });
@@ -82,6 +91,7 @@ export function describeJob(job: Job): Record<string, unknown> {
     reason: job.reason ?? '',
     summary: done ? job.summary : '',
     link: done ? `/link/${job.id}` : '',
+    log: `/jobs/${job.id}/log`,
     attempts: job.attempts,
     created: job.createdAt.toISOString(),
     started: job.startedAt?.toISOString() ?? null,

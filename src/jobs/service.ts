@@ -163,6 +163,21 @@ export class JobService {
     return this.#settle(id, 'error', staging, res);
   }
 
+  /** Stores the engine's output (stdout and stderr, capped) for the lease holder. */
+  async saveLog(id: string, lease: string, body: Readable, limit: number): Promise<void> {
+    const job = await this.get(id);
+    if (job.lease !== lease) throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
+    const staging = await this.#staging(id, 'log', lease);
+    await this.#d.files.write(staging, body, limit, 'engine output');
+    await rename(staging, this.#d.files.path(id, 'log'));
+  }
+
+  /** The engine output kept for a job (empty if the engine printed nothing). */
+  async openLog(id: string): Promise<{ stream: ReadStream | Readable; size: number }> {
+    await this.get(id);
+    return (await this.#d.files.open(id, 'log')) ?? { stream: Readable.from([]), size: 0 };
+  }
+
   /** A worker hands a job back (infrastructure trouble or shutdown); it will run again. */
   async release(id: string, lease: string, error: string): Promise<JobView> {
     const res = await this.#d.store.apply(id, 'release', { lease: null, lastError: error, deadline: null }, { lease });

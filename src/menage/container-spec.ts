@@ -4,6 +4,7 @@ import type { Engine } from '../engines/engines.js';
 /** Label keys menage puts on everything it creates. */
 export const LABELS = {
   managed: 'org.menagerie.managed',
+  deployment: 'org.menagerie.deployment',
   job: 'org.menagerie.job',
   engine: 'org.menagerie.engine',
   attempt: 'org.menagerie.attempt',
@@ -13,6 +14,8 @@ export const LABELS = {
 
 /** What identifies one run of one job. */
 export interface RunIdentity {
+  /** The deployment (queue prefix): menage only ever cleans up its own deployment's containers. */
+  deployment: string;
   jobId: string;
   attempt: number;
   node: string;
@@ -38,6 +41,7 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerC
     WorkingDir: engine.mountpoint,
     Labels: {
       [LABELS.managed]: 'true',
+      [LABELS.deployment]: run.deployment,
       [LABELS.job]: run.jobId,
       [LABELS.engine]: engine.name,
       [LABELS.attempt]: String(run.attempt),

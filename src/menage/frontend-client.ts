@@ -95,6 +95,25 @@ export class FrontendClient {
     return this.#recorded(res, `failure of job ${id}`);
   }
 
+  /** Stores the engine's output with the job. */
+  async log(id: string, lease: string, text: string): Promise<Recorded> {
+    const res = await this.#call('PUT', `/internal/jobs/${id}/log`, {
+      body: Readable.from([Buffer.from(text)]), headers: { 'x-menagerie-lease': lease },
+    });
+    return this.#recorded(res, `output of job ${id}`);
+  }
+
+  /** A job's status, or undefined if the frontend does not know it. */
+  async status(id: string): Promise<{ status: string; lease: string | null } | undefined> {
+    const res = await this.#call('GET', `/internal/jobs/${id}`);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) return this.#expect(res, `status of job ${id}`);
+    return (await res.json()) as { status: string; lease: string | null };
+  }
+
   /** Hands a job back to the queue (not the engine's fault). */
   async release(id: string, lease: string, error: string): Promise<Recorded> {
     const res = await this.#call('POST', `/internal/jobs/${id}/release`, { json: { lease, error: error.slice(0, 1000) } });

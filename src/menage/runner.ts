@@ -41,10 +41,12 @@ export class RunAborted extends InfrastructureError {}
 export class DockerRunner implements ContainerDispatcher {
   readonly #docker: Docker;
   readonly #graceMs: number;
+  readonly #deployment: string;
   #userns: boolean | undefined;
 
-  constructor(docker: Docker, graceMs = 60_000) {
+  constructor(docker: Docker, deployment: string, graceMs = 60_000) {
     this.#docker = docker;
+    this.#deployment = deployment;
     this.#graceMs = graceMs;
   }
 
@@ -52,7 +54,7 @@ export class DockerRunner implements ContainerDispatcher {
     this.#userns ??= await this.#docker.info().then((i: { SecurityOptions?: string[] }) =>
       (i.SecurityOptions ?? []).some((o) => o.includes('name=userns'))).catch(() => undefined);
     const spec = buildContainerSpec(engine, {
-      jobId: req.jobId, attempt: req.attempt, node: req.node, deadline: Date.now() + engine.timeoutMs + this.#graceMs,
+      deployment: this.#deployment, jobId: req.jobId, attempt: req.attempt, node: req.node, deadline: Date.now() + engine.timeoutMs + this.#graceMs,
     });
     const container = await infra('create the container', () => this.#docker.createContainer(spec));
     try {

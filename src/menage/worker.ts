@@ -51,6 +51,8 @@ export function createJobHandler(d: WorkerDeps) {
           if (r === 'stale') d.log(`job ${id}: result not recorded, the lease is stale`);
         },
       });
+      const output = outcome.ok ? outcome.log : outcome.detail;
+      if (output) await d.client.log(id, lease, output).catch((e: Error) => d.log(`job ${id}: output not kept: ${e.message}`));
       if (!outcome.ok) {
         const r = await d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment);
         d.log(`job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);

@@ -1,0 +1,77 @@
+import Docker from 'dockerode';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFrontend, type Frontend } from '../../src/frontend.js';
+import { startMenage, type Menage } from '../../src/menage.js';
+import { LABELS } from '../../src/menage/container-spec.js';
+import { createTestEnv, type TestEnv } from './services.js';
+
+/** A frontend and a menage wired to fresh test resources, in this process. */
+export interface Stack {
+  env: TestEnv;
+  frontend: Frontend;
+  menage: Menage | undefined;
+  url: string;
+  /** The node name menage puts on its containers' labels: unique to this stack. */
+  node: string;
+  logs: string[];
+  startMenage(): Promise<Menage>;
+  close(): Promise<void>;
+}
+
+/** Starts a stack for `engines` (engines.json entries); menage too unless told not to. */
+export async function startStack(engines: unknown[], opts: { menage?: boolean; overrides?: Record<string, unknown> } = {}): Promise<Stack> {
+  const logs: string[] = [];
+  const log = (line: string): void => {
+    logs.push(line);
+    if (process.env.MENAGERIE_TEST_VERBOSE) console.log(line);
+  };
+  const env = await createTestEnv(engines, opts.overrides);
+  const frontend = await startFrontend(env.config, log);
+  const withUrl = { ...env.config, menage: { ...env.config.menage, frontendUrl: frontend.url } };
+  const stack: Stack = {
+    env, frontend, menage: undefined, url: frontend.url, logs, node: env.config.rabbitmq.prefix,
+    async startMenage() {
+      stack.menage = await startMenage(withUrl, log, { node: stack.node });
+      return stack.menage;
+    },
+    async close() {
+      await stack.menage?.close(2000);
+      await frontend.close();
+      await env.cleanup();
+    },
+  };
+  if (opts.menage !== false) await stack.startMenage();
+  return stack;
+}
+
+/** Uploads bytes as multipart field `upload`; returns status and parsed JSON. */
+export async function upload(url: string, engine: string, body: Buffer | string, opts: { method?: string; filename?: string; field?: string } = {}): Promise<{ status: number; json: any }> {
+  const form = new FormData();
+  form.append(opts.field ?? 'upload', new Blob([typeof body === 'string' ? body : new Uint8Array(body)]), opts.filename ?? 'sample.bin');
+  const res = await fetch(`${url}/${engine}/upload`, { method: opts.method ?? 'POST', body: form });
+  return { status: res.status, json: await res.json() };
+}
+
+/** Polls /result/<id> until the job is Success or Fail. */
+export async function waitDone(url: string, id: string, timeoutMs = 60_000): Promise<{ status: string; summary: string; link: string }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/result/${id}`);
+    const json = (await res.json()) as { status: string; summary: string; link: string };
+    if (json.status === 'Success' || json.status === 'Fail') return json;
+    if (Date.now() > until) throw new Error(`job ${id} still ${json.status} after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+/** Containers (any state) that a stack's menage created: labelled with its node name. */
+export async function labelledContainers(docker: Docker, node: string): Promise<string[]> {
+  const all = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.node}=${node}`] } });
+  return all.map((c) => c.Id);
+}
+
+/** Volumes still attached to a stack's containers are removed with them; this lists dangling ones created since `since`. */
+export async function danglingVolumes(docker: Docker): Promise<string[]> {
+  const { Volumes } = await docker.listVolumes({ filters: { dangling: ['true'] } });
+  return (Volumes ?? []).map((v) => v.Name);
+}
