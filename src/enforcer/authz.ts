@@ -18,7 +18,8 @@ export interface AuthzDeps {
 /** The request Docker sends to an AuthZ plugin (only the fields used here). */
 interface AuthzRequest {
   RequestMethod?: string;
-  RequestURI?: string;
+  /** Docker spells it RequestUri on the wire. */
+  RequestUri?: string;
   RequestBody?: string | null;
 }
 
@@ -55,7 +56,7 @@ export function createAuthzApp(deps: AuthzDeps): Koa {
 
 async function decide(deps: AuthzDeps, req: AuthzRequest): Promise<{ verdict: CreateVerdict; endpoint: string }> {
   if ((req.RequestMethod ?? '').toUpperCase() !== 'POST') return { verdict: ALLOW, endpoint: 'other' };
-  const url = new URL(req.RequestURI ?? '/', 'http://docker');
+  const url = new URL(req.RequestUri ?? '/', 'http://docker');
   const path = url.pathname.replace(/^\/v[0-9.]+(?=\/)/, '').replace(/\/+$/, '');
   if (path === '/containers/create') {
     const body = parseBody(req.RequestBody);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -89,9 +89,13 @@ export class FileStore {
         done(null, chunk);
       },
     });
+    // Open before streaming: a stream that opens lazily could create the file after a
+    // failure had already removed it.
+    const handle = await open(dest, 'wx', 0o600);
     try {
-      await pipeline(source, meter, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+      await pipeline(source, meter, handle.createWriteStream());
     } catch (err) {
+      await handle.close().catch(() => undefined);
       await unlink(dest).catch(() => undefined);
       throw err;
     }

@@ -3,7 +3,7 @@ import Docker from 'dockerode';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { labelledContainers, startStack, upload, waitDone, type Stack } from '../support/stack.js';
+import { startStack, upload, waitDone, waitNoContainers, type Stack } from '../support/stack.js';
 import { testEngine } from '../support/services.js';
 
 const docker = new Docker();
@@ -27,7 +27,7 @@ describe('e2e: upload → container → result', function () {
   });
   afterEach(async () => {
     // Whatever the test did, menage must leave no container (and so no anonymous volume) behind.
-    expect(await labelledContainers(docker, stack.node)).to.deep.equal([]);
+    expect(await waitNoContainers(docker, stack.node)).to.deep.equal([]);
   });
 
   for (const method of ['POST', 'PUT']) {

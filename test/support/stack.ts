@@ -75,3 +75,13 @@ export async function danglingVolumes(docker: Docker): Promise<string[]> {
   const { Volumes } = await docker.listVolumes({ filters: { dangling: ['true'] } });
   return (Volumes ?? []).map((v) => v.Name);
 }
+
+/** Waits until a stack's menage has no container left (removal follows the result closely). */
+export async function waitNoContainers(docker: Docker, node: string, timeoutMs = 15_000): Promise<string[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await labelledContainers(docker, node);
+    if (left.length === 0 || Date.now() > until) return left;
+    await sleep(200);
+  }
+}
