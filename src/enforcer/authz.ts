@@ -73,14 +73,24 @@ async function decide(deps: AuthzDeps, req: AuthzRequest): Promise<{ verdict: Cr
   return { verdict: op === 'update' ? judgeUpdate(deps, info, body) : judgeExec(deps, info, body), endpoint: op };
 }
 
-/** An update is judged as the container would be after it: current settings plus the new resources. */
+/**
+ * An update is judged as the container would be after it: current settings plus the changed
+ * resources. In an update body a zero, null or empty value means "unchanged".
+ */
 function judgeUpdate(deps: AuthzDeps, info: ContainerInspectInfo, body: Record<string, unknown>): CreateVerdict {
-  const merged = { ...info, HostConfig: { ...info.HostConfig, ...body } } as ContainerInspectInfo;
+  const changed = Object.fromEntries(Object.entries(body).filter(([, v]) => !isUnchanged(v)));
+  const merged = { ...info, HostConfig: { ...info.HostConfig, ...changed } } as ContainerInspectInfo;
   try {
     return deps.judge.judgeRequest({ ...modelFromInspect(merged), running: false }, 'authz');
   } catch (err) {
     return deps.judge.denyUnreadable((err as Error).message);
   }
+}
+
+function isUnchanged(v: unknown): boolean {
+  if (v === 0 || v === null || v === undefined || v === '' || v === false) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === 'object' && Object.values(v as object).every(isUnchanged);
 }
 
 function judgeExec(deps: AuthzDeps, info: ContainerInspectInfo, body: Record<string, unknown>): CreateVerdict {
