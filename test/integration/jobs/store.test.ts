@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { JobStore } from '../../../src/jobs/store.js';
+import { createDatabase } from '../../support/services.js';
+
+describe('integration: job store on MariaDB', () => {
+  let db: Awaited<ReturnType<typeof createDatabase>>;
+  let store: JobStore;
+  const lease = (c: string): string => c.repeat(32);
+  const newJob = (): Promise<string> => store.create({ engine: 'md5', filename: 'f', size: 1, sha256: 'a'.repeat(64) });
+  const start = (id: string, l: string) => store.apply(id, 'start',
+    { lease: l, incrementAttempts: true, deadline: new Date(Date.now() + 60_000) }, { maxAttempts: 3, runningOnlyIfExpired: true });
+
+  before(async () => {
+    db = await createDatabase();
+    store = new JobStore({ host: '127.0.0.1', user: db.user, password: db.password, database: db.name });
+  });
+  after(async () => {
+    await store?.close();
+    await store?.close(); // close is idempotent
+    await db?.drop();
+  });
+
+  it('applies migrations once; a second run applies nothing and keeps the data', async () => {
+    expect(await store.migrate()).to.deep.equal([1, 2]);
+    const id = await newJob();
+    expect(await store.migrate()).to.deep.equal([]);
+    expect((await store.get(id))?.status).to.equal('Received');
+  });
+
+  it('creates Received jobs with string ids', async () => {
+    const id = await newJob();
+    const job = await store.get(id);
+    expect(job).to.include({ id, engine: 'md5', status: 'Received', attempts: 0, summary: '' });
+    expect(await store.get('999999999')).to.equal(undefined);
+  });
+
+  it('a start takes a lease; a second start is refused while the lease is valid', async () => {
+    const id = await newJob();
+    expect((await start(id, lease('a'))).kind).to.equal('applied');
+    const again = await start(id, lease('b'));
+    expect(again.kind).to.equal('conflict');
+    expect(again.kind === 'conflict' && again.job.lease).to.equal(lease('a'));
+  });
+
+  it('a start takes over a Running job whose lease expired, and counts attempts', async () => {
+    const id = await newJob();
+    await store.apply(id, 'start', { lease: lease('a'), incrementAttempts: true, deadline: new Date(Date.now() - 1000) });
+    const taken = await start(id, lease('b'));
+    expect(taken.kind).to.equal('applied');
+    expect(taken.kind === 'applied' && [taken.job.lease, taken.job.attempts]).to.deep.equal([lease('b'), 2]);
+  });
+
+  it('refuses a start once attempts are spent', async () => {
+    const id = await newJob();
+    for (const c of ['a', 'b', 'c']) {
+      await store.apply(id, 'start', { lease: lease(c), incrementAttempts: true, deadline: new Date(0) }, { maxAttempts: 3 });
+    }
+    expect((await start(id, lease('d'))).kind).to.equal('conflict');
+  });
+
+  it('completion: only the current lease wins; a duplicate is recognised; a stale one conflicts', async () => {
+    const id = await newJob();
+    await start(id, lease('a'));
+    const done = { summary: 'ok', finishedNow: true };
+    expect((await store.apply(id, 'succeed', done, { lease: lease('b') })).kind).to.equal('conflict');
+    expect((await store.apply(id, 'succeed', done, { lease: lease('a') })).kind).to.equal('applied');
+    expect((await store.apply(id, 'succeed', done, { lease: lease('a') })).kind).to.equal('duplicate');
+    expect((await store.apply(id, 'fail', { reason: 'late' }, { lease: lease('a') })).kind).to.equal('conflict');
+    expect((await store.apply(id, 'force-fail', { reason: 'reaper' })).kind).to.equal('conflict');
+    const job = await store.get(id);
+    expect(job).to.include({ status: 'Success', summary: 'ok', reason: null });
+    expect(job?.finishedAt).to.be.instanceOf(Date);
+  });
+
+  it('concurrent completions for one job: exactly one is applied', async () => {
+    const id = await newJob();
+    await start(id, lease('a'));
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      store.apply(id, i % 2 ? 'succeed' : 'fail', { reason: i % 2 ? null : 'x', finishedNow: true }, { lease: lease('a') })));
+    expect(results.filter((r) => r.kind === 'applied')).to.have.length(1);
+  });
+
+  it('lists overdue jobs by status and deadline', async () => {
+    const id = await newJob();
+    await store.apply(id, 'start', { lease: lease('e'), deadline: new Date(Date.now() - 5000) });
+    const overdue = await store.listOverdue(['Running'], new Date());
+    expect(overdue.map((j) => j.id)).to.include(id);
+    expect((await store.listOverdue(['Running'], new Date(Date.now() - 60_000))).map((j) => j.id)).to.not.include(id);
+  });
+
+  it('translates an unreachable database into DATABASE_UNAVAILABLE', async () => {
+    const dead = new JobStore({ host: '127.0.0.1', port: 1, user: 'x', password: 'x', database: 'x' });
+    try {
+      await dead.get('1');
+      expect.fail('should have thrown');
+    } catch (err) {
+      expect((err as { code: string; status: number }).code).to.equal('DATABASE_UNAVAILABLE');
+      expect((err as { status: number }).status).to.equal(503);
+    } finally {
+      await dead.close();
+    }
+  });
+});
