@@ -32,10 +32,10 @@ describe('enforcer event stream against the real Docker engine', function () {
     const t0 = Date.now();
     const rogue = await containers.start('rogue', { kill: true });
     const compliant = await containers.start('good', { kill: true, host: { NetworkMode: 'none', Memory: 32 * 2 ** 20 } });
-    await waitFor('the rogue container to be killed', async () => !(await containers.running(rogue)), 10_000);
+    const d = await waitFor('the rogue container to be killed', () => enforcer?.detections.history().find((x) => x.name === `enf-test-${run}-rogue`), 10_000);
     expect(Date.now() - t0).to.be.lessThan(10_000);
+    expect(await containers.running(rogue)).to.equal(false);
     expect(await containers.running(compliant)).to.equal(true);
-    const d = enforcer.detections.history().find((x) => x.name === `enf-test-${run}-rogue`);
     expect(d?.source).to.equal('event');
     expect(d?.outcome).to.equal('killed');
   });
@@ -50,9 +50,9 @@ describe('enforcer event stream against the real Docker engine', function () {
     const rogue = await containers.start('missed', { kill: true });
     expect(watcher.connections, 'still disconnected when the container started').to.equal(1);
     await waitFor('the stream to reconnect', () => watcher.connections === 2, 10_000);
-    await waitFor('the missed rogue container to be killed', async () => !(await containers.running(rogue)), 10_000);
-    const d = enforcer.detections.history().find((x) => x.name === `enf-test-${run}-missed`);
-    expect(d?.outcome).to.equal('killed');
+    const d = await waitFor('the missed rogue container to be killed', () => enforcer?.detections.history().find((x) => x.name === `enf-test-${run}-missed`), 10_000);
+    expect(d.outcome).to.equal('killed');
+    expect(await containers.running(rogue)).to.equal(false);
     expect(Date.parse(d?.time ?? '') - brokenAt).to.be.at.least(2500);
     expect(enforcer.metrics.render()).to.match(/^menagerie_enforcer_event_stream_reconnects_total 1$/m);
   });

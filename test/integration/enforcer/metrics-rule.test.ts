@@ -39,9 +39,9 @@ describe('enforcer metrics rules against the real Docker engine', function () {
       ],
     };
     enforcer = await startEnforcer(testConfig(run, rules, { periodic: { intervalSeconds: 1, immediate: true }, stats: { concurrency: 2, timeoutSeconds: 10 } }), { docker, log: () => undefined });
-    await waitFor('the hog to be stopped', async () => !(await containers.running(hog)), 30_000);
-    const d = enforcer.detections.history().find((x) => x.name === `enf-test-${run}-hog`);
-    expect(d?.outcome).to.equal('stopped');
+    const d = await waitFor('the hog to be stopped', () => enforcer?.detections.history().find((x) => x.name === `enf-test-${run}-hog`), 30_000);
+    expect(d.outcome).to.equal('stopped');
+    expect(await containers.running(hog)).to.equal(false);
     expect(d?.violations.map((v) => v.rule)).to.deep.equal(['test-memory-hog']);
     expect(await containers.running(idle)).to.equal(true);
     expect(enforcer.detections.history().some((x) => x.name === `enf-test-${run}-idle`)).to.equal(false);

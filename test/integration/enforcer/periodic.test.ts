@@ -58,7 +58,8 @@ describe('enforcer periodic scan against the real Docker engine', function () {
     const good = await containers.start('good', { kill: true, host: { NetworkMode: 'none', Memory: 32 * 2 ** 20, PidsLimit: 10 } });
     const e = await start();
 
-    await waitFor('the rogue container to be killed', async () => !(await containers.running(rogue)));
+    await waitFor('the rogue container to be killed', () => e.detections.history().some((d) => d.name === `enf-test-${run}-rogue` && d.outcome === 'killed'));
+    expect(await containers.running(rogue)).to.equal(false);
     const told = await waitFor('the frontend to be told', () => frontend.requests[0]);
     expect(told.method).to.equal('POST');
     expect(told.url).to.equal(`/internal/jobs/job-${run}/fail`);
