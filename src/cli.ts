@@ -69,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     case 'menage': {
       const m = await startMenage(config, log);
       log(`menage running ${m.consumers.length} engine queues`);
-      onSignals(() => m.close(30_000));
+      onSignals(() => m.close());
       return -1;
     }
     default:

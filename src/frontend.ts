@@ -40,7 +40,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     await publisher.start();
     const service = new JobService({
       store, files, queue: publisher, engines: config.engines,
-      maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000,
+      maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
     });
     const health = async (): Promise<void> => {
       await store.ping();
@@ -51,7 +51,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const app = createApp({ service, files, internalToken: config.internalToken, health, log });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const reaper = new Reaper({ store, service, intervalMs: 5000, receivedGraceMs: config.jobs.reapGraceSeconds * 1000, log });
+    const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), receivedGraceMs: config.jobs.reapGraceSeconds * 1000, log });
     reaper.start();
     cleanups.push(() => reaper.close());
     const { port } = server.address() as AddressInfo;

@@ -33,7 +33,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   let closing: Promise<void> | undefined;
   return {
     consumers,
-    close(graceMs = 10_000) {
+    close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
         await Promise.allSettled(consumers.map((c) => c.close(graceMs)));
         await broker.close();

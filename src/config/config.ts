@@ -19,11 +19,12 @@ export interface Config {
   readonly store: { readonly dir: string };
   readonly internalToken: string;
   readonly enginesFile: string;
-  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number };
+  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number };
   readonly menage: {
     readonly frontendUrl: string;
     readonly dockerSocket: string;
     readonly engines: readonly string[];
+    readonly shutdownGraceSeconds: number;
   };
   readonly engines: readonly Engine[];
 }
@@ -81,6 +82,7 @@ const schema = {
       properties: {
         maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
         reapGraceSeconds: { type: 'integer', minimum: 1, default: 60 },
+        leaseSeconds: { type: 'integer', minimum: 3, maximum: 3600, default: 30 },
       },
     },
     menage: {
@@ -91,6 +93,7 @@ const schema = {
         frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8100' },
         dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
+        shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
       },
     },
   },

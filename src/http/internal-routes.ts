@@ -72,6 +72,9 @@ export function internalRoutes(service: JobService): Router {
     const containment = typeof b.containment === 'object' ? b.containment : undefined;
     ctx.body = await service.fail(jobId(ctx), l, text(b, 'reason', 255) as string, text(b, 'detail', 1024 * 1024, false), containment);
   });
+  router.post('/jobs/:id/heartbeat', json, async (ctx) => {
+    ctx.body = await service.heartbeat(jobId(ctx), text(body(ctx), 'lease', 64) as string);
+  });
   router.post('/jobs/:id/release', json, async (ctx) => {
     const b = body(ctx);
     ctx.body = await service.release(jobId(ctx), text(b, 'lease', 64) as string, text(b, 'error', 1024) as string);

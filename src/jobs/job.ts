@@ -26,16 +26,17 @@ export interface Job {
 }
 
 /** Why a state changes: each event allows a fixed set of source states. */
-export type JobEvent = 'start' | 'requeue' | 'release' | 'succeed' | 'fail' | 'force-fail';
+export type JobEvent = 'start' | 'heartbeat' | 'requeue' | 'release' | 'succeed' | 'fail' | 'force-fail';
 
 /**
  * The allowed transitions, in one table. `start` on a Running job is allowed only once its
  * lease has expired (the store checks the deadline): a new lease replaces the old one, and
  * the old worker's late completion is refused as stale. `requeue` marks a waiting job as
- * queued again (the reaper re-published it).
+ * queued again (the reaper re-published it); `heartbeat` extends a live lease.
  */
 export const TRANSITIONS: Readonly<Record<JobEvent, { from: readonly JobStatus[]; to: JobStatus }>> = {
   start: { from: ['Received', 'Running'], to: 'Running' },
+  heartbeat: { from: ['Running'], to: 'Running' },
   requeue: { from: ['Received'], to: 'Received' },
   release: { from: ['Running'], to: 'Received' },
   succeed: { from: ['Running'], to: 'Success' },

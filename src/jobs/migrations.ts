@@ -38,4 +38,20 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
     name: 'containment report',
     sql: [`ALTER TABLE jobs ADD COLUMN IF NOT EXISTS containment JSON NULL`],
   },
+  {
+    version: 3,
+    name: 'job events',
+    sql: [
+      `CREATE TABLE IF NOT EXISTS job_events (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        job_id BIGINT UNSIGNED NOT NULL,
+        event VARCHAR(32) NOT NULL,
+        status ENUM('Received','Running','Success','Fail') NOT NULL,
+        lease CHAR(32) NULL,
+        at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        KEY job_events_job (job_id, id)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
 ];

@@ -30,6 +30,8 @@ export interface StartedJob {
   attempt: number;
   size: number;
   deadline: string;
+  /** How often the worker must renew its lease. */
+  heartbeatMs: number;
 }
 
 export interface JobServiceDeps {
@@ -39,6 +41,8 @@ export interface JobServiceDeps {
   engines: readonly Engine[];
   maxAttempts: number;
   graceMs: number;
+  /** How long a lease lasts without a heartbeat. */
+  leaseMs: number;
 }
 
 /** Limits text written for a failure (reason + engine output) to this many bytes. */
@@ -118,12 +122,13 @@ export class JobService {
     const job = await this.get(id);
     const engine = this.engine(job.engine);
     const lease = randomBytes(16).toString('hex');
-    const deadline = new Date(Date.now() + engine.timeoutMs + this.#d.graceMs);
+    const deadline = new Date(Date.now() + Math.min(this.#d.leaseMs, engine.timeoutMs + this.#d.graceMs));
     const res = await this.#d.store.apply(id, 'start',
       { lease, worker: worker.slice(0, 128), deadline, incrementAttempts: true, startedNow: true },
       { maxAttempts: this.#d.maxAttempts, runningOnlyIfExpired: true });
     if (res.kind === 'applied') {
-      return { jobid: id, engine: engine.name, lease, attempt: res.job.attempts, size: res.job.size, deadline: deadline.toISOString() };
+      return { jobid: id, engine: engine.name, lease, attempt: res.job.attempts, size: res.job.size,
+        deadline: deadline.toISOString(), heartbeatMs: Math.max(1000, Math.floor(this.#d.leaseMs / 3)) };
     }
     if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
     if (res.job.status === 'Running' && (res.job.deadline?.getTime() ?? 0) > Date.now()) {
@@ -134,6 +139,20 @@ export class JobService {
       await this.fail(id, undefined, `gave up after ${res.job.attempts} attempts`, `last error${last || ': none recorded'}`);
     }
     throw new ConflictError('JOB_FINISHED', `job ${id} is already finished`);
+  }
+
+  /**
+   * Renews a worker's lease; refused (409) when the lease is no longer current, so a worker
+   * that lost its job stops. A lease never outlives the engine timeout plus grace.
+   */
+  async heartbeat(id: string, lease: string): Promise<{ deadline: string }> {
+    const job = await this.get(id);
+    const engine = this.engine(job.engine);
+    const hardStop = (job.startedAt?.getTime() ?? Date.now()) + engine.timeoutMs + this.#d.graceMs;
+    const deadline = new Date(Math.min(Date.now() + this.#d.leaseMs, hardStop));
+    const res = await this.#d.store.apply(id, 'heartbeat', { deadline }, { lease });
+    if (res.kind !== 'applied') throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
+    return { deadline: deadline.toISOString() };
   }
 
   /** Records a worker's result, streamed from `body`, if its lease is current. */
@@ -222,7 +241,10 @@ export class JobService {
       const why = isTerminal(res.job.status) ? 'JOB_FINISHED' : 'STALE_LEASE';
       throw new ConflictError(why, `job ${id} is ${res.job.status}; this completion was not recorded`);
     }
-    if (res.kind === 'applied') await rename(staging, this.#d.files.path(id, file));
+    if (res.kind === 'applied') {
+      await rename(staging, this.#d.files.path(id, file));
+      await this.#d.files.dropStaging(id, ['result', 'error']);
+    }
     return this.view(id);
   }
 

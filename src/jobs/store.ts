@@ -1,4 +1,4 @@
-import mysql, { type Pool, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import mysql, { type Pool, type PoolConnection, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
 import { TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
 import { MIGRATIONS } from './migrations.js';
@@ -135,12 +135,42 @@ export class JobStore {
       whereParams.push(guard.maxAttempts);
     }
     const sql = `UPDATE jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`;
-    const [res] = await this.#pool.query<ResultSetHeader>(sql, [...params, ...whereParams]).catch(translate);
+    const affected = await this.#transaction(async (conn) => {
+      const [res] = await conn.query<ResultSetHeader>(sql, [...params, ...whereParams]);
+      if (res.affectedRows === 1 && event !== 'heartbeat') {
+        await conn.query('INSERT INTO job_events (job_id, event, status, lease) SELECT id, ?, status, lease FROM jobs WHERE id = ?',
+          [event, id]);
+      }
+      return res.affectedRows;
+    });
     const job = await this.get(id);
     if (!job) return { kind: 'missing' };
-    if (res.affectedRows === 1) return { kind: 'applied', job };
+    if (affected === 1) return { kind: 'applied', job };
     const same = guard.lease !== undefined && job.lease === guard.lease && job.status === TRANSITIONS[event].to;
     return { kind: same ? 'duplicate' : 'conflict', job };
+  }
+
+  /** The recorded state changes of a job, oldest first. */
+  async events(id: string): Promise<{ event: JobEvent; status: JobStatus; lease: string | null; at: Date }[]> {
+    const [rows] = await this.#pool
+      .execute<RowDataPacket[]>('SELECT event, status, lease, at FROM job_events WHERE job_id = ? ORDER BY id', [id])
+      .catch(translate);
+    return rows.map((r) => ({ event: r.event, status: r.status, lease: r.lease, at: r.at }));
+  }
+
+  async #transaction<T>(fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    const conn = await this.#pool.getConnection().catch(translate);
+    try {
+      await conn.beginTransaction();
+      const out = await fn(conn);
+      await conn.commit();
+      return out;
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      return translate(err);
+    } finally {
+      conn.release();
+    }
   }
 
   /** Answers whether the database is reachable. */

@@ -14,6 +14,7 @@ export interface StartedJob {
   attempt: number;
   size: number;
   deadline: string;
+  heartbeatMs: number;
 }
 
 /** What the frontend said about a completion: recorded, or refused because it is stale. */
@@ -93,6 +94,12 @@ export class FrontendClient {
   async fail(id: string, lease: string, reason: string, detail: string, containment: unknown): Promise<Recorded> {
     const res = await this.#call('POST', `/internal/jobs/${id}/fail`, { json: { lease, reason, detail, containment } });
     return this.#recorded(res, `failure of job ${id}`);
+  }
+
+  /** Renews a lease; 'stale' means another worker has the job now. */
+  async heartbeat(id: string, lease: string): Promise<Recorded> {
+    const res = await this.#call('POST', `/internal/jobs/${id}/heartbeat`, { json: { lease } });
+    return this.#recorded(res, `heartbeat of job ${id}`);
   }
 
   /** Stores the engine's output with the job. */

@@ -42,12 +42,25 @@ export function createJobHandler(d: WorkerDeps) {
       return 'ack';
     }
     const { lease, attempt } = started;
+    const job = new AbortController();
+    const stopJob = (): void => job.abort();
+    signal.addEventListener('abort', stopJob, { once: true });
+    let lostLease = false;
+    const beat = setInterval(() => {
+      d.client.heartbeat(id, lease).then((r) => {
+        if (r === 'stale' && !lostLease) {
+          lostLease = true;
+          d.log(`job ${id}: lease lost (another worker has the job); stopping this run`);
+          job.abort();
+        }
+      }, (err: Error) => d.log(`job ${id}: heartbeat failed: ${err.message}`));
+    }, started.heartbeatMs);
     try {
       const outcome = await d.dispatcher.run(d.engine, {
-        jobId: id, attempt, node: d.node, signal,
-        openInput: () => d.client.input(id, signal),
+        jobId: id, attempt, node: d.node, signal: job.signal,
+        openInput: () => d.client.input(id, job.signal),
         deliver: async (body, _size, containment) => {
-          const r = await d.client.result(id, lease, body, containment, signal);
+          const r = await d.client.result(id, lease, body, containment, job.signal);
           if (r === 'stale') d.log(`job ${id}: result not recorded, the lease is stale`);
         },
       });
@@ -59,11 +72,15 @@ export function createJobHandler(d: WorkerDeps) {
       } else d.log(`job ${id}: done`);
       return 'ack';
     } catch (err) {
+      if (lostLease) return 'ack';
       const why = (err as Error).message;
       d.log(`job ${id}: handing back after attempt ${attempt}: ${why}`);
       await d.client.release(id, lease, why).catch((e: Error) => d.log(`job ${id}: release failed: ${e.message}`));
       if (!signal.aborted) await sleep(backoff(attempt), undefined, { signal }).catch(() => undefined);
       return 'requeue';
+    } finally {
+      clearInterval(beat);
+      signal.removeEventListener('abort', stopJob);
     }
   };
 }

@@ -29,8 +29,11 @@ export class EngineConsumer {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   readonly #stopped = new AbortController();
+  /** The channel each in-flight delivery came on. */
+  readonly #owner = new Map<Promise<void>, Channel>();
   #channel: Channel | undefined;
   #tag: string | undefined;
+  #prefetch = 0;
   #loop: Promise<void> | undefined;
 
   constructor(conn: BrokerConnection, opts: ConsumerOptions) {
@@ -55,19 +58,20 @@ export class EngineConsumer {
     let delay = 250;
     while (!this.#stopped.signal.aborted) {
       try {
+        // Jobs from a channel the broker closed may still run: take only the free slots.
+        await this.#slotFree();
+        if (this.#stopped.signal.aborted) break;
         const ch = await (await this.#conn.get()).createChannel();
         const closed = new Promise<void>((resolve) => ch.once('close', resolve));
         ch.on('error', (err: Error) => this.#opts.log(`channel error: ${err.message}`));
         await declareTopology(ch, this.#opts.prefix, [this.#opts.engine]);
-        await ch.prefetch(this.#opts.slots);
-        const { consumerTag } = await ch.consume(names(this.#opts.prefix).queue(this.#opts.engine),
-          (m) => this.#deliver(ch, m), { noAck: false });
         this.#channel = ch;
-        this.#tag = consumerTag;
+        await this.#subscribe(ch, this.#opts.slots - this.#inFlight.size);
         delay = 250;
         ready();
         await closed;
         this.#channel = undefined;
+        this.#tag = undefined;
       } catch (err) {
         this.#opts.log(`cannot consume ${this.#opts.engine}: ${(err as Error).message}`);
         ready();
@@ -76,6 +80,29 @@ export class EngineConsumer {
       await sleep(delay, undefined, { signal: this.#stopped.signal }).catch(() => undefined);
       delay = Math.min(delay * 2, 15_000);
     }
+  }
+
+  /** Starts (or restarts) the consumer on `ch` with a prefetch of `prefetch`. */
+  async #subscribe(ch: Channel, prefetch: number): Promise<void> {
+    if (this.#tag) await ch.cancel(this.#tag);
+    await ch.prefetch(prefetch);
+    this.#prefetch = prefetch;
+    this.#tag = (await ch.consume(names(this.#opts.prefix).queue(this.#opts.engine), (m) => this.#deliver(ch, m), { noAck: false })).consumerTag;
+  }
+
+  async #slotFree(): Promise<void> {
+    while (this.#inFlight.size >= this.#opts.slots && !this.#stopped.signal.aborted) {
+      await Promise.race([...this.#inFlight, sleep(1000)]);
+    }
+  }
+
+  /** After jobs of an older channel finished, widen the prefetch back to every slot. */
+  #widen(): void {
+    const ch = this.#channel;
+    if (!ch || this.#stopped.signal.aborted || this.#prefetch >= this.#opts.slots) return;
+    const older = [...this.#owner.values()].filter((c) => c !== ch).length;
+    if (older > 0) return;
+    this.#subscribe(ch, this.#opts.slots).catch((err: Error) => this.#opts.log(`cannot widen prefetch: ${err.message}`));
   }
 
   #deliver(ch: Channel, raw: ConsumeMessage | null): void {
@@ -100,7 +127,12 @@ export class EngineConsumer {
       }
     })();
     this.#inFlight.add(work);
-    void work.finally(() => this.#inFlight.delete(work));
+    this.#owner.set(work, ch);
+    void work.finally(() => {
+      this.#inFlight.delete(work);
+      this.#owner.delete(work);
+      this.#widen();
+    });
   }
 
   /**

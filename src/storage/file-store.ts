@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,6 +21,19 @@ export interface Written {
 }
 
 const HEAD_BYTES = 80;
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '_');
+
+/** Whether a temporary file was written by a process of this host that no longer runs. */
+function deadLocalWriter(name: string): boolean {
+  const [host, pid] = name.split('.');
+  if (host !== HOST || !/^\d+$/.test(pid ?? '') || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 /** Thrown by a write that went over its byte limit; the partial file is already gone. */
 export class LimitExceeded extends TooLargeError {}
@@ -38,20 +52,24 @@ export class FileStore {
     this.#tmp = join(root, '.tmp');
   }
 
-  /** Creates the store folders and removes temporary files left by a crash. */
+  /**
+   * Creates the store folders and removes temporary files left by a crash: at once those
+   * of dead processes on this host, after `maxTmpAgeMs` any other (another host's uploads
+   * may still be running on a shared store).
+   */
   async init(maxTmpAgeMs = 3600_000): Promise<void> {
     await mkdir(this.#tmp, { recursive: true, mode: 0o700 });
     const now = Date.now();
     for (const name of await readdir(this.#tmp)) {
       const p = join(this.#tmp, name);
       const s = await stat(p).catch(() => undefined);
-      if (s && now - s.mtimeMs > maxTmpAgeMs) await rm(p, { force: true, recursive: true });
+      if ((s && now - s.mtimeMs > maxTmpAgeMs) || deadLocalWriter(name)) await rm(p, { force: true, recursive: true });
     }
   }
 
-  /** A fresh temporary path on the store's file system. */
+  /** A fresh temporary path on the store's file system, named after its writer. */
   tmpPath(): string {
-    return join(this.#tmp, randomBytes(12).toString('hex'));
+    return join(this.#tmp, `${HOST}.${process.pid}.${randomBytes(9).toString('hex')}`);
   }
 
   /** The folder of one job. */
@@ -120,6 +138,14 @@ export class FileStore {
     const s = await stat(p).catch(() => undefined);
     if (!s?.isFile()) return undefined;
     return { stream: createReadStream(p), size: s.size };
+  }
+
+  /** Removes staging files a job no longer needs (partial writes of crashed or stale attempts). */
+  async dropStaging(id: string, files: StoredFile[]): Promise<void> {
+    const names = await readdir(this.dir(id)).catch(() => [] as string[]);
+    for (const n of names) {
+      if (files.some((f) => n.startsWith(`.${f}-`))) await rm(join(this.dir(id), n), { force: true });
+    }
   }
 
   /** Removes a file, ignoring one that is not there. */

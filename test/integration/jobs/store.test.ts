@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { MIGRATIONS } from '../../../src/jobs/migrations.js';
 import { JobStore } from '../../../src/jobs/store.js';
 import { createDatabase } from '../../support/services.js';
 
@@ -21,7 +22,7 @@ describe('integration: job store on MariaDB', () => {
   });
 
   it('applies migrations once; a second run applies nothing and keeps the data', async () => {
-    expect(await store.migrate()).to.deep.equal([1, 2]);
+    expect(await store.migrate()).to.deep.equal(MIGRATIONS.map((m) => m.version));
     const id = await newJob();
     expect(await store.migrate()).to.deep.equal([]);
     expect((await store.get(id))?.status).to.equal('Received');
@@ -69,6 +70,7 @@ describe('integration: job store on MariaDB', () => {
     expect((await store.apply(id, 'force-fail', { reason: 'reaper' })).kind).to.equal('conflict');
     const job = await store.get(id);
     expect(job).to.include({ status: 'Success', summary: 'ok', reason: null });
+    expect((await store.events(id)).map((e) => `${e.event}:${e.status}`)).to.deep.equal(['start:Running', 'succeed:Success']);
     expect(job?.finishedAt).to.be.instanceOf(Date);
   });
 
