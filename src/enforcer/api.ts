@@ -48,7 +48,7 @@ type Query = Record<string, string | string[] | undefined>;
 function view(d: Detection, q: Query): Record<string, unknown> {
   const first = d.violations[0];
   const out: Record<string, unknown> = {
-    id: d.containerId, name: d.name, source: d.source, time: d.time, mode: d.mode, outcome: d.outcome,
+    id: d.containerId, name: d.name, source: d.source, time: d.time, first_time: d.firstTime, count: d.count, mode: d.mode, outcome: d.outcome,
     violated_rule: first?.rule, message: first?.message, ...(d.detail === undefined ? {} : { detail: d.detail }),
   };
   if (q.show_all_violated_rules === '1') out.violated_rules = d.violations.map((v) => ({ rule: v.rule, message: v.message, action: v.action.type }));

@@ -7,6 +7,7 @@ export type Outcome = 'reported' | 'stopped' | 'killed' | 'gone' | 'failed' | 'd
 
 /** One container (or create request) found breaking rules. */
 export interface Detection {
+  /** When it was last seen. */
   readonly time: string;
   readonly source: Source;
   readonly containerId: string;
@@ -17,9 +18,17 @@ export interface Detection {
   readonly mode: Mode;
   readonly outcome: Outcome;
   readonly detail?: string;
+  /** How many times the same container broke the same rules with the same outcome. */
+  readonly count?: number;
+  /** When it was first seen. */
+  readonly firstTime?: string;
 }
 
-/** A bounded history of detections plus the set found by the last finished scan. */
+/**
+ * A bounded history of detections, a repeat (same container, rules and outcome, e.g. a WARN
+ * container seen by every scan) folded into one entry with a count, plus the set found by the
+ * last finished scan.
+ */
 export class DetectionLog {
   private readonly all: Detection[] = [];
   private recentSet: Detection[] = [];
@@ -27,11 +36,16 @@ export class DetectionLog {
 
   constructor(private readonly limit: number) {}
 
-  /** Records a detection (and adds it to the scan in progress, if any). */
-  add(d: Detection): void {
-    this.all.push(d);
+  /** Records a detection; returns it with its count, and whether it is new (not a repeat). */
+  add(d: Detection): { detection: Detection; isNew: boolean } {
+    const key = keyOf(d);
+    const at = this.all.findIndex((x) => keyOf(x) === key);
+    const before = at >= 0 ? this.all.splice(at, 1)[0] : undefined;
+    const detection: Detection = { ...d, count: (before?.count ?? 0) + 1, firstTime: before?.firstTime ?? d.time };
+    this.all.push(detection);
     if (this.all.length > this.limit) this.all.splice(0, this.all.length - this.limit);
-    this.current?.push(d);
+    this.current?.push(detection);
+    return { detection, isNew: before === undefined };
   }
 
   /** Starts collecting a scan's detections. */
@@ -45,7 +59,7 @@ export class DetectionLog {
     this.current = undefined;
   }
 
-  /** Every remembered detection, oldest first. */
+  /** Every remembered detection, least recently seen first. */
   history(): readonly Detection[] {
     return [...this.all];
   }
@@ -54,4 +68,9 @@ export class DetectionLog {
   recent(): readonly Detection[] {
     return [...this.recentSet];
   }
+}
+
+function keyOf(d: Detection): string {
+  const who = d.containerId || `${d.name}\u0000${d.image}`;
+  return `${who}\u0000${d.outcome}\u0000${d.violations.map((v) => v.rule).join(',')}`;
 }

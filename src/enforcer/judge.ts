@@ -157,9 +157,10 @@ export class Judge {
       time: new Date().toISOString(), source, containerId: c.id, name: c.name, image: c.image, labels: c.labels,
       violations, mode, outcome, ...(detail === undefined ? {} : { detail }),
     };
-    this.deps.detections.add(d);
-    void this.deps.triggers.fire(d);
-    return d;
+    const { detection, isNew } = this.deps.detections.add(d);
+    // A repeat (a WARN container seen again by the next scan) is counted, not re-announced.
+    if (isNew) void this.deps.triggers.fire(detection);
+    return detection;
   }
 }
 

@@ -78,10 +78,14 @@ describe('enforcer periodic scan against the real Docker engine', function () {
     const byName = (n: string) => mineOnly.filter((d) => d.name === n);
     expect(byName(`enf-test-${run}-rogue`).map((d) => d.outcome)).to.include('killed');
     expect(byName(`enf-test-${run}-warned`).every((d) => d.outcome === 'reported' && d.mode === 'warn')).to.equal(true);
-    expect(byName(`enf-test-${run}-warned`)).to.not.have.length(0);
+    const warnedEntries = byName(`enf-test-${run}-warned`);
+    expect(warnedEntries, 'a repeat is folded into one entry').to.have.length(1);
+    expect(warnedEntries[0]?.count).to.be.at.least(2);
     expect(byName(`enf-test-keep-${run}`)).to.have.length(0);
     expect(byName(`enf-test-${run}-good`)).to.have.length(0);
     await waitFor('the webhook to receive detections', () => webhook.requests.some((r) => (r.body as { name?: string }).name === `enf-test-${run}-rogue`));
+    const warnedHooks = webhook.requests.filter((r) => (r.body as { name?: string }).name === `enf-test-${run}-warned`);
+    expect(warnedHooks, 'a repeat is not re-announced').to.have.length(1);
   });
 
   it('serves the API: detections with options, recent, config with rules hash, rules, request_rules, triggers, parseable metrics', async () => {
