@@ -1,6 +1,8 @@
 import type { ConfigProblem } from '../errors.js';
 import { checkSchema, compileSchema, interpolateEnv, readJsonFile } from '../config/validate.js';
 import { parseRunflags, type FlagSettings } from './runflags.js';
+import { dirname } from 'node:path';
+import { loadSeccomp, type SeccompProfile } from './seccomp.js';
 import { parseSize } from './size.js';
 
 /** Containment applied to every container of an engine (see docs in README). */
@@ -13,7 +15,8 @@ export interface Containment {
   /** Writable tmpfs mounts: path → mount options (always size-capped). */
   readonly tmpfs: Readonly<Record<string, string>>;
   readonly apparmor?: string;
-  readonly seccomp?: string;
+  /** A profile read from a file at start-up; absent means Docker's default profile. */
+  readonly seccomp?: SeccompProfile;
   readonly runtime?: string;
   readonly resultLimit: number;
   readonly logLimit: number;
@@ -106,7 +109,7 @@ export function loadEngines(file: string, env: NodeJS.ProcessEnv, problems: Conf
     if (entries.findIndex((e) => e.name === entry.name) !== i) {
       problems.push({ file, pointer: `${pointer}/name`, message: `duplicate engine name "${entry.name}"` });
     }
-    const engine = normaliseEngine(entry, (p, message) => problems.push({ file, pointer: `${pointer}${p}`, message }));
+    const engine = normaliseEngine(entry, (p, message) => problems.push({ file, pointer: `${pointer}${p}`, message }), dirname(file));
     if (engine) engines.push(engine);
   });
   return engines;
@@ -114,8 +117,8 @@ export function loadEngines(file: string, env: NodeJS.ProcessEnv, problems: Conf
 
 type Report = (pointer: string, message: string) => void;
 
-/** Merges an entry's explicit fields with its runflags and the defaults. */
-export function normaliseEngine(e: RawEngine, report: Report): Engine | undefined {
+/** Merges an entry's explicit fields with its runflags and the defaults; files resolve against `baseDir`. */
+export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.cwd()): Engine | undefined {
   const { settings, errors } = parseRunflags(e.runflags);
   for (const msg of errors) report('/runflags', `engine "${e.name}": ${msg}`);
   const pick = <K extends keyof FlagSettings>(key: K, field: string): unknown => {
@@ -137,6 +140,16 @@ export function normaliseEngine(e: RawEngine, report: Report): Engine | undefine
     tmpfs[path] = `rw,noexec,nosuid,nodev,size=${size(s === '' ? undefined : s, DEFAULTS.tmpfsSize, 'tmpfs')}`;
   }
   const user = pick('user', 'user') ?? DEFAULTS.user;
+  const seccompName = pick('seccomp', 'seccomp');
+  const seccomp = typeof seccompName === 'string'
+    ? loadSeccomp(seccompName, baseDir, (m) => report('/seccomp', `engine "${e.name}": ${m}`)) : undefined;
+  const mountpoint = (e.mountpoint as string).replace(/\/+$/, '') || '/';
+  for (const path of Object.keys(tmpfs)) {
+    const p = path.replace(/\/+$/, '');
+    if (p === mountpoint || mountpoint.startsWith(`${p}/`) || p === '') {
+      report('/tmpfs', `engine "${e.name}": tmpfs ${path} would hide the input volume at ${mountpoint}`);
+    }
+  }
   const containment: Containment = {
     network: 'none',
     readonly: (pick('readonly', 'readonly') as boolean | undefined) ?? true,
@@ -145,7 +158,7 @@ export function normaliseEngine(e: RawEngine, report: Report): Engine | undefine
     pids: (pick('pids', 'pids') as number | undefined) ?? DEFAULTS.pids,
     tmpfs,
     ...optional('apparmor', pick('apparmor', 'apparmor')),
-    ...optional('seccomp', pick('seccomp', 'seccomp')),
+    ...(seccomp && seccomp !== 'default' ? { seccomp } : {}),
     ...optional('runtime', pick('runtime', 'runtime')),
     resultLimit: size(e.resultlimit, DEFAULTS.resultlimit, 'resultlimit'),
     logLimit: size(e.loglimit, DEFAULTS.loglimit, 'loglimit'),
@@ -157,7 +170,7 @@ export function normaliseEngine(e: RawEngine, report: Report): Engine | undefine
     workers: e.workers as number,
     image: e.image as string,
     cmd: typeof e.cmd === 'string' ? e.cmd.split(/\s+/).filter(Boolean) : e.cmd,
-    mountpoint: (e.mountpoint as string).replace(/\/+$/, '') || '/',
+    mountpoint,
     sizelimit: e.sizelimit as number,
     inputfilename: e.inputfilename as string,
     user: String(user),

@@ -26,14 +26,15 @@ export interface RunIdentity {
 /**
  * Builds the create options for one job's engine container: hardened by default (no
  * network, read-only root, every capability dropped, no-new-privileges, pids/memory/cpu
- * limits, no host binds), the mountpoint an anonymous volume, stdout/stderr not logged by
- * the daemon (menage reads them from the attach stream, capped).
+ * limits, no host binds or namespaces, no /dev/shm), the mountpoint an anonymous volume,
+ * stdout/stderr not logged by the daemon (menage reads them from the attach stream, capped).
  */
 export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerCreateOptions {
   const c = engine.containment;
   const securityOpt = ['no-new-privileges'];
   if (c.apparmor) securityOpt.push(`apparmor=${c.apparmor}`);
-  if (c.seccomp) securityOpt.push(`seccomp=${c.seccomp}`);
+  // Docker's API takes the profile's JSON itself, not a path (the CLI reads the file).
+  if (c.seccomp) securityOpt.push(`seccomp=${c.seccomp.json}`);
   return {
     Image: engine.image,
     Cmd: [...engine.cmd],
@@ -67,7 +68,9 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerC
       NanoCpus: c.nanoCpus,
       Tmpfs: { ...c.tmpfs },
       Binds: [],
-      IpcMode: 'private',
+      // No /dev/shm: the volume and the configured tmpfs mounts stay the only writable places
+      // (an engine that needs shared memory declares a size-capped tmpfs at /dev/shm).
+      IpcMode: 'none',
       PidMode: '',
       UTSMode: '',
       LogConfig: { Type: 'none', Config: {} },

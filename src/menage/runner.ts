@@ -1,11 +1,15 @@
 import type Docker from 'dockerode';
-import type { Container, ContainerInspectInfo } from 'dockerode';
+import type { Container } from 'dockerode';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engines/engines.js';
 import { buildContainerSpec } from './container-spec.js';
+import { describe, readDaemonFacts, type Containment, type DaemonFacts } from './containment-report.js';
+import { REASONS } from './failure-reasons.js';
 import { LogTail } from './log-tail.js';
-import { packInput, readResultArchive, ResultRefused } from './result-archive.js';
+import { checkPathStat, packInput, parsePathStat, readResultArchive, ResultRefused } from './result-archive.js';
+
+export type { Containment } from './containment-report.js';
 
 /** One job to run, with the ways to get its input and hand over its result. */
 export interface RunRequest {
@@ -17,9 +21,6 @@ export interface RunRequest {
   deliver: (body: Readable, size: number, containment: Containment) => Promise<void>;
   signal: AbortSignal;
 }
-
-/** The controls that were in force for a container, read back from Docker. */
-export type Containment = Record<string, unknown>;
 
 /** How a run ended: the result was delivered, or the engine failed with a reason. */
 export type RunOutcome =
@@ -37,84 +38,129 @@ export class InfrastructureError extends Error {}
 /** Thrown when the run was aborted (shutdown); the job goes back to the queue. */
 export class RunAborted extends InfrastructureError {}
 
+/** Runner tuning; the defaults suit production. */
+export interface RunnerOptions {
+  /** Added to an engine's timeout for the deadline label others may kill by. */
+  graceMs?: number;
+  /** How long a timed-out engine gets between SIGTERM and SIGKILL. */
+  stopGraceMs?: number;
+}
+
 /** Dispatches each job to a fresh container, removed with its volume whatever happens. */
 export class DockerRunner implements ContainerDispatcher {
   readonly #docker: Docker;
   readonly #graceMs: number;
+  readonly #stopGraceMs: number;
   readonly #deployment: string;
-  #userns: boolean | undefined;
+  #daemon: Promise<DaemonFacts | undefined> | undefined;
 
-  constructor(docker: Docker, deployment: string, graceMs = 60_000) {
+  constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
+    const o = typeof options === 'number' ? { graceMs: options } : options;
     this.#docker = docker;
     this.#deployment = deployment;
-    this.#graceMs = graceMs;
+    this.#graceMs = o.graceMs ?? 60_000;
+    this.#stopGraceMs = o.stopGraceMs ?? 3_000;
   }
 
   async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
-    this.#userns ??= await this.#docker.info().then((i: { SecurityOptions?: string[] }) =>
-      (i.SecurityOptions ?? []).some((o) => o.includes('name=userns'))).catch(() => undefined);
+    this.#daemon ??= readDaemonFacts(this.#docker).catch(() => undefined);
+    const daemon = await this.#daemon;
+    const runtime = engine.containment.runtime;
+    if (runtime && daemon && !daemon.runtimes.includes(runtime)) {
+      throw new InfrastructureError(`engine "${engine.name}" wants runtime "${runtime}", which this Docker engine does not have (${daemon.runtimes.join(', ')})`);
+    }
     const spec = buildContainerSpec(engine, {
       deployment: this.#deployment, jobId: req.jobId, attempt: req.attempt, node: req.node, deadline: Date.now() + engine.timeoutMs + this.#graceMs,
     });
     const container = await infra('create the container', () => this.#docker.createContainer(spec));
     try {
-      return await this.#runIn(container, engine, req);
+      return await this.#runIn(container, engine, req, daemon);
     } finally {
       await removeContainer(container);
     }
   }
 
-  async #runIn(container: Container, engine: Engine, req: RunRequest): Promise<RunOutcome> {
+  async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined): Promise<RunOutcome> {
     const input = await infra('fetch the input', req.openInput);
     await infra('copy the input in', async () => container.putArchive(
       packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }));
-    const containment = describe(await infra('inspect', () => container.inspect()), this.#userns);
+    const containment = await this.#describe(container, daemon);
     const log = new LogTail(engine.containment.logLimit);
     const attached = await infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true }));
     container.modem.demuxStream(attached, log.writable(), log.writable());
     await infra('start the container', () => container.start());
-    const ended = await waitFor(container, engine.timeoutMs, req.signal);
+    const ended = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, req.signal);
     (attached as unknown as Readable).destroy();
     if (ended === 'aborted') throw new RunAborted('the run was interrupted (shutdown)');
-    const state = (await infra('inspect', () => container.inspect())).State;
     const fail = (reason: string): RunOutcome => ({ ok: false, reason, detail: log.text(), containment });
-    if (ended === 'timeout') return fail(`timeout: killed after ${engine.timeoutMs / 1000} s`);
-    if (state.OOMKilled) return fail('out of memory: the engine was OOM-killed');
-    if (state.ExitCode !== 0) return fail(`exit code ${state.ExitCode}`);
-    try {
-      const archive = await container.getArchive({ path: posix.join(engine.mountpoint, 'result') });
-      await readResultArchive(archive as Readable, engine.containment.resultLimit,
-        (body, size) => req.deliver(body, size, containment));
-    } catch (err) {
-      if (err instanceof ResultRefused) return fail(err.message);
-      if ((err as { statusCode?: number }).statusCode === 404) return fail('no result file');
-      throw asInfra('collect the result', err);
+    if (ended !== 'exited') {
+      const how = ended === 'killed' ? `; it ignored SIGTERM for ${this.#stopGraceMs / 1000} s and was killed` : '';
+      return fail(`${REASONS.timeout}: stopped after ${engine.timeoutMs / 1000} s${how}`);
     }
-    return { ok: true, containment, log: log.text() };
+    const state = (await infra('inspect', () => container.inspect())).State;
+    if (state.OOMKilled) return fail(`${REASONS.outOfMemory}: the engine was OOM-killed (limit ${engine.containment.memoryBytes} bytes)`);
+    if (state.ExitCode !== 0) return fail(`${REASONS.exitCode} ${state.ExitCode}`);
+    const refused = await collect(container, engine, (body, size) => req.deliver(body, size, containment));
+    return refused ? fail(refused) : { ok: true, containment, log: log.text() };
+  }
+
+  async #describe(container: Container, daemon: DaemonFacts | undefined): Promise<Containment> {
+    const info = await infra('inspect', () => container.inspect());
+    const image = await this.#docker.getImage(info.Image).inspect().catch(() => undefined);
+    return describe(info, daemon, image?.RepoDigests ?? []);
   }
 }
 
-async function waitFor(container: Container, timeoutMs: number, signal: AbortSignal): Promise<'exited' | 'timeout' | 'aborted'> {
+/** Streams `<mountpoint>/result` to `deliver`; returns why it was refused, if it was. */
+async function collect(container: Container, engine: Engine, deliver: (body: Readable, size: number) => Promise<void>): Promise<string | undefined> {
+  const limit = engine.containment.resultLimit;
+  try {
+    const archive = (await container.getArchive({ path: posix.join(engine.mountpoint, 'result') })) as Readable & { headers?: Record<string, string> };
+    // The engine has exited: Docker's stat of the path cannot change before the archive is read.
+    const stat = parsePathStat(archive.headers?.['x-docker-container-path-stat']);
+    const problem = stat && checkPathStat(stat, limit);
+    if (problem) {
+      archive.destroy();
+      return problem;
+    }
+    await readResultArchive(archive, limit, deliver);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ResultRefused) return err.message;
+    if ((err as { statusCode?: number }).statusCode === 404) return REASONS.noResult;
+    throw asInfra('collect the result', err);
+  }
+}
+
+type Ending = 'exited' | 'timeout' | 'killed' | 'aborted';
+
+/** Waits for the container to exit; past the timeout: SIGTERM, then SIGKILL after a grace. */
+async function waitFor(container: Container, timeoutMs: number, stopGraceMs: number, signal: AbortSignal): Promise<Ending> {
   const exited = container.wait().then(() => 'exited' as const);
-  let timer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
   let onAbort: (() => void) | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
   const aborted = new Promise<'aborted'>((resolve) => {
     onAbort = () => resolve('aborted');
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    const first = await Promise.race([exited, timeout, aborted]);
+    let first: Ending = await Promise.race([exited, after(timeoutMs, 'timeout' as const), aborted]);
+    if (first === 'timeout') {
+      await container.kill({ signal: 'SIGTERM' }).catch(() => undefined);
+      const stopped = await Promise.race([exited, after(stopGraceMs, 'killed' as const), aborted]);
+      if (stopped !== 'exited') first = stopped;
+    }
     if (first !== 'exited') {
       await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-      await Promise.race([exited.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+      await Promise.race([exited.catch(() => undefined), after(10_000, undefined)]);
     }
     return first;
   } catch (err) {
     throw asInfra('wait for the container', err);
   } finally {
-    clearTimeout(timer);
+    for (const t of timers) clearTimeout(t);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
@@ -151,29 +197,3 @@ function owner(user: string): { uid: number; gid: number } {
   return { uid, gid: /^\d+$/.test(g ?? '') ? Number(g) : uid };
 }
 
-/** The effective controls of a container, from `docker inspect` (not from config). */
-export function describe(info: ContainerInspectInfo, userns: boolean | undefined): Containment {
-  const h = info.HostConfig as ContainerInspectInfo['HostConfig'] & Record<string, unknown>;
-  const opts = (h.SecurityOpt as string[] | null) ?? [];
-  return {
-    network: h.NetworkMode,
-    readonlyRootfs: h.ReadonlyRootfs ?? false,
-    capDrop: h.CapDrop ?? [],
-    capAdd: h.CapAdd ?? [],
-    privileged: h.Privileged ?? false,
-    noNewPrivileges: opts.some((o) => /^no-new-privileges(?::true|=true)?$/.test(o)),
-    userns: h.UsernsMode === 'host' ? 'host (not remapped)' : userns ? 'remapped' : 'not remapped',
-    user: info.Config.User,
-    pidsLimit: h.PidsLimit ?? null,
-    memoryBytes: h.Memory ?? 0,
-    memorySwapBytes: h.MemorySwap ?? 0,
-    nanoCpus: h.NanoCpus ?? 0,
-    tmpfs: h.Tmpfs ?? {},
-    binds: h.Binds ?? [],
-    apparmorProfile: info.AppArmorProfile || null,
-    seccomp: opts.find((o) => o.startsWith('seccomp'))?.replace(/^seccomp[=:]/, '') ?? 'docker default',
-    runtime: h.Runtime ?? 'runc',
-    image: info.Config.Image,
-    imageId: info.Image,
-  };
-}
