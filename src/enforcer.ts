@@ -39,6 +39,20 @@ export interface RunningEnforcer {
   close(): Promise<void>;
 }
 
+/** The wired parts every source and server shares. */
+interface Parts {
+  readonly config: EnforcerConfig;
+  readonly docker: Docker;
+  readonly log: Log;
+  readonly metrics: EnforcerMetrics;
+  readonly detections: DetectionLog;
+  readonly triggers: Triggers;
+  readonly judge: Judge;
+  readonly scanner: Scanner;
+}
+
+type Closers = Array<() => Promise<void>>;
+
 /** Starts an enforcer from a validated config; `docker` defaults to the configured socket. */
 export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Docker; log?: Log; eventBackoffMs?: number } = {}): Promise<RunningEnforcer> {
   const log = opts.log ?? jsonLog(process.stdout);
@@ -49,22 +63,42 @@ export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Doc
   const judge = new Judge({ docker, config, log, metrics, detections, triggers }, loadRules(config.rulesFile));
   metrics.rulesLoaded.set({}, judge.currentRules().rules.length);
   const scanner = new Scanner({ docker, judge, detections, metrics, log, stats: config.stats });
-  const closers: Array<() => Promise<void>> = [];
-  const started: Partial<Record<'apiAddress' | 'authzAddress', string>> = {};
+  const parts: Parts = { config, docker, log, metrics, detections, triggers, judge, scanner };
+  const closers: Closers = [];
+  let started: Partial<Record<'apiAddress' | 'authzAddress', string>>;
   try {
-    if (config.api) {
-      const api = createApiApp({ judge, detections, metrics, triggers, config, ...(config.api.token ? { token: config.api.token } : {}) });
-      started.apiAddress = await serve(api, config.api.listen, 'http', closers);
-    }
-    if (config.authz) {
-      const authz = createAuthzApp({ judge, docker, metrics, log, denyPrivilegedExec: config.authz.denyPrivilegedExec });
-      started.authzAddress = await serve(authz, config.authz.listen, 'tcp', closers);
-    }
+    started = await startServers(parts, closers);
   } catch (err) {
     await closeAll(closers);
     throw err;
   }
-  const watcher = config.events ? new EventWatcher({ docker, scanner, log, metrics, ...(opts.eventBackoffMs ? { backoffMs: opts.eventBackoffMs } : {}) }) : undefined;
+  const watcher = startSources(parts, closers, opts.eventBackoffMs);
+  log('info', 'enforcer started', { rules: judge.currentRules().hash, ...started });
+  let closing: Promise<void> | undefined;
+  return {
+    judge, scanner, detections, metrics, ...(watcher ? { watcher } : {}), ...started,
+    reload: () => reloadRules(config, judge, metrics, log),
+    close: () => (closing ??= closeAll(closers)),
+  };
+}
+
+async function startServers(p: Parts, closers: Closers): Promise<Partial<Record<'apiAddress' | 'authzAddress', string>>> {
+  const started: Partial<Record<'apiAddress' | 'authzAddress', string>> = {};
+  const { config } = p;
+  if (config.api) {
+    const api = createApiApp({ ...p, ...(config.api.token ? { token: config.api.token } : {}) });
+    started.apiAddress = await serve(api, config.api.listen, 'http', closers);
+  }
+  if (config.authz) {
+    const authz = createAuthzApp({ ...p, denyPrivilegedExec: config.authz.denyPrivilegedExec });
+    started.authzAddress = await serve(authz, config.authz.listen, 'tcp', closers);
+  }
+  return started;
+}
+
+function startSources(p: Parts, closers: Closers, eventBackoffMs?: number): EventWatcher | undefined {
+  const { config, scanner, log } = p;
+  const watcher = config.events ? new EventWatcher({ ...p, ...(eventBackoffMs ? { backoffMs: eventBackoffMs } : {}) }) : undefined;
   if (watcher) {
     watcher.start();
     closers.unshift(() => watcher.close());
@@ -74,13 +108,7 @@ export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Doc
     periodic.start();
     closers.unshift(() => periodic.close());
   }
-  log('info', 'enforcer started', { rules: judge.currentRules().hash, ...started });
-  let closing: Promise<void> | undefined;
-  return {
-    judge, scanner, detections, metrics, ...(watcher ? { watcher } : {}), ...started,
-    reload: () => reloadRules(config, judge, metrics, log),
-    close: () => (closing ??= closeAll(closers)),
-  };
+  return watcher;
 }
 
 function reloadRules(config: EnforcerConfig, judge: Judge, metrics: EnforcerMetrics, log: Log): boolean {
@@ -98,7 +126,7 @@ function reloadRules(config: EnforcerConfig, judge: Judge, metrics: EnforcerMetr
   }
 }
 
-async function serve(app: Koa, listen: Listen, scheme: 'http' | 'tcp', closers: Array<() => Promise<void>>): Promise<string> {
+async function serve(app: Koa, listen: Listen, scheme: 'http' | 'tcp', closers: Closers): Promise<string> {
   const server: Server = createServer(app.callback());
   if ('socket' in listen) rmSync(listen.socket, { force: true });
   server.listen('socket' in listen ? listen.socket : { host: listen.host, port: listen.port });
@@ -113,7 +141,7 @@ async function serve(app: Koa, listen: Listen, scheme: 'http' | 'tcp', closers: 
   return `${scheme}://${host}:${addr.port}`;
 }
 
-async function closeAll(closers: Array<() => Promise<void>>): Promise<void> {
+async function closeAll(closers: Closers): Promise<void> {
   const results = await Promise.allSettled(closers.map((c) => c()));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;

@@ -14,6 +14,7 @@ const base: Subject = {
   container: model({ Labels: { 'org.menagerie.managed': 'true', 'a.b.c': 'x' }, name: 'web-1' }, { Binds: ['/etc:/host-etc:ro'] }),
   metrics: { memoryUsage: 60, memoryLimit: 100, memoryPercent: 60, blockRead: 0, blockWrite: 0, netRx: 0, netTx: 0 },
 };
+const crowded: Subject = { ...base, host: { running: 12, startPosition: 12 } };
 const noMetrics: Subject = { source: 'create', container: base.container };
 
 describe('enforcer conditions (table)', () => {
@@ -41,6 +42,9 @@ describe('enforcer conditions (table)', () => {
     ['not', { not: { field: 'container.privileged', op: 'eq', value: false } }, base, false],
     ['metric gt', { field: 'metrics.memoryPercent', op: 'gt', value: 50 }, base, true],
     ['metric missing is false', { field: 'metrics.memoryPercent', op: 'gt', value: 50 }, noMetrics, false],
+    ['aggregate: running containers', { field: 'host.running', op: 'gt', value: 10 }, crowded, true],
+    ['aggregate: newest beyond the 10th', { and: [{ field: 'host.startPosition', op: 'gt', value: 10 }, { field: 'host.running', op: 'gt', value: 10 }] }, crowded, true],
+    ['aggregate missing at create', { field: 'host.running', op: 'gt', value: 10 }, noMetrics, false],
     ['source', { field: 'source', op: 'eq', value: 'create' }, noMetrics, true],
   ];
   for (const [name, cond, subject, expected] of table) {
