@@ -53,6 +53,14 @@ export class TestContainers {
     return c;
   }
 
+  /** Creates and starts a container from full create options (tracked for removal). */
+  async startSpec(options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+    const c = await this.docker.createContainer(options);
+    this.ids.push(c.id);
+    await c.start();
+    return c;
+  }
+
   /** True when the container is running. */
   async running(c: Docker.Container): Promise<boolean> {
     return (await c.inspect()).State.Running;
@@ -60,7 +68,7 @@ export class TestContainers {
 
   /** Removes every container this instance created. */
   async removeAll(): Promise<void> {
-    await Promise.all(this.ids.splice(0).map((id) => this.docker.getContainer(id).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(this.ids.splice(0).map((id) => this.docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined)));
   }
 }
 
