@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 import type Koa from 'koa';
+import { InvalidError } from './errors.js';
 import { createApiApp } from './enforcer/api.js';
 import { createAuthzApp } from './enforcer/authz.js';
 import { loadEnforcerConfig, type EnforcerConfig, type Listen } from './enforcer/config.js';
@@ -29,9 +30,9 @@ export interface RunningEnforcer {
   readonly detections: DetectionLog;
   readonly metrics: EnforcerMetrics;
   readonly watcher?: EventWatcher;
-  /** http://host:port (or the socket path) of the API, when enabled. */
+  /** http://host:port (or unix://path) of the API, when enabled. */
   readonly apiAddress?: string;
-  /** tcp://host:port or unix socket path of the AuthZ plugin, when enabled. */
+  /** tcp://host:port (or unix://path) of the AuthZ plugin, as a plugin spec file wants it. */
   readonly authzAddress?: string;
   /** Re-reads the rules file and swaps it in atomically; keeps the old rules on error. */
   reload(): boolean;
@@ -135,7 +136,7 @@ async function serve(app: Koa, listen: Listen, scheme: 'http' | 'tcp', closers: 
     server.close(() => resolve());
     server.closeAllConnections();
   }));
-  if ('socket' in listen) return listen.socket;
+  if ('socket' in listen) return `unix://${listen.socket}`;
   const addr = server.address() as { address: string; port: number };
   const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   return `${scheme}://${host}:${addr.port}`;
@@ -151,9 +152,14 @@ const USAGE = 'usage: menagerie enforcer --config FILE [--check]';
 
 /** `menagerie enforcer --config FILE [--check]`: runs until SIGTERM/SIGINT; SIGHUP reloads rules. */
 export async function runEnforcer(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, check: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+  let values: { config?: string; check?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string' }, check: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } }));
+  } catch (err) {
+    throw new InvalidError('ENFORCER_USAGE', `${(err as Error).message}\n${USAGE}`);
+  }
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
-  if (!values.config) throw new Error(USAGE);
+  if (!values.config) throw new InvalidError('ENFORCER_USAGE', USAGE);
   const config = loadEnforcerConfig(values.config, process.env);
   const rules = loadRules(config.rulesFile);
   if (values.check) return void process.stdout.write(`config and ${rules.rules.length} rules OK (rules sha256 ${rules.hash})\n`);

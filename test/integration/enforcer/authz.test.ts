@@ -39,6 +39,26 @@ describe('enforcer AuthZ plugin with a private dockerd', function () {
     expect(await res.json()).to.deep.equal({ Implements: ['authz'] });
   });
 
+  it('also serves the plugin on a unix socket, as unix:// for a spec file', async () => {
+    const socket = `/tmp/enf-test-${run}-authz.sock`;
+    const other = await startEnforcer(testConfig(run, { rules: [] }, { authz: { listen: { socket } } }), { docker: privateDocker, log: () => undefined });
+    try {
+      expect(other.authzAddress).to.equal(`unix://${socket}`);
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = request({ socketPath: socket, path: '/Plugin.Activate', method: 'POST' }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(JSON.parse(body)).to.deep.equal({ Implements: ['authz'] });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('denies docker run --privileged naming the rule, and starts a compliant container', async () => {
     const denied = await daemon.cli(['run', '--rm', '--privileged', '--network', 'none', '--memory', '32m', '--pids-limit', '50', ...labels, IMAGE, 'true']);
     expect(denied.code, denied.stderr).to.not.equal(0);
