@@ -1,0 +1,42 @@
+// Health check run inside the runtime image (it has no shell): `node healthcheck.mjs ROLE`.
+// frontend: its own /healthz. menage: the Docker socket and the frontend it reports to.
+// enforcer: the Docker socket and its own API.
+import { request } from 'node:http';
+
+/** GET over TCP or a unix socket; resolves to the status code. */
+function get(options) {
+  return new Promise((resolve, reject) => {
+    const req = request({ method: 'GET', timeout: 4000, ...options }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const checks = {
+  frontend: [() => get({ host: '127.0.0.1', port: 8100, path: '/healthz' })],
+  menage: [
+    () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/var/run/docker.sock', path: '/_ping' }),
+    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8100, path: '/healthz' }),
+  ],
+  enforcer: [
+    () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/var/run/docker.sock', path: '/_ping' }),
+    () => get({ host: '127.0.0.1', port: 8888, path: '/metrics', headers: { authorization: `Bearer ${process.env.MENAGERIE_ENFORCER_TOKEN ?? ''}` } }),
+  ],
+};
+
+const role = process.argv[2] ?? '';
+try {
+  if (!checks[role]) throw new Error(`unknown role "${role}"`);
+  for (const check of checks[role]) {
+    const status = await check();
+    if (status !== 200) throw new Error(`HTTP ${status}`);
+  }
+  process.exit(0);
+} catch (err) {
+  console.error(`unhealthy: ${err.message}`);
+  process.exit(1);
+}

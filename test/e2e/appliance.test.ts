@@ -1,0 +1,223 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The appliance as users get it: `sudo appliance/install` provisions this machine with the
+// Ansible playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles,
+// the compose stack, cron), then an upload through the published port must reach Success.
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const api = 'http://127.0.0.1:8100';
+const started = Date.now();
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs a command; resolves with its exit code and output (never rejects on a non-zero exit). */
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(cmd, args, {
+      cwd: opts.cwd ?? root, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Like run, but fails the test (showing the output) on a non-zero exit. */
+async function ok(cmd: string, args: string[], opts: Parameters<typeof run>[2] = {}): Promise<Run> {
+  const r = await run(cmd, args, opts);
+  expect(r.code, `${cmd} ${args.join(' ')} exited ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).to.equal(0);
+  return r;
+}
+
+/** Logs how long a step took (the suite's budget is about 12 minutes on a warm machine). */
+async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
+  const t = Date.now();
+  try {
+    return await f();
+  } finally {
+    console.log(`      [timing] ${what}: ${((Date.now() - t) / 1000).toFixed(1)}s (suite ${((Date.now() - started) / 1000).toFixed(0)}s)`);
+  }
+}
+
+/** The PLAY RECAP counters of an ansible-playbook run. */
+function recap(out: string): Record<string, number> {
+  const line = out.split('\n').find((l) => /^localhost\s+:\s+ok=/.test(l));
+  expect(line, `no PLAY RECAP in:\n${out.slice(-3000)}`).to.be.a('string');
+  return Object.fromEntries([...line!.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+const playbook = (...extra: string[]): Promise<Run> =>
+  run('ansible-playbook', ['-i', 'localhost,', '-c', 'local', 'ansible/site.yml', ...extra],
+    { env: { ANSIBLE_CONFIG: join(root, 'ansible/ansible.cfg'), ANSIBLE_NOCOLOR: '1' }, timeoutMs: 600_000 });
+
+describe('e2e: the appliance (Ansible + compose)', function () {
+  this.timeout(900_000);
+
+  before(async () => {
+    // Linters and parsers the static checks need (the install step brings the rest).
+    await timed('tools', () => ok('bash', ['-c',
+      '. appliance/lib/services.sh && command -v ansible-playbook >/dev/null || ensure_packages ansible; ' +
+      'ensure_packages ansible-lint apparmor docker-compose'], { timeoutMs: 600_000 }));
+  });
+
+  describe('static checks', () => {
+    it('the playbook passes --syntax-check', async () => {
+      await ok('ansible-playbook', ['-i', 'localhost,', '--syntax-check', 'ansible/site.yml'],
+        { env: { ANSIBLE_CONFIG: join(root, 'ansible/ansible.cfg') } });
+    });
+
+    it('the playbook is ansible-lint clean (production profile)', async () => {
+      const r = await timed('ansible-lint', () => run('ansible-lint', ['--nocolor', 'site.yml'], { cwd: join(root, 'ansible') }));
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+    });
+
+    it('every AppArmor profile parses, and the check does reject a broken one', async () => {
+      const profiles = (await readdir(join(root, 'apparmor'))).filter((f) => !f.startsWith('.'));
+      expect(profiles).to.include.members(['menagerie-frontend', 'menagerie-menage', 'menagerie-enforcer', 'menagerie-engine-md5']);
+      for (const p of profiles) {
+        const r = await run('apparmor_parser', ['-Q', '-K', join(root, 'apparmor', p)]);
+        const noise = r.stderr.split('\n').filter((l) => l.trim() && !/Cache read\/write disabled/.test(l));
+        expect({ profile: p, code: r.code, stderr: noise }).to.deep.equal({ profile: p, code: 0, stderr: [] });
+        const text = await readFile(join(root, 'apparmor', p), 'utf8');
+        expect(text, `${p} says how it deviates from docker-default`).to.match(/DEVIATION/);
+      }
+      const dir = await mkdtemp(join(tmpdir(), 'aa-'));
+      try {
+        await writeFile(join(dir, 'broken'), 'profile broken { /etc/passwd rx_not_a_mode, }\n');
+        expect((await run('apparmor_parser', ['-Q', '-K', join(dir, 'broken')])).code).to.not.equal(0);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('the compose file validates (docker-compose config)', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'compose-'));
+      try {
+        await writeFile(join(dir, 'env'), 'MENAGERIE_INTERNAL_TOKEN=x\n');
+        const r = await ok('docker-compose', ['-p', 'menagerie', '-f', 'appliance/compose/docker-compose.yml', 'config'],
+          { env: { MENAGERIE_ENV_FILE: join(dir, 'env'), COMPOSE_PROFILES: 'enforcer' } });
+        // Only the frontend publishes on all interfaces; the enforcer only on the loopback.
+        expect(r.stdout).to.match(/published: 8100/);
+        expect(r.stdout).to.match(/host_ip: 127\.0\.0\.1\s+mode: ingress\s+protocol: tcp\s+published: 8888/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('the cron file is valid for /etc/cron.d (no dot in the name, % escaped, syslog tag)', async () => {
+      const text = await readFile(join(root, 'cron/menagerie'), 'utf8');
+      const jobs = text.split('\n').filter((l) => /^[0-9*]/.test(l));
+      expect(jobs.length).to.be.greaterThan(1);
+      for (const j of jobs) {
+        expect(j.split(/\s+/)[5], j).to.equal('root');
+        expect(j.replace(/\\%/g, ''), `unescaped % in: ${j}`).to.not.include('%');
+        expect(j).to.include('logger -t menagerie-cron');
+      }
+    });
+
+    it('the Ansible docker role writes the same daemon.json as test/run', async () => {
+      const r = await ok('bash', ['-c', '. appliance/lib/services.sh && printf "%s\\n" "$DAEMON_JSON"']);
+      expect(await readFile(join(root, 'ansible/roles/docker/files/daemon.json'), 'utf8')).to.equal(r.stdout);
+    });
+
+    it('the Vagrantfile validates (when vagrant is installed)', async function () {
+      const has = await run('bash', ['-c', 'command -v vagrant']);
+      if (has.code !== 0) {
+        console.log('      vagrant is not installed: Vagrantfile not validated');
+        return;
+      }
+      await timed('vagrant validate', () => ok('vagrant', ['validate', '--ignore-provider'], { env: { VAGRANT_CHECKPOINT_DISABLE: '1' } }));
+    });
+  });
+
+  describe('provisioning this machine', () => {
+    before(async () => {
+      const r = await timed('appliance/install', () => run(join(root, 'appliance/install'), [], { timeoutMs: 900_000 }));
+      expect(r.code, `appliance/install failed:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`).to.equal(0);
+    });
+
+    it('runs the compose stack: frontend and menage up and healthy', async () => {
+      const r = await ok('/usr/local/sbin/menageriectl', ['status']);
+      expect(r.stdout).to.match(/menagerie_frontend_1 running healthy/);
+      expect(r.stdout).to.match(/menagerie_menage_1 running healthy/);
+    });
+
+    it('uses a FROM scratch runtime image: no shell, non-root, read-only, no capabilities', async () => {
+      const size = Number((await ok('docker', ['image', 'inspect', '-f', '{{ .Size }}', 'menagerie/runtime:latest'])).stdout.trim());
+      console.log(`      runtime image menagerie/runtime:latest: ${(size / 1e6).toFixed(1)} MB`);
+      expect(size).to.be.below(250e6);
+      const layers = (await ok('docker', ['history', '-q', 'menagerie/runtime:latest'])).stdout.trim().split('\n');
+      expect(layers.length, 'a single-stage scratch image').to.be.below(10);
+      const sh = await run('docker', ['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', 'menagerie/runtime:latest', '-c', 'true']);
+      expect(sh.code, 'the image must not contain a shell').to.not.equal(0);
+      const id = (await ok('docker-compose', ['-p', 'menagerie', 'ps', '-q', 'frontend'], { cwd: '/opt/menagerie/compose' })).stdout.trim();
+      const spec = JSON.parse((await ok('docker', ['inspect', id])).stdout)[0];
+      expect(spec.Config.User).to.match(/^[1-9][0-9]*:[0-9]+$/);
+      expect(spec.HostConfig.ReadonlyRootfs).to.equal(true);
+      expect(spec.HostConfig.CapDrop).to.deep.equal(['ALL']);
+      expect(spec.HostConfig.Init).to.equal(true);
+      expect(spec.Args).to.include('--experimental-permission');
+    });
+
+    it('takes an upload on the published port 8100 and returns the md5 (Success)', async () => {
+      const body = randomBytes(4096);
+      const form = new FormData();
+      form.append('upload', new Blob([body]), 'sample.bin');
+      const res = await fetch(`${api}/md5/upload`, { method: 'POST', body: form });
+      expect(res.status).to.equal(200);
+      const { jobid } = (await res.json()) as { jobid: string };
+      let view = { status: '', summary: '', link: '' };
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        view = (await (await fetch(`${api}/result/${jobid}`)).json()) as typeof view;
+        if (view.status === 'Success' || view.status === 'Fail') break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const md5 = createHash('md5').update(body).digest('hex');
+      expect(view).to.deep.equal({ status: 'Success', summary: `${md5}\n`, link: `/link/${jobid}` });
+      expect(await (await fetch(`${api}${view.link}`)).text()).to.equal(`${md5}\n`);
+    });
+
+    it('serves engine images from the TLS registry with auth (host trusts the CA)', async () => {
+      const env = await readFile('/etc/menagerie/secrets/menagerie.env', 'utf8');
+      const registry = /^MENAGERIE_REGISTRY=(.+)$/m.exec(env)?.[1];
+      expect(registry).to.match(/^[0-9.]+:[0-9]+$/);
+      expect(registry!.startsWith('127.'), 'Docker skips TLS checks for 127.0.0.0/8').to.equal(false);
+      expect(existsSync(`/etc/docker/certs.d/${registry}/ca.crt`)).to.equal(true);
+      const ca = `/etc/docker/certs.d/${registry}/ca.crt`;
+      const anon = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', ca, `https://${registry}/v2/_catalog`]);
+      expect(anon.stdout).to.equal('401');
+      const password = (await readFile('/etc/menagerie/secrets/registry_password', 'utf8')).trim();
+      const cat = await ok('curl', ['-fsS', '--cacert', ca, '-u', `menagerie:${password}`, `https://${registry}/v2/_catalog`]);
+      expect(JSON.parse(cat.stdout).repositories).to.include('md5');
+      // The daemon itself verifies the certificate (not on the loopback) and is logged in.
+      await ok('docker', ['pull', '-q', `${registry}/md5:latest`]);
+    });
+
+    it('passes the CIS Docker Benchmark audit', async () => {
+      const r = await timed('audit', () => run(join(root, 'appliance/audit'), []));
+      console.log(r.stdout.split('\n').filter((l) => /^(FAIL|EXCEPT)/.test(l)).map((l) => `      ${l}`).join('\n'));
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.not.match(/^FAIL/m);
+      expect(r.stdout).to.match(/^PASS\s+2\.9\s/m);
+    });
+
+    it('a second playbook run changes nothing, and --check reports no change', async () => {
+      const again = await timed('second playbook run', () => playbook());
+      expect(again.code, again.stdout.slice(-5000)).to.equal(0);
+      const changed = again.stdout.split('\n').filter((l) => l.startsWith('changed:'));
+      expect(recap(again.stdout), changed.join('\n')).to.include({ changed: 0, failed: 0 });
+      const check = await timed('--check run', () => playbook('--check'));
+      expect(check.code, check.stdout.slice(-5000)).to.equal(0);
+      expect(recap(check.stdout)).to.include({ changed: 0, failed: 0 });
+    });
+  });
+});
