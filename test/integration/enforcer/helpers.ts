@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,9 +72,16 @@ export class TestContainers {
   }
 }
 
+/** A temporary folder removed when the test process exits. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'enf-test-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** Writes a rules file and returns a validated config using it, scoped to this run. */
 export function testConfig(run: string, rules: unknown, over: Record<string, unknown> = {}): EnforcerConfig {
-  const dir = mkdtempSync(join(tmpdir(), 'enf-test-'));
+  const dir = tempDir();
   writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
   const raw = {
     rulesFile: 'rules.json',

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './helpers.js';
+import { tempDir, waitFor } from './helpers.js';
 
 const ENTRY = fileURLToPath(new URL('../../../src/enforcer.js', import.meta.url));
 
@@ -18,7 +17,7 @@ describe('enforcer process (runEnforcer): signals and rule reload', function () 
   });
 
   function setup(rules: unknown): { dir: string; config: string } {
-    const dir = mkdtempSync(join(tmpdir(), 'enf-test-proc-'));
+    const dir = tempDir();
     writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
     // AuthZ source only: this process never scans or touches the shared daemon's containers.
     const config = { rulesFile: 'rules.json', authz: { listen: { host: '127.0.0.1', port: 0 } }, api: { listen: { host: '127.0.0.1', port: 0 } } };

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors.js';
@@ -54,6 +54,7 @@ describe('enforcer rules loading', () => {
     expect(rules.rules[0]?.action).to.deep.equal({ type: 'kill', signal: 'SIGKILL' });
     expect(Object.isFrozen(rules.rules)).to.equal(true);
     expect(() => loadRules(join(dir, 'missing.json'))).to.throw(ConfigError, /cannot read file/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('honours whitelists (global and per rule) and trusted exemptions', () => {
