@@ -74,8 +74,9 @@ export class Judge {
     const c = subject.container;
     const mode = this.modeFor(c);
     const action = mode === 'kill' ? strongest(violations) : undefined;
+    if (action && this.acting.has(c.id)) return undefined; // another source is already acting on it
     this.countViolations(violations, mode);
-    if (!action || this.acting.has(c.id)) return this.record(subject.source, c, violations, mode, 'reported');
+    if (!action) return this.record(subject.source, c, violations, mode, 'reported');
     this.acting.add(c.id);
     try {
       const { outcome, detail } = await this.act(c, violations, action, signal);

@@ -60,7 +60,7 @@ describe('enforcer rules loading', () => {
   it('honours whitelists (global and per rule) and trusted exemptions', () => {
     const rules = parseRules({
       whitelist: ['^keep-', { image: '^trusted/', rule: 'priv' }],
-      exempt: [{ label: 'org.example.exempt', value: 'yes' }],
+      exempt: [{ label: 'org.example.exempt', value: 'yes' }, { imageDigest: `sha256:${'b'.repeat(64)}` }],
       rules: [
         { name: 'priv', violation: { field: 'container.privileged', op: 'eq', value: true } },
         { name: 'mem', require: { field: 'container.memory', op: 'gt', value: 0 }, exempt: [{ containerId: 'abcdef012345' }] },
@@ -73,6 +73,9 @@ describe('enforcer rules loading', () => {
     expect(names(rogue({ Image: 'trusted/x' }))).to.deep.equal(['mem']);
     expect(names(rogue({ Labels: { 'org.example.exempt': 'yes' } }))).to.deep.equal([]);
     expect(names({ ...rogue({}), id: 'abcdef0123456789' })).to.deep.equal(['priv']);
+    expect(names(rogue({ Image: `busybox@sha256:${'b'.repeat(64)}` }))).to.deep.equal([]);
+    expect(names({ ...rogue({}), imageId: `sha256:${'b'.repeat(64)}` })).to.deep.equal([]);
+    expect(names(rogue({ Labels: { 'org.example.exempt': 'no' } }))).to.deep.equal(['priv', 'mem']);
     expect(evaluate(rules, { source: 'create', container: rogue({}) }, { firstOnly: true }).violations).to.have.length(1);
   });
 
