@@ -1,6 +1,9 @@
 import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
+import { evaluateCreate, formatViolations, loadRules } from './enforcer/index.js';
+import { ConfigError } from './errors.js';
+import { buildContainerSpec } from './menage/container-spec.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
 import { createJobHandler } from './menage/worker.js';
@@ -19,6 +22,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   await docker.ping().catch((err: Error) => {
     throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
   });
+  checkPolicy(config);
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
   const client = new FrontendClient(config.menage.frontendUrl, config.internalToken);
   const node = options.node ?? `${hostname()}:${process.pid}`;
@@ -41,4 +45,21 @@ export async function startMenage(config: Config, log: (line: string) => void, o
       return closing;
     },
   };
+}
+
+/**
+ * The policy gate: every engine's container settings must pass the enforcer's rules (the
+ * same rule engine, in process) or menage refuses to start, naming engine and rule.
+ */
+export function checkPolicy(config: Config): void {
+  const rules = loadRules(config.menage.policyRules);
+  const problems = config.engines.flatMap((engine) => {
+    const spec = buildContainerSpec(engine, { deployment: config.rabbitmq.prefix, jobId: '1', attempt: 1, node: 'policy-check', deadline: 0 });
+    const violations = evaluateCreate(rules, spec);
+    return violations.length === 0 ? [] : [{
+      file: config.enginesFile, pointer: `/engines/${config.engines.indexOf(engine)}`,
+      message: `engine "${engine.name}" breaks policy ${config.menage.policyRules}: ${formatViolations(violations)}`,
+    }];
+  });
+  if (problems.length) throw new ConfigError(problems);
 }

@@ -1,4 +1,5 @@
 import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ConfigProblem } from '../errors.js';
 import { loadEngines, type Engine } from '../engines/engines.js';
 import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, throwIfProblems } from './validate.js';
@@ -25,6 +26,8 @@ export interface Config {
     readonly dockerSocket: string;
     readonly engines: readonly string[];
     readonly shutdownGraceSeconds: number;
+    /** Enforcer rules every engine's container settings must pass before menage starts. */
+    readonly policyRules: string;
   };
   readonly engines: readonly Engine[];
 }
@@ -94,12 +97,16 @@ const schema = {
         dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
+        policyRules: { type: 'string', minLength: 1 },
       },
     },
   },
 } as const;
 
 const validate = compileSchema(schema);
+
+/** The enforcer's shipped rules for engine containers, from the installed package. */
+const DEFAULT_POLICY = fileURLToPath(new URL('../../../enforcer/rules/engines.json', import.meta.url));
 
 /**
  * Loads the global configuration and the engines file it names, reporting every problem
@@ -110,7 +117,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const raw = interpolateEnv(readJsonFile(file, problems), env, file, problems);
   if (raw === undefined) throwIfProblems(problems);
   checkSchema(validate, raw, file, problems);
-  const data = raw as Record<string, unknown> & { engines?: string; menage?: { engines?: string[] } };
+  const data = raw as Record<string, unknown> & { engines?: string; menage?: { engines?: string[]; policyRules?: string } };
   const enginesFile = resolve(dirname(resolve(file)), typeof data.engines === 'string' ? data.engines : 'engines.json');
   const engines = loadEngines(enginesFile, env, problems);
   for (const [i, name] of (data.menage?.engines ?? []).entries()) {
@@ -120,5 +127,6 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   }
   throwIfProblems(problems);
   const { engines: _path, ...rest } = data;
-  return deepFreeze({ ...(rest as unknown as Omit<Config, 'engines' | 'enginesFile'>), enginesFile, engines });
+  const menage = { ...(rest.menage as object), policyRules: resolve(dirname(resolve(file)), data.menage?.policyRules ?? DEFAULT_POLICY) };
+  return deepFreeze({ ...rest, menage, enginesFile, engines } as unknown as Config);
 }

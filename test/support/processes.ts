@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** One `menagerie <command>` child process, as the appliance runs it. */
+export class CliProcess {
+  readonly command: string;
+  readonly config: string;
+  output = '';
+  #proc: ChildProcess | undefined;
+
+  constructor(command: string, config: string) {
+    this.command = command;
+    this.config = config;
+  }
+
+  /** Starts the process and waits until its output matches `ready`. */
+  async start(ready: RegExp, timeoutMs = 30_000): Promise<void> {
+    const p = spawn(process.execPath, [CLI, this.command, '--config', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#proc = p;
+    const from = this.output.length;
+    const seen = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.command} not ready in ${timeoutMs} ms:\n${this.output.slice(from)}`)), timeoutMs);
+      const onData = (d: Buffer): void => {
+        this.output += d.toString();
+        if (ready.test(this.output.slice(from))) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      p.stdout?.on('data', onData);
+      p.stderr?.on('data', onData);
+      p.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.command} exited with ${code} before it was ready:\n${this.output.slice(from)}`));
+      });
+    });
+    await seen;
+  }
+
+  /** Sends a signal and waits for the exit; returns the exit code (null if killed). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 60_000): Promise<number | null> {
+    const p = this.#proc;
+    this.#proc = undefined;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+    p.kill(signal);
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  get running(): boolean {
+    return !!this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null;
+  }
+}
