@@ -1,4 +1,7 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 /** The frontend could not be reached or failed: retry later, the job is not at fault. */
@@ -56,6 +59,36 @@ export class FrontendClient {
     }
   }
 
+  /**
+   * PUTs a streamed body with real backpressure. Node 20's fetch reads a streamed request
+   * body as fast as it can and buffers it (a 100 MiB result took 100 MiB of memory).
+   */
+  async #stream(path: string, body: Readable, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    const url = new URL(`${this.#base}${path}`);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    let res: IncomingMessage;
+    try {
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = send(url, {
+          method: 'PUT', signal,
+          headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', ...headers },
+        }, resolve);
+        req.on('error', reject);
+        pipeline(body, req).catch(reject);
+      });
+    } catch (err) {
+      throw new FrontendUnavailable(`frontend unreachable for PUT ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const status = res.statusCode ?? 502;
+    if (status >= 500 || status === 429) {
+      res.resume();
+      throw new FrontendUnavailable(`frontend answered ${status} to PUT ${path}`);
+    }
+    const hasBody = ![204, 205, 304].includes(status);
+    if (!hasBody) res.resume();
+    return new Response(hasBody ? (Readable.toWeb(res) as unknown as BodyInit) : null, { status });
+  }
+
   async #expect(res: Response, what: string): Promise<never> {
     throw new Error(`${what}: frontend answered ${res.status} ${(await res.text()).slice(0, 300)}`);
   }
@@ -83,10 +116,8 @@ export class FrontendClient {
 
   /** Streams a result to the frontend. */
   async result(id: string, lease: string, body: Readable, containment: unknown, signal: AbortSignal): Promise<Recorded> {
-    const res = await this.#call('PUT', `/internal/jobs/${id}/result`, {
-      body, signal, long: true,
-      headers: { 'x-menagerie-lease': lease, 'x-menagerie-containment': encodeHeader(containment) },
-    });
+    const res = await this.#stream(`/internal/jobs/${id}/result`, body,
+      { 'x-menagerie-lease': lease, 'x-menagerie-containment': encodeHeader(containment) }, signal);
     return this.#recorded(res, `result of job ${id}`);
   }
 
