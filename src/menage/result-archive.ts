@@ -109,7 +109,10 @@ export function readResultArchive(archive: Readable, limit: number, deliver: (bo
         finish(new ResultRefused(problem));
         return;
       }
-      const out = new PassThrough();
+      // A tiny high-water mark: whoever reads `out` gets backpressure chunk by chunk, even
+      // Node 20's Readable.toWeb, which takes the byte mark for a count of chunks and would
+      // otherwise buffer thousands of them (a whole large result) in memory.
+      const out = new PassThrough({ highWaterMark: 1 });
       body = out;
       copied = copy(stream as AsyncIterable<Buffer>, out, limit);
       copied.then(() => next(), finish);

@@ -1,0 +1,298 @@
+import { expect } from 'chai';
+import Docker from 'dockerode';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { LABELS } from '../../src/menage/container-spec.js';
+import { testEngine } from '../support/services.js';
+import { startStack, upload, waitDone, waitNoContainers, type Stack } from '../support/stack.js';
+
+const docker = new Docker();
+const MiB = 1024 * 1024;
+const hostile = (name: string, cmd: string[], fields: Record<string, unknown> = {}): Record<string, unknown> =>
+  testEngine(name, { image: 'menagerie-test/hostile:latest', cmd, ...fields });
+
+const ENGINES = [
+  testEngine('normal', { workers: 4 }),
+  testEngine('noresult', { cmd: ['/engine/noresult'] }),
+  testEngine('neverexits', { cmd: ['/engine/sleep', '3600'], timeout: 2 }),
+  hostile('stubborn', ['/engine/stubborn'], { timeout: 2 }),
+  hostile('polite', ['/engine/polite'], { timeout: 2 }),
+  hostile('probe', ['/engine/probe'], { tmpfs: { '/scratch': '8m' }, pids: 50, cpus: 0.5, memory: '48m' }),
+  hostile('forkbomb', ['/engine/forkbomb'], { pids: 32, timeout: 8 }),
+  hostile('membomb', ['/engine/membomb'], { memory: '32m' }),
+  hostile('cpuspin', ['/engine/cpuspin'], { cpus: 0.5, timeout: 8 }),
+  hostile('fill-tmpfs', ['/engine/diskfill', '/scratch'], { tmpfs: { '/scratch': '8m' } }),
+  hostile('fill-volume', ['/engine/diskfill', '/data', '96'], { memory: '32m' }),
+  ...['symlink-passwd', 'symlink-host', 'directory', 'fifo', 'hardlink-passwd', 'hardlink-sample'].map((kind) =>
+    hostile(`bad-${kind}`, ['/engine/badresult', kind])),
+  hostile('bigresult-refused', ['/engine/bigresult', '50'], { resultlimit: '16m' }),
+  hostile('bigresult-ok', ['/engine/bigresult', '100'], { resultlimit: '128m', timeout: 60 }),
+  hostile('bigstdout', ['/engine/bigstdout', '100'], { loglimit: '64k', timeout: 60 }),
+];
+
+/** Jobs started together up front (independent, each on its own engine queue). */
+const BATCH = ['noresult', 'neverexits', 'stubborn', 'polite', 'probe', 'membomb', 'fill-tmpfs', 'fill-volume',
+  'bad-symlink-passwd', 'bad-symlink-host', 'bad-directory', 'bad-fifo', 'bad-hardlink-passwd', 'bad-hardlink-sample', 'bigresult-refused'];
+
+interface Done { id: string; status: string; summary: string; reason: string; log: string; job: Record<string, any> }
+
+describe('e2e: hostile engines are contained', function () {
+  this.timeout(240_000);
+  let stack: Stack;
+  const batch = new Map<string, Promise<Done>>();
+  const volumes = new Set<string>();
+  let watching = true;
+  let watcher: Promise<void> | undefined;
+
+  async function run(engine: string, body: string | Buffer = 'sample'): Promise<Done> {
+    const { status, json } = await upload(stack.url, engine, body);
+    expect(status, JSON.stringify(json)).to.equal(200);
+    return finish(json.jobid as string);
+  }
+
+  async function finish(id: string, timeoutMs = 120_000): Promise<Done> {
+    const done = await waitDone(stack.url, id, timeoutMs);
+    const job = (await (await fetch(`${stack.url}/jobs/${id}`)).json()) as Record<string, any>;
+    const logRes = await fetch(`${stack.url}/jobs/${id}/log`);
+    const log = logRes.ok ? await logRes.text() : '';
+    return { id, ...done, reason: job.reason as string, log, job };
+  }
+
+  /** Records the volumes of this stack's containers, to prove afterwards that none is left. */
+  async function watchVolumes(): Promise<void> {
+    while (watching) {
+      const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.node}=${stack.node}`] } }).catch(() => []);
+      for (const c of list) for (const m of c.Mounts ?? []) if (m.Type === 'volume' && m.Name) volumes.add(m.Name);
+      await sleep(250);
+    }
+  }
+
+  before(async () => {
+    stack = await startStack(ENGINES);
+    watcher = watchVolumes();
+    for (const name of BATCH) batch.set(name, run(name));
+    // Keep a failed job in the batch from being an unhandled rejection before its test awaits it.
+    for (const p of batch.values()) p.catch(() => undefined);
+  });
+  after(async () => {
+    watching = false;
+    await watcher;
+    await stack?.close();
+  });
+  afterEach(async () => {
+    expect(await waitNoContainers(docker, stack.node)).to.deep.equal([]);
+  });
+
+  it('from inside: no capabilities, NoNewPrivs, seccomp filter, only lo, no egress, read-only rootfs, no /dev/shm', async () => {
+    const done = await batch.get('probe')!;
+    expect(done.status, done.summary).to.equal('Success');
+    const text = await (await fetch(`${stack.url}/link/${done.id}`)).text();
+    const found = Object.fromEntries(text.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    for (const cap of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(found[cap], cap).to.equal('0000000000000000');
+    expect(found).to.include({ NoNewPrivs: '1', Seccomp: '2', uid: '65534', interfaces: 'lo,', egress: 'blocked', bridge: 'blocked' });
+    for (const p of ['/', '/etc', '/engine', '/tmp', '/var']) expect(found[`write:${p}`], p).to.equal('refused');
+    expect(found).to.include({ shm: 'absent', data: 'mounted', mknod: 'refused', pidsmax: '50' });
+    expect(found.scratch).to.match(/\bnoexec\b/).and.match(/\bnosuid\b/).and.match(/\bnodev\b/).and.match(/size=8192k/);
+  });
+
+  it('records the containment in force, from docker inspect: every default, userns, seccomp, AppArmor, runtime, image', async () => {
+    const c = (await batch.get('probe')!).job.containment as Record<string, any>;
+    expect(c).to.include({
+      network: 'none', readonlyRootfs: true, privileged: false, noNewPrivileges: true, userns: 'remapped',
+      pidMode: 'private', ipcMode: 'none', utsMode: 'private', pidsLimit: 50, memoryBytes: 48 * MiB, memorySwapBytes: 48 * MiB,
+      nanoCpus: 5e8, seccomp: 'docker default', runtime: 'runc', image: 'menagerie-test/hostile:latest', user: '65534:65534',
+    });
+    expect(c.capDrop).to.deep.equal(['ALL']);
+    expect(c.capAdd).to.deep.equal([]);
+    expect(c.binds).to.deep.equal([]);
+    expect(c.devices).to.deep.equal([]);
+    expect(c.tmpfs).to.deep.equal({ '/scratch': `rw,noexec,nosuid,nodev,size=${8 * MiB}` });
+    expect(c.mounts).to.deep.equal([{ type: 'volume', destination: '/data', rw: true }]);
+    expect(c.imageId).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(c.repoDigests).to.be.an('array');
+    if (existsSync('/sys/kernel/security/apparmor')) expect(c.apparmorProfile).to.be.a('string').and.not.match(/^none/);
+    else expect(c.apparmorProfile).to.equal('none: host has no AppArmor');
+  });
+
+  it('exits 0 without a result: Fail "no result file"', async () => {
+    const done = await batch.get('noresult')!;
+    expect(done.status).to.equal('Fail');
+    expect(done.reason).to.equal('no result file');
+    expect(done.summary).to.match(/^no result file/);
+  });
+
+  it('never exits: Fail "timeout", killed', async () => {
+    const done = await batch.get('neverexits')!;
+    expect(done.status).to.equal('Fail');
+    expect(done.reason).to.match(/^timeout: stopped after 2 s/);
+  });
+
+  it('ignores SIGTERM: killed after the stop grace, reason says so', async () => {
+    const done = await batch.get('stubborn')!;
+    expect(done.reason).to.match(/^timeout: stopped after 2 s; it ignored SIGTERM for \d+ s and was killed$/);
+    expect(done.log).to.contain('SIGTERM ignored');
+  });
+
+  it('stops on SIGTERM: plain timeout, its last words kept', async () => {
+    const done = await batch.get('polite')!;
+    expect(done.reason).to.equal('timeout: stopped after 2 s');
+    expect(done.log).to.contain('stopping on SIGTERM');
+  });
+
+  it('memory bomb: Fail "out of memory"', async () => {
+    const done = await batch.get('membomb')!;
+    expect(done.status).to.equal('Fail');
+    expect(done.reason).to.match(/^out of memory/);
+  });
+
+  it('fills its tmpfs: bounded by the tmpfs size, clear failure', async () => {
+    const done = await batch.get('fill-tmpfs')!;
+    expect(done.reason).to.equal('exit code 1');
+    expect(done.log).to.contain('No space left on device').and.contain(`wrote ${8 * MiB} bytes`);
+  });
+
+  it('fills the input volume: not size-capped (documented), bounded by the timeout, removed with the container', async () => {
+    const done = await batch.get('fill-volume')!;
+    // 96 MiB went into the volume although memory is 32m: the volume is disk, not tmpfs.
+    expect(done.log).to.contain(`wrote ${96 * MiB} bytes`);
+    expect(done.reason).to.equal('no result file');
+  });
+
+  const refusals: Array<[string, RegExp]> = [
+    ['symlink-passwd', /^output not a regular file: result is a symbolic link to "\/etc\/passwd"$/],
+    ['symlink-host', /^output not a regular file: result is a symbolic link to "(\.\.\/)*\/?var\/lib\/docker\/volumes"$/],
+    ['directory', /^output not a regular file: result is a directory$/],
+    ['fifo', /^output not a regular file: result is a FIFO$/],
+  ];
+  for (const [kind, reason] of refusals) {
+    it(`result as ${kind}: refused, nothing of the target delivered`, async () => {
+      const done = await batch.get(`bad-${kind}`)!;
+      expect(done.status).to.equal('Fail');
+      expect(done.reason).to.match(reason);
+      const text = await (await fetch(`${stack.url}/link/${done.id}`)).text();
+      expect(text).to.match(/^output not a regular file/).and.not.contain('root:x:0:0');
+    });
+  }
+
+  it('result as a hard link to /etc/passwd: the kernel refuses it (other filesystem), no result', async () => {
+    const done = await batch.get('bad-hardlink-passwd')!;
+    expect(done.reason).to.equal('no result file');
+    expect(done.log).to.contain('hard link refused');
+  });
+
+  it('result as a hard link inside the volume: Docker archives it as a regular file with the content the engine could copy anyway', async () => {
+    const done = await batch.get('bad-hardlink-sample')!;
+    expect(done.status).to.equal('Success');
+    expect(await (await fetch(`${stack.url}/link/${done.id}`)).text()).to.equal('sample');
+  });
+
+  it('huge result over the cap: Fail "result too large", refused before reading it', async () => {
+    const done = await batch.get('bigresult-refused')!;
+    expect(done.reason).to.equal(`result too large: ${50 * MiB} bytes, the limit is ${16 * MiB}`);
+  });
+
+  it('fork bomb: the pids limit holds and a normal job next to it succeeds', async () => {
+    const { json } = await upload(stack.url, 'forkbomb', 'x');
+    const container = await runningContainer(json.jobid);
+    let maxPids = 0;
+    for (let i = 0; i < 10; i++) {
+      const stats = (await container.stats({ stream: false }).catch(() => ({}))) as { pids_stats?: { current?: number } };
+      maxPids = Math.max(maxPids, stats.pids_stats?.current ?? 0);
+      if (maxPids >= 32) break;
+      await sleep(300);
+    }
+    const started = Date.now();
+    const normal = await run('normal', 'next to a fork bomb');
+    expect(normal.status).to.equal('Success');
+    expect(Date.now() - started).to.be.below(15_000);
+    await docker.ping();
+    console.log(`      fork bomb: at most ${maxPids} pids seen (limit 32)`);
+    const bomb = await finish(json.jobid);
+    expect(bomb.status).to.equal('Fail');
+    expect(bomb.reason, bomb.log.slice(-500)).to.match(/^timeout/);
+    expect(maxPids).to.be.within(2, 32);
+  });
+
+  it('CPU spin is held at 0.5 CPU and a normal job next to it finishes in time', async () => {
+    const { json } = await upload(stack.url, 'cpuspin', 'x');
+    const container = await runningContainer(json.jobid);
+    const usage = async (): Promise<number> =>
+      ((await container.stats({ stream: false })) as { cpu_stats: { cpu_usage: { total_usage: number } } }).cpu_stats.cpu_usage.total_usage;
+    await sleep(500);
+    const [u0, t0] = [await usage(), process.hrtime.bigint()];
+    const started = Date.now();
+    const normal = await run('normal', 'next to a spinner');
+    expect(normal.status).to.equal('Success');
+    const took = Date.now() - started;
+    expect(took).to.be.below(6_000);
+    await sleep(Math.max(0, 2000 - (Date.now() - started)));
+    const [u1, t1] = [await usage(), process.hrtime.bigint()];
+    const cpus = (u1 - u0) / Number(t1 - t0);
+    console.log(`      spinner used ${cpus.toFixed(2)} CPUs (limit 0.5); the job next to it took ${took} ms`);
+    expect(cpus, `spinner used ${cpus.toFixed(2)} CPUs`).to.be.below(0.65);
+    expect((await finish(json.jobid)).reason).to.match(/^timeout/);
+  });
+
+  it('huge allowed result (100 MiB): delivered intact, memory flat', async () => {
+    // Collect garbage while sampling, so that what is measured is what is held, not GC lag.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    const rss = { before: process.memoryUsage().rss, peak: 0 };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        gc();
+        rss.peak = Math.max(rss.peak, process.memoryUsage().rss);
+        await sleep(50);
+      }
+    })();
+    const done = await run('bigresult-ok');
+    sampling = false;
+    await sampler;
+    expect(done.status, done.summary).to.equal('Success');
+    const growth = (rss.peak - rss.before) / MiB;
+    console.log(`      RSS growth while a 100 MiB result went through: ${growth.toFixed(1)} MiB`);
+    expect(growth).to.be.below(40);
+    const res = await fetch(`${stack.url}/link/${done.id}`);
+    const hash = createHash('sha256');
+    let n = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      n += chunk.length;
+      hash.update(chunk);
+    }
+    expect(n).to.equal(100 * MiB);
+    expect(hash.digest('hex')).to.equal(createHash('sha256').update(Buffer.alloc(100 * MiB, 'x')).digest('hex'));
+  });
+
+  it('huge stdout (100 MiB): the kept log is capped at loglimit and ends with the last line', async () => {
+    const done = await run('bigstdout');
+    expect(done.status).to.equal('Success');
+    expect(Buffer.byteLength(done.log)).to.be.at.most(64 * 1024 + 100);
+    expect(done.log).to.match(/^\[\d+ earlier bytes of output dropped\]\n/);
+    expect(done.log).to.contain('the very last line');
+  });
+
+  it('leaves no container and no volume behind', async () => {
+    watching = false;
+    await watcher;
+    expect(volumes.size).to.be.greaterThan(5);
+    const { Volumes } = await docker.listVolumes();
+    const left = (Volumes ?? []).map((v) => v.Name).filter((name) => volumes.has(name));
+    expect(left).to.deep.equal([]);
+  });
+
+  /** Waits until the job's container runs; returns it. */
+  async function runningContainer(jobId: string): Promise<Docker.Container> {
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      const [c] = await docker.listContainers({ filters: { label: [`${LABELS.node}=${stack.node}`, `${LABELS.job}=${jobId}`], status: ['running'] } });
+      if (c) return docker.getContainer(c.Id);
+      await sleep(100);
+    }
+    throw new Error(`no running container for job ${jobId}`);
+  }
+});
