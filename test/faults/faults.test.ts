@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { names } from '../../src/queue/topology.js';
 import { FAULT_ENGINES, FaultStack } from '../support/fault-stack.js';
-import { PrivateMariaDB, PrivateRabbit } from '../support/private-services.js';
+import { PrivateDockerd, PrivateMariaDB, PrivateRabbit } from '../support/private-services.js';
 import { unique } from '../support/services.js';
 
 /** Submits `n` jobs, `gapMs` apart, without waiting for them to finish. */
@@ -135,6 +135,26 @@ describe('faults: no job lost, none completed twice', function () {
     await sleep(1500);
     await stack.frontend.start(/frontend listening/);
     await stack.check('kill -9 frontend mid-completion');
+  });
+
+  it('restart the Docker daemon mid-job (live-restore on)', async () => {
+    const dockerd = new PrivateDockerd(unique(''));
+    try {
+      await dockerd.start();
+      dockerd.loadImages(['menagerie-test/behave:latest']);
+      stack = await FaultStack.start(db, rabbit, FAULT_ENGINES, { dockerSocket: dockerd.socket });
+      await stream(stack, 'slow', 6, 100);
+      await waitRunning(stack, 2);
+      await sleep(500);
+      await dockerd.stop('SIGTERM');
+      await sleep(1000);
+      await dockerd.start();
+      await stack.check('restart dockerd mid-job');
+    } finally {
+      await stack?.close();
+      stack = undefined;
+      await dockerd.destroy();
+    }
   });
 
   it('a poison message is dead-lettered and the worker keeps going', async () => {

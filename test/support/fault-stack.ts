@@ -24,7 +24,10 @@ export class FaultStack {
   /** Uploads answered with an error (e.g. 503 while the broker was down). */
   refused = 0;
 
-  private constructor(dir: string, url: string, prefix: string, database: string, db: PrivateMariaDB) {
+  readonly #docker: Docker;
+
+  private constructor(dir: string, url: string, prefix: string, database: string, db: PrivateMariaDB, docker: Docker) {
+    this.#docker = docker;
     this.dir = dir;
     this.url = url;
     this.prefix = prefix;
@@ -35,7 +38,7 @@ export class FaultStack {
   }
 
   /** Writes the config (fast leases, small grace) and starts both processes. */
-  static async start(db: PrivateMariaDB, rabbit: PrivateRabbit, engines: unknown[], opts: { menage?: boolean } = {}): Promise<FaultStack> {
+  static async start(db: PrivateMariaDB, rabbit: PrivateRabbit, engines: unknown[], opts: { menage?: boolean; dockerSocket?: string } = {}): Promise<FaultStack> {
     const dir = await mkdtemp(join(tmpdir(), 'menagerie-faults-'));
     const port = await freePort();
     const prefix = unique('ft-');
@@ -52,9 +55,9 @@ export class FaultStack {
       internalToken: randomBytes(20).toString('hex'),
       engines: 'engines.json',
       jobs: { maxAttempts: 6, reapGraceSeconds: 5, leaseSeconds: 3 },
-      menage: { frontendUrl: `http://127.0.0.1:${port}`, shutdownGraceSeconds: 2 },
+      menage: { frontendUrl: `http://127.0.0.1:${port}`, shutdownGraceSeconds: 2, dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock' },
     }));
-    const stack = new FaultStack(dir, `http://127.0.0.1:${port}`, prefix, database, db);
+    const stack = new FaultStack(dir, `http://127.0.0.1:${port}`, prefix, database, db, new Docker({ socketPath: opts.dockerSocket ?? '/var/run/docker.sock' }));
     await stack.frontend.start(/frontend listening/);
     if (opts.menage !== false) await stack.menage.start(/menage running/);
     return stack;
@@ -121,7 +124,7 @@ export class FaultStack {
   }
 
   async #leftContainers(): Promise<string[]> {
-    const docker = new Docker();
+    const docker = this.#docker;
     for (let i = 0; i < 60; i++) {
       const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${this.prefix}`] } });
       if (left.length === 0) return [];
@@ -134,7 +137,7 @@ export class FaultStack {
   async close(): Promise<void> {
     await this.menage.stop('SIGKILL');
     await this.frontend.stop('SIGKILL');
-    const docker = new Docker();
+    const docker = this.#docker;
     for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${this.prefix}`] } })) {
       await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
     }

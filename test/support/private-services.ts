@@ -171,3 +171,59 @@ export class PrivateRabbit {
     await rm(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A private dockerd (own socket, data and exec roots, live-restore on, no bridge) that a
+ * fault test may restart mid-job; images are loaded into it from the shared daemon.
+ */
+export class PrivateDockerd {
+  readonly dir: string;
+  readonly socket: string;
+  readonly #dataRoot: string;
+  #proc: ChildProcess | undefined;
+
+  constructor(id: string) {
+    this.dir = `/run/mt-dockerd-${id}`;
+    this.socket = `${this.dir}/docker.sock`;
+    this.#dataRoot = `/var/lib/mt-dockerd-${id}`;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(join(this.dir, 'exec'), { recursive: true });
+    await writeFile(join(this.dir, 'daemon.json'), JSON.stringify({ 'live-restore': true, 'no-new-privileges': true }));
+    this.#proc = spawn('dockerd', ['--config-file', join(this.dir, 'daemon.json'), '-H', `unix://${this.socket}`,
+      '--data-root', this.#dataRoot, '--exec-root', join(this.dir, 'exec'), '--pidfile', join(this.dir, 'docker.pid'),
+      '--bridge=none', '--iptables=false', '--ip-masq=false', '--ip6tables=false'], { stdio: 'ignore' });
+    for (let i = 0; i < 120; i++) {
+      if (spawnSync('docker', ['-H', `unix://${this.socket}`, 'version'], { stdio: 'ignore' }).status === 0) return;
+      if (this.#proc.exitCode !== null) break;
+      await sleep(250);
+    }
+    throw new Error('private dockerd did not start');
+  }
+
+  /** Copies images from the shared daemon. */
+  loadImages(images: string[]): void {
+    runOk('sh', ['-c', `docker save ${images.join(' ')} | docker -H unix://${this.socket} load`]);
+  }
+
+  /** Stops dockerd; with live-restore its containers keep running. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.#proc;
+    this.#proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((resolve) => p.once('exit', resolve));
+    p.kill(signal);
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async destroy(): Promise<void> {
+    spawnSync('sh', ['-c', `docker -H unix://${this.socket} rm -f $(docker -H unix://${this.socket} ps -aq) 2>/dev/null`], { stdio: 'ignore' });
+    await this.stop();
+    spawnSync('sh', ['-c', `grep -o ' ${this.#dataRoot}[^ ]*\\| ${this.dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`], { stdio: 'ignore' });
+    await rm(this.#dataRoot, { recursive: true, force: true });
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
