@@ -101,10 +101,15 @@ export function loadEngines(file: string, env: NodeJS.ProcessEnv, problems: Conf
   if (raw === undefined) return [];
   const before = problems.length;
   checkSchema(validate, raw, file, problems);
-  if (problems.length > before) return [];
-  const entries = (raw as { engines: RawEngine[] }).engines;
+  const entries = (raw as { engines?: unknown }).engines;
+  if (!Array.isArray(entries)) return [];
+  // Entries the schema refused are not normalised, but every other entry still is, so that
+  // runflags and profile problems are reported in the same run as schema problems.
+  const broken = (i: number): boolean => problems.slice(before).some((p) => p.pointer === `/engines/${i}` || p.pointer.startsWith(`/engines/${i}/`));
+  if (problems.slice(before).some((p) => p.pointer === '' || p.pointer === '/engines')) return [];
   const engines: Engine[] = [];
-  entries.forEach((entry, i) => {
+  (entries as RawEngine[]).forEach((entry, i) => {
+    if (broken(i)) return;
     const pointer = `/engines/${i}`;
     if (entries.findIndex((e) => e.name === entry.name) !== i) {
       problems.push({ file, pointer: `${pointer}/name`, message: `duplicate engine name "${entry.name}"` });

@@ -29,6 +29,13 @@ export function splitFlags(text: string): string[] {
 const VALUE_FLAGS = new Set(['--net', '--network', '--memory', '-m', '--cpus', '--pids-limit', '--security-opt',
   '--runtime', '--user', '-u', '--tmpfs', '--cap-drop']);
 
+/** Refused flags that take a value: the value is named with the flag, not refused as a flag of its own. */
+const REFUSED_WITH_VALUE = new Set(['-v', '--volume', '--mount', '--volumes-from', '--cap-add', '--device', '--device-cgroup-rule',
+  '--pid', '--ipc', '--uts', '--userns', '--cgroupns', '--cgroup-parent', '--entrypoint', '-e', '--env', '--env-file',
+  '--add-host', '--dns', '-p', '--publish', '--name', '--link', '--ulimit', '--sysctl', '--group-add', '--log-driver',
+  '--log-opt', '--shm-size', '--storage-opt', '--oom-score-adj', '--restart', '--memory-swap', '--memory-swappiness',
+  '--kernel-memory', '--gpus', '-w', '--workdir', '-h', '--hostname', '--mac-address', '--ip', '--ip6', '--network-alias']);
+
 /** Parses runflags; returns the settings and one message per refused or malformed flag. */
 export function parseRunflags(text: string): { settings: FlagSettings; errors: string[] } {
   const settings: FlagSettings = {};
@@ -45,7 +52,11 @@ export function parseRunflags(text: string): { settings: FlagSettings; errors: s
       continue;
     }
     if (!VALUE_FLAGS.has(flag)) {
-      errors.push(`unsupported or unsafe flag ${word}`);
+      const next = words[i + 1];
+      if (value === undefined && REFUSED_WITH_VALUE.has(flag) && next !== undefined && !next.startsWith('-')) {
+        errors.push(`unsupported or unsafe flag ${word} ${next}`);
+        i++;
+      } else errors.push(`unsupported or unsafe flag ${word}`);
       continue;
     }
     if (value === undefined) {
