@@ -30,9 +30,9 @@ export function errorMiddleware(log: Log) {
 function describe(err: unknown): { status: number; code: string; message: string } {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
   const e = err as { status?: number; expose?: boolean; message?: string; type?: string };
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     const code = e.status === 413 ? 'BODY_TOO_LARGE' : e.status === 405 ? 'METHOD_NOT_ALLOWED' : 'BAD_REQUEST';
-    return { status: e.status, code, message: e.message ?? 'bad request' };
+    return { status: e.status, code, message: (e.expose && e.message) || 'bad request' };
   }
   return { status: 500, code: 'INTERNAL_ERROR', message: 'internal error; the event was logged' };
 }

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { InvalidError, UnauthorizedError } from '../errors.js';
+import { AppError, InvalidError, UnauthorizedError } from '../errors.js';
 import type { JobService } from '../jobs/service.js';
 import { jobId } from './public-routes.js';
 
@@ -34,7 +34,13 @@ function text(body: Record<string, unknown>, key: string, max: number, required 
  */
 export function internalRoutes(service: JobService): Router {
   const router = new Router({ prefix: '/internal' });
-  const json = koaBody({ json: true, multipart: false, urlencoded: false, text: false, jsonLimit: '2mb', jsonStrict: true });
+  const json = koaBody({
+    json: true, multipart: false, urlencoded: false, text: false, jsonLimit: '2mb', jsonStrict: true,
+    onError: (err) => {
+      if ((err as { status?: number }).status === 413) throw new AppError('BODY_TOO_LARGE', 413, 'the JSON body is larger than 2 MiB');
+      throw new InvalidError('INVALID_JSON', 'the body is not valid JSON', { cause: err });
+    },
+  });
   const body = (ctx: Context): Record<string, unknown> => {
     const b = (ctx.request as unknown as { body?: unknown }).body;
     if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new InvalidError('INVALID_REQUEST', 'expected a JSON object');
