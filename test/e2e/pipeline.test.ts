@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import Docker from 'dockerode';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack, upload, waitDone, waitNoContainers, type Stack } from '../support/stack.js';
 import { testEngine } from '../support/services.js';
 
@@ -122,6 +124,21 @@ describe('e2e: upload → container → result', function () {
     expect(await readdir(join(stack.env.config.store.dir, '.tmp'))).to.deep.equal([]);
     const nextId = String(Number(ok.json.jobid) + 1);
     expect((await fetch(`${stack.url}/result/${nextId}`)).status).to.equal(404);
+  });
+
+  it('a client that goes away mid-upload leaves no file and no job row', async () => {
+    const tmp = join(stack.env.config.store.dir, '.tmp');
+    const before = await readdir(stack.env.config.store.dir);
+    const req = request(`${stack.url}/md5/upload`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=XX' } });
+    req.on('error', () => undefined);
+    req.write('--XX\r\nContent-Disposition: form-data; name="upload"; filename="f"\r\n\r\n');
+    req.write(Buffer.alloc(200_000, 7));
+    for (let i = 0; i < 50 && (await readdir(tmp)).length === 0; i++) await sleep(50);
+    expect(await readdir(tmp)).to.have.length(1);
+    req.destroy();
+    for (let i = 0; i < 50 && (await readdir(tmp)).length > 0; i++) await sleep(50);
+    expect(await readdir(tmp)).to.deep.equal([]);
+    expect(await readdir(stack.env.config.store.dir)).to.deep.equal(before);
   });
 
   it('refuses unknown engines, unknown and malformed ids, and forms without the upload field', async () => {

@@ -126,6 +126,17 @@ describe('faults: no job lost, none completed twice', function () {
     await s.check('kill -9 frontend mid-upload');
   });
 
+  it('SIGTERM the frontend: it closes cleanly and a restart carries on', async () => {
+    stack = await FaultStack.start(db, rabbit, FAULT_ENGINES);
+    await stream(stack, 'quick', 2, 0);
+    const t0 = Date.now();
+    expect(await stack.frontend.stop('SIGTERM')).to.equal(0);
+    expect(Date.now() - t0).to.be.below(10_000);
+    await stack.frontend.start(/frontend listening/);
+    await stream(stack, 'quick', 2, 0);
+    await stack.check('SIGTERM frontend');
+  });
+
   it('kill -9 the frontend during completions, then restart it', async () => {
     stack = await FaultStack.start(db, rabbit, FAULT_ENGINES);
     await stream(stack, 'slow', 8, 100);
