@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { UnavailableError } from './errors.js';
@@ -63,8 +63,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
   }
 }
 
-async function listen(handler: Parameters<typeof import('node:http').createServer>[1], host: string, port: number): Promise<Server> {
-  const { createServer } = await import('node:http');
+async function listen(handler: RequestListener, host: string, port: number): Promise<Server> {
   const server = createServer({ requestTimeout: 600_000, headersTimeout: 30_000 }, handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
