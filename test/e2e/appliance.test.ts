@@ -4,14 +4,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The appliance as users get it: `sudo appliance/install` provisions this machine with the
 // Ansible playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles,
 // the compose stack, cron), then an upload through the published port must reach Success.
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/** The repository: the nearest directory above this file that holds ansible/site.yml. */
+function findRoot(from: string): string {
+  for (let d = from; d !== dirname(d); d = dirname(d)) if (existsSync(join(d, 'ansible/site.yml'))) return d;
+  throw new Error(`no ansible/site.yml above ${from}`);
+}
+const root = findRoot(dirname(fileURLToPath(import.meta.url)));
 const api = 'http://127.0.0.1:8100';
 const started = Date.now();
 
@@ -65,7 +70,7 @@ describe('e2e: the appliance (Ansible + compose)', function () {
     // Linters and parsers the static checks need (the install step brings the rest).
     await timed('tools', () => ok('bash', ['-c',
       '. appliance/lib/services.sh && command -v ansible-playbook >/dev/null || ensure_packages ansible; ' +
-      'ensure_packages ansible-lint apparmor docker-compose'], { timeoutMs: 600_000 }));
+      'ensure_packages ansible-lint apparmor docker-compose curl && ensure_packages vagrant'], { timeoutMs: 600_000 }));
   });
 
   describe('static checks', () => {
