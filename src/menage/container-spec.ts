@@ -54,7 +54,6 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerC
     Tty: false,
     OpenStdin: false,
     NetworkDisabled: true,
-    Volumes: { [engine.mountpoint]: {} },
     HostConfig: {
       NetworkMode: c.network,
       ReadonlyRootfs: c.readonly,
@@ -68,6 +67,16 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerC
       NanoCpus: c.nanoCpus,
       Tmpfs: { ...c.tmpfs },
       Binds: [],
+      // An anonymous volume (removed with the container), labelled so that one left behind
+      // can be found and removed by the orphan sweeper.
+      Mounts: [{
+        Type: 'volume', Source: '', Target: engine.mountpoint, ReadOnly: false,
+        VolumeOptions: {
+          NoCopy: false, // the image's mountpoint directory (owner, mode) seeds the volume
+          Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: run.deployment, [LABELS.job]: run.jobId },
+          DriverConfig: { Name: 'local', Options: {} },
+        },
+      }],
       // No /dev/shm: the volume and the configured tmpfs mounts stay the only writable places
       // (an engine that needs shared memory declares a size-capped tmpfs at /dev/shm).
       IpcMode: 'none',

@@ -14,7 +14,9 @@ describe('menage/container-spec', () => {
     const spec = buildContainerSpec(engine(), run);
     expect(spec.NetworkDisabled).to.equal(true);
     expect(spec.User).to.equal('65534:65534');
-    expect(spec.Volumes).to.deep.equal({ '/data': {} });
+    expect(spec.HostConfig?.Mounts).to.deep.equal([{ Type: 'volume', Source: '', Target: '/data', ReadOnly: false,
+      VolumeOptions: { NoCopy: false, Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: 'dep-1', [LABELS.job]: '42' },
+        DriverConfig: { Name: 'local', Options: {} } } }]);
     expect(spec.HostConfig).to.deep.include({
       NetworkMode: 'none', ReadonlyRootfs: true, Privileged: false, PidsLimit: 32, Memory: 64 * 2 ** 20, MemorySwap: 64 * 2 ** 20,
       NanoCpus: 5e8, IpcMode: 'none', PidMode: '', UTSMode: '', AutoRemove: false,
@@ -25,7 +27,6 @@ describe('menage/container-spec', () => {
     expect(spec.HostConfig?.SecurityOpt).to.deep.equal(['no-new-privileges']);
     expect(spec.HostConfig?.LogConfig).to.deep.equal({ Type: 'none', Config: {} });
     expect(spec.HostConfig).to.not.have.property('Runtime');
-    expect(spec.HostConfig).to.not.have.property('Mounts');
     expect(spec.HostConfig).to.not.have.property('Devices');
   });
 

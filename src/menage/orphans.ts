@@ -1,0 +1,137 @@
+import type Docker from 'dockerode';
+import { LABELS } from './container-spec.js';
+import { removeContainer } from './runner.js';
+
+/** What the frontend says about a job: undefined when it does not know the job. */
+export type JobLookup = (jobId: string) => Promise<{ status: string; attempts?: number } | undefined>;
+
+/** A container as the sweeper sees it. */
+export interface SweptContainer {
+  id: string;
+  labels: Record<string, string>;
+  running: boolean;
+}
+
+/** What to do with one container: keep it, remove it, or kill it first (still running). */
+export type Verdict = { action: 'keep' } | { action: 'remove' | 'kill'; why: string };
+
+const FINISHED = new Set(['Success', 'Fail']);
+const VOLUME_MIN_AGE_MS = 60_000;
+
+/**
+ * The orphan rule (pure). `job` is the frontend's answer, 'unavailable' when it could not
+ * be asked. A container past its deadline label is overdue whatever its job says; otherwise
+ * it goes when its job is finished, unknown, or has moved on to a later attempt.
+ */
+export function judgeContainer(c: SweptContainer, job: { status: string; attempts?: number } | undefined | 'unavailable', now: number): Verdict {
+  const stop = (why: string): Verdict => ({ action: c.running ? 'kill' : 'remove', why });
+  const deadline = Number(c.labels[LABELS.deadline]);
+  if (Number.isFinite(deadline) && deadline > 0 && now > deadline) return stop(`past its deadline by ${Math.round((now - deadline) / 1000)} s`);
+  if (job === 'unavailable') return { action: 'keep' };
+  if (job === undefined) return stop('its job is unknown to the frontend');
+  if (FINISHED.has(job.status)) return stop(`its job is finished (${job.status})`);
+  const attempt = Number(c.labels[LABELS.attempt]);
+  if (job.attempts !== undefined && Number.isFinite(attempt) && attempt < job.attempts) return stop(`it ran attempt ${attempt}, the job is at attempt ${job.attempts}`);
+  return { action: 'keep' };
+}
+
+export interface SweepReport {
+  removed: string[];
+  killed: string[];
+  volumes: string[];
+}
+
+export interface OrphanSweeperOptions {
+  docker: Docker;
+  /** Only containers and volumes labelled with this deployment are ever touched. */
+  deployment: string;
+  lookup: JobLookup;
+  log: (line: string) => void;
+  intervalMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Removes what menage left behind (after a crash, a lost lease, a stuck daemon call):
+ * containers of its own deployment whose job is finished or unknown, overdue ones (killed
+ * first), and dangling volumes of its deployment. Runs at start and then periodically.
+ */
+export class OrphanSweeper {
+  readonly #o: Required<OrphanSweeperOptions>;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<SweepReport> | undefined;
+  #closed = false;
+
+  constructor(options: OrphanSweeperOptions) {
+    this.#o = { intervalMs: 30_000, now: Date.now, ...options };
+  }
+
+  /** Sweeps once now, then every interval. Calling it again does nothing. */
+  async start(): Promise<void> {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setInterval(() => void this.#safeSweep(), this.#o.intervalMs);
+    this.#timer.unref();
+    await this.#safeSweep();
+  }
+
+  /** Stops sweeping and waits for a sweep in progress; safe to call twice. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** One sweep (never two at once); what it did. */
+  sweep(): Promise<SweepReport> {
+    this.#running ??= this.#sweep().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  async #safeSweep(): Promise<void> {
+    if (this.#closed) return;
+    await this.sweep().catch((err: Error) => this.#o.log(`orphan sweep failed: ${err.message}`));
+  }
+
+  async #sweep(): Promise<SweepReport> {
+    const { docker, deployment, log } = this.#o;
+    const report: SweepReport = { removed: [], killed: [], volumes: [] };
+    const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.deployment}=${deployment}`] } });
+    const jobs = new Map<string, Promise<Awaited<ReturnType<JobLookup>> | 'unavailable'>>();
+    for (const info of list) {
+      const labels = info.Labels ?? {};
+      if (labels[LABELS.deployment] !== deployment) continue; // never trust the filter alone
+      const jobId = labels[LABELS.job] ?? '';
+      if (!jobs.has(jobId)) jobs.set(jobId, /^[1-9][0-9]*$/.test(jobId) ? this.#o.lookup(jobId).catch(() => 'unavailable' as const) : Promise.resolve(undefined));
+      const verdict = judgeContainer({ id: info.Id, labels, running: info.State === 'running' }, await jobs.get(jobId), this.#o.now());
+      if (verdict.action === 'keep') continue;
+      const container = docker.getContainer(info.Id);
+      if (verdict.action === 'kill') await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+      await removeContainer(container);
+      (verdict.action === 'kill' ? report.killed : report.removed).push(info.Id);
+      log(`orphan: ${verdict.action === 'kill' ? 'killed and removed' : 'removed'} container ${info.Id.slice(0, 12)} of job ${jobId}: ${verdict.why}`);
+    }
+    report.volumes = await this.#sweepVolumes();
+    return report;
+  }
+
+  /** Volumes of this deployment that no container uses any more (their container is gone). */
+  async #sweepVolumes(): Promise<string[]> {
+    const { docker, deployment, log } = this.#o;
+    const { Volumes } = await docker.listVolumes({ filters: { dangling: ['true'], label: [`${LABELS.deployment}=${deployment}`] } });
+    const removed: string[] = [];
+    for (const v of Volumes ?? []) {
+      if (v.Labels?.[LABELS.deployment] !== deployment) continue;
+      // A volume is briefly dangling while its container is being created: leave young ones.
+      const created = Date.parse((v as { CreatedAt?: string }).CreatedAt ?? '');
+      if (!(this.#o.now() - created > VOLUME_MIN_AGE_MS)) continue;
+      try {
+        await docker.getVolume(v.Name).remove();
+        removed.push(v.Name);
+        log(`orphan: removed volume ${v.Name.slice(0, 12)} of job ${v.Labels[LABELS.job] ?? '?'}`);
+      } catch {
+        // In use again or already gone: the next sweep will see.
+      }
+    }
+    return removed;
+  }
+}

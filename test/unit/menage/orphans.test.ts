@@ -1,0 +1,28 @@
+import { expect } from 'chai';
+import { LABELS } from '../../../src/menage/container-spec.js';
+import { judgeContainer, type Verdict } from '../../../src/menage/orphans.js';
+
+describe('menage/orphans: which containers go', () => {
+  const now = 1_000_000;
+  const c = (labels: Record<string, string>, running = true) => ({ id: 'x', running, labels: { [LABELS.attempt]: '2', [LABELS.deadline]: String(now + 1000), ...labels } });
+  const table: Array<[string, ReturnType<typeof c>, Parameters<typeof judgeContainer>[1], Verdict['action']]> = [
+    ['running job, current attempt', c({}), { status: 'Running', attempts: 2 }, 'keep'],
+    ['waiting job (requeued), current attempt', c({}), { status: 'Received', attempts: 2 }, 'keep'],
+    ['frontend unavailable', c({}), 'unavailable', 'keep'],
+    ['job unknown, running', c({}), undefined, 'kill'],
+    ['job unknown, stopped', c({}, false), undefined, 'remove'],
+    ['job succeeded', c({}, false), { status: 'Success' }, 'remove'],
+    ['job failed, container still running', c({}), { status: 'Fail' }, 'kill'],
+    ['earlier attempt', c({ [LABELS.attempt]: '1' }), { status: 'Running', attempts: 2 }, 'kill'],
+    ['past deadline, job running', c({ [LABELS.deadline]: String(now - 1) }), { status: 'Running', attempts: 2 }, 'kill'],
+    ['past deadline, frontend unavailable', c({ [LABELS.deadline]: String(now - 1) }, false), 'unavailable', 'remove'],
+    ['no deadline label', c({ [LABELS.deadline]: '' }), { status: 'Running', attempts: 2 }, 'keep'],
+    ['no attempts in the answer', c({}), { status: 'Running' }, 'keep'],
+  ];
+  for (const [what, container, job, action] of table) {
+    it(`${what}: ${action}`, () => expect(judgeContainer(container, job, now).action).to.equal(action));
+  }
+  it('says why', () => {
+    expect(judgeContainer(c({ [LABELS.deadline]: String(now - 5000) }), undefined, now)).to.deep.equal({ action: 'kill', why: 'past its deadline by 5 s' });
+  });
+});
