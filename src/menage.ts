@@ -5,6 +5,7 @@ import { evaluateCreate, formatViolations, loadRules } from './enforcer/index.js
 import { ConfigError } from './errors.js';
 import { buildContainerSpec } from './menage/container-spec.js';
 import { FrontendClient } from './menage/frontend-client.js';
+import { OrphanSweeper } from './menage/orphans.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
 import { createJobHandler } from './menage/worker.js';
 import { BrokerConnection } from './queue/connection.js';
@@ -34,12 +35,15 @@ export async function startMenage(config: Config, log: (line: string) => void, o
     handle: createJobHandler({ engine, client, dispatcher, node, log }),
   }));
   await Promise.all(consumers.map((c) => c.start()));
+  // Leftovers of this deployment (crash, lost lease) are removed now and every 30 s, in the background.
+  const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
+  void sweeper.start();
   let closing: Promise<void> | undefined;
   return {
     consumers,
     close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
-        await Promise.allSettled(consumers.map((c) => c.close(graceMs)));
+        await Promise.allSettled([...consumers.map((c) => c.close(graceMs)), sweeper.close()]);
         await broker.close();
       })();
       return closing;
