@@ -33,8 +33,8 @@ export function loadSeccomp(value: string, baseDir: string, report: (message: st
     report(`seccomp profile ${file} is not a seccomp profile (a JSON object with "defaultAction")`);
     return undefined;
   }
-  if ((profile as { defaultAction: string }).defaultAction === 'SCMP_ACT_ALLOW' && !Array.isArray((profile as { syscalls?: unknown }).syscalls)) {
-    report(`seccomp profile ${file} allows every system call (unconfined): refused`);
+  if (['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG'].includes((profile as { defaultAction: string }).defaultAction)) {
+    report(`seccomp profile ${file} allows system calls by default; a profile must deny by default (like Docker's)`);
     return undefined;
   }
   return { file, json: JSON.stringify(profile) };

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import Docker from 'dockerode';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
+import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { LABELS } from '../../src/menage/container-spec.js';
 import { testEngine } from '../support/services.js';
@@ -14,6 +15,8 @@ const MiB = 1024 * 1024;
 const hostile = (name: string, cmd: string[], fields: Record<string, unknown> = {}): Record<string, unknown> =>
   testEngine(name, { image: 'menagerie-test/hostile:latest', cmd, ...fields });
 
+const SECCOMP = fileURLToPath(new URL('../../../test/engines/hostile/seccomp/no-mkdir.json', import.meta.url));
+
 const ENGINES = [
   testEngine('normal', { workers: 4 }),
   testEngine('noresult', { cmd: ['/engine/noresult'] }),
@@ -21,6 +24,7 @@ const ENGINES = [
   hostile('stubborn', ['/engine/stubborn'], { timeout: 2 }),
   hostile('polite', ['/engine/polite'], { timeout: 2 }),
   hostile('probe', ['/engine/probe'], { tmpfs: { '/scratch': '8m' }, pids: 50, cpus: 0.5, memory: '48m' }),
+  hostile('seccomp', ['/engine/probe'], { seccomp: SECCOMP }),
   hostile('forkbomb', ['/engine/forkbomb'], { pids: 32, timeout: 8 }),
   hostile('membomb', ['/engine/membomb'], { memory: '32m' }),
   hostile('cpuspin', ['/engine/cpuspin'], { cpus: 0.5, timeout: 8 }),
@@ -34,7 +38,7 @@ const ENGINES = [
 ];
 
 /** Jobs started together up front (independent, each on its own engine queue). */
-const BATCH = ['noresult', 'neverexits', 'stubborn', 'polite', 'probe', 'membomb', 'fill-tmpfs', 'fill-volume',
+const BATCH = ['seccomp', 'noresult', 'neverexits', 'stubborn', 'polite', 'probe', 'membomb', 'fill-tmpfs', 'fill-volume',
   'bad-symlink-passwd', 'bad-symlink-host', 'bad-directory', 'bad-fifo', 'bad-hardlink-passwd', 'bad-hardlink-sample', 'bigresult-refused'];
 
 interface Done { id: string; status: string; summary: string; reason: string; log: string; job: Record<string, any> }
@@ -43,9 +47,6 @@ describe('e2e: hostile engines are contained', function () {
   this.timeout(240_000);
   let stack: Stack;
   const batch = new Map<string, Promise<Done>>();
-  const volumes = new Set<string>();
-  let watching = true;
-  let watcher: Promise<void> | undefined;
 
   async function run(engine: string, body: string | Buffer = 'sample'): Promise<Done> {
     const { status, json } = await upload(stack.url, engine, body);
@@ -61,25 +62,13 @@ describe('e2e: hostile engines are contained', function () {
     return { id, ...done, reason: job.reason as string, log, job };
   }
 
-  /** Records the volumes of this stack's containers, to prove afterwards that none is left. */
-  async function watchVolumes(): Promise<void> {
-    while (watching) {
-      const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.node}=${stack.node}`] } }).catch(() => []);
-      for (const c of list) for (const m of c.Mounts ?? []) if (m.Type === 'volume' && m.Name) volumes.add(m.Name);
-      await sleep(250);
-    }
-  }
-
   before(async () => {
     stack = await startStack(ENGINES);
-    watcher = watchVolumes();
     for (const name of BATCH) batch.set(name, run(name));
     // Keep a failed job in the batch from being an unhandled rejection before its test awaits it.
     for (const p of batch.values()) p.catch(() => undefined);
   });
   after(async () => {
-    watching = false;
-    await watcher;
     await stack?.close();
   });
   afterEach(async () => {
@@ -94,7 +83,7 @@ describe('e2e: hostile engines are contained', function () {
     for (const cap of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(found[cap], cap).to.equal('0000000000000000');
     expect(found).to.include({ NoNewPrivs: '1', Seccomp: '2', uid: '65534', interfaces: 'lo,', egress: 'blocked', bridge: 'blocked' });
     for (const p of ['/', '/etc', '/engine', '/tmp', '/var']) expect(found[`write:${p}`], p).to.equal('refused');
-    expect(found).to.include({ shm: 'absent', data: 'mounted', mknod: 'refused', pidsmax: '50' });
+    expect(found).to.include({ shm: 'absent', data: 'mounted', mknod: 'refused', mkdir: 'ok', pidsmax: '50' });
     expect(found.scratch).to.match(/\bnoexec\b/).and.match(/\bnosuid\b/).and.match(/\bnodev\b/).and.match(/size=8192k/);
   });
 
@@ -115,6 +104,15 @@ describe('e2e: hostile engines are contained', function () {
     expect(c.repoDigests).to.be.an('array');
     if (existsSync('/sys/kernel/security/apparmor')) expect(c.apparmorProfile).to.be.a('string').and.not.match(/^none/);
     else expect(c.apparmorProfile).to.equal('none: host has no AppArmor');
+  });
+
+  it('a seccomp profile given by file is in force (its JSON sent to Docker) and reported by hash', async () => {
+    const done = await batch.get('seccomp')!;
+    expect(done.status, done.summary).to.equal('Success');
+    const text = await (await fetch(`${stack.url}/link/${done.id}`)).text();
+    expect(text).to.contain('mkdir=refused').and.contain('Seccomp=2').and.contain('write:/=refused');
+    const json = JSON.stringify(JSON.parse(readFileSync(SECCOMP, 'utf8')));
+    expect(done.job.containment.seccomp).to.equal(`custom profile sha256:${createHash('sha256').update(json).digest('hex')}`);
   });
 
   it('exits 0 without a result: Fail "no result file"', async () => {
@@ -276,13 +274,10 @@ describe('e2e: hostile engines are contained', function () {
     expect(done.log).to.contain('the very last line');
   });
 
-  it('leaves no container and no volume behind', async () => {
-    watching = false;
-    await watcher;
-    expect(volumes.size).to.be.greaterThan(5);
-    const { Volumes } = await docker.listVolumes();
-    const left = (Volumes ?? []).map((v) => v.Name).filter((name) => volumes.has(name));
-    expect(left).to.deep.equal([]);
+  it('leaves no container and no volume behind (volumes carry the deployment label)', async () => {
+    expect(await waitNoContainers(docker, stack.node)).to.deep.equal([]);
+    const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABELS.deployment}=${stack.env.config.rabbitmq.prefix}`] } });
+    expect((Volumes ?? []).map((v) => v.Name)).to.deep.equal([]);
   });
 
   /** Waits until the job's container runs; returns it. */

@@ -100,7 +100,7 @@ describe('engines/engines: engines.json validation and containment', () => {
 
   it('refuses seccomp profiles that are not profiles or allow everything, and "unconfined"', async () => {
     await writeFile(join(dir, 'array.json'), '[]');
-    await writeFile(join(dir, 'allow.json'), JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW' }));
+    await writeFile(join(dir, 'allow.json'), JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] }));
     const { problems } = await load([
       { ...base, name: 'a', seccomp: 'array.json' },
       { ...base, name: 'b', seccomp: 'allow.json' },
@@ -108,7 +108,7 @@ describe('engines/engines: engines.json validation and containment', () => {
     ]);
     const seen = messages(problems).join('\n');
     expect(seen).to.match(/\/engines\/0\/seccomp: .*is not a seccomp profile/);
-    expect(seen).to.match(/\/engines\/1\/seccomp: .*allows every system call \(unconfined\): refused/);
+    expect(seen).to.match(/\/engines\/1\/seccomp: .*allows system calls by default; a profile must deny by default/);
     expect(seen).to.match(/\/engines\/2\/seccomp/);
   });
 });
