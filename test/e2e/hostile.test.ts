@@ -291,3 +291,18 @@ describe('e2e: hostile engines are contained', function () {
     throw new Error(`no running container for job ${jobId}`);
   }
 });
+
+describe('e2e: menage checks the Docker engine at start-up', function () {
+  this.timeout(60_000);
+
+  it('refuses to start when an engine wants a runtime the daemon does not have, naming engine and runtime', async () => {
+    const stack = await startStack([testEngine('ok'), testEngine('gvisor', { runtime: 'runsc-not-installed' })], { menage: false });
+    try {
+      let error: Error | undefined;
+      await stack.startMenage().catch((err: Error) => (error = err));
+      expect(error?.message).to.match(/\/engines\/1\/runtime: engine "gvisor": runtime "runsc-not-installed" is not installed in the Docker engine \(it has .*runc/);
+    } finally {
+      await stack.close();
+    }
+  });
+});
