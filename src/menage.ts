@@ -4,6 +4,7 @@ import type { Config } from './config/config.js';
 import { evaluateCreate, formatViolations, loadRules } from './enforcer/index.js';
 import { ConfigError } from './errors.js';
 import { buildContainerSpec } from './menage/container-spec.js';
+import { checkDaemon } from './menage/daemon-check.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
@@ -27,9 +28,12 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
   const client = new FrontendClient(config.menage.frontendUrl, config.internalToken);
   const node = options.node ?? `${hostname()}:${process.pid}`;
+  const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
+  const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
+  for (const warning of daemon.warnings) log(`warning: ${warning}`);
+  if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const broker = new BrokerConnection(config.rabbitmq.url);
   broker.on('lost', () => log('broker connection lost; reconnecting'));
-  const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   const consumers = wanted.map((engine) => new EngineConsumer(broker, {
     prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
     handle: createJobHandler({ engine, client, dispatcher, node, log }),
