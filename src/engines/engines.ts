@@ -20,6 +20,8 @@ export interface Containment {
   readonly runtime?: string;
   readonly resultLimit: number;
   readonly logLimit: number;
+  /** Caps the input volume (a tmpfs-backed volume held for the job); absent: an uncapped anonymous volume. */
+  readonly volumeBytes?: number;
 }
 
 /** An engine, normalised from engines.json. */
@@ -70,6 +72,7 @@ const engineSchema = {
     runtime: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
     resultlimit: SIZE,
     loglimit: SIZE,
+    volumesize: SIZE,
   },
 } as const;
 
@@ -167,6 +170,7 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
     ...optional('runtime', pick('runtime', 'runtime')),
     resultLimit: size(e.resultlimit, DEFAULTS.resultlimit, 'resultlimit'),
     logLimit: size(e.loglimit, DEFAULTS.loglimit, 'loglimit'),
+    ...(e.volumesize !== undefined ? { volumeBytes: size(e.volumesize, '0', 'volumesize') } : {}),
   };
   pick('network', 'network');
   if (containment.memoryBytes < 4 * 1024 * 1024) report('/memory', `engine "${e.name}": memory must be at least 4m`);

@@ -1,4 +1,4 @@
-import type { ContainerCreateOptions } from 'dockerode';
+import type { ContainerCreateOptions, MountSettings } from 'dockerode';
 import type { Engine } from '../engines/engines.js';
 
 /** Label keys menage puts on everything it creates. */
@@ -10,6 +10,7 @@ export const LABELS = {
   attempt: 'org.menagerie.attempt',
   node: 'org.menagerie.node',
   deadline: 'org.menagerie.deadline',
+  role: 'org.menagerie.role',
 } as const;
 
 /** What identifies one run of one job. */
@@ -29,7 +30,7 @@ export interface RunIdentity {
  * limits, no host binds or namespaces, no /dev/shm), the mountpoint an anonymous volume,
  * stdout/stderr not logged by the daemon (menage reads them from the attach stream, capped).
  */
-export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerCreateOptions {
+export function buildContainerSpec(engine: Engine, run: RunIdentity, cappedVolume?: string): ContainerCreateOptions {
   const c = engine.containment;
   const securityOpt = ['no-new-privileges'];
   if (c.apparmor) securityOpt.push(`apparmor=${c.apparmor}`);
@@ -67,16 +68,7 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerC
       NanoCpus: c.nanoCpus,
       Tmpfs: { ...c.tmpfs },
       Binds: [],
-      // An anonymous volume (removed with the container), labelled so that one left behind
-      // can be found and removed by the orphan sweeper.
-      Mounts: [{
-        Type: 'volume', Source: '', Target: engine.mountpoint, ReadOnly: false,
-        VolumeOptions: {
-          NoCopy: false, // the image's mountpoint directory (owner, mode) seeds the volume
-          Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: run.deployment, [LABELS.job]: run.jobId },
-          DriverConfig: { Name: 'local', Options: {} },
-        },
-      }],
+      Mounts: [inputMount(engine, run, cappedVolume)],
       // No /dev/shm: the volume and the configured tmpfs mounts stay the only writable places
       // (an engine that needs shared memory declares a size-capped tmpfs at /dev/shm).
       IpcMode: 'none',
@@ -86,6 +78,23 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity): ContainerC
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: false,
       ...(c.runtime ? { Runtime: c.runtime } : {}),
+    },
+  };
+}
+
+/**
+ * The input volume: a size-capped volume prepared for the job (see capped-volume.ts), or an
+ * anonymous one (removed with the container), labelled so that one left behind can be
+ * found and removed by the orphan sweeper.
+ */
+function inputMount(engine: Engine, run: RunIdentity, cappedVolume: string | undefined): MountSettings {
+  if (cappedVolume) return { Type: 'volume', Source: cappedVolume, Target: engine.mountpoint, ReadOnly: false };
+  return {
+    Type: 'volume', Source: '', Target: engine.mountpoint, ReadOnly: false,
+    VolumeOptions: {
+      NoCopy: false, // the image's mountpoint directory (owner, mode) seeds the volume
+      Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: run.deployment, [LABELS.job]: run.jobId },
+      DriverConfig: { Name: 'local', Options: {} },
     },
   };
 }

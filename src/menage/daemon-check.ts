@@ -1,14 +1,16 @@
 import type Docker from 'dockerode';
 import type { Engine } from '../engines/engines.js';
 import type { ConfigProblem } from '../errors.js';
+import { HOLDER_IMAGE } from './capped-volume.js';
 import { readDaemonFacts } from './containment-report.js';
 
 /**
  * Checks at start-up what only the Docker daemon can tell: every engine's runtime exists
- * (otherwise each job would fail to create its container, again and again). Returns the
+ * (otherwise each job would fail to create its container, again and again), and the image
+ * that holds size-capped volumes is there when an engine has `volumesize`. Returns the
  * problems (refuse to start) and warnings (controls the daemon does not enforce).
  */
-export async function checkDaemon(docker: Docker, engines: readonly Engine[], enginesFile: string, allEngines: readonly Engine[] = engines): Promise<{ problems: ConfigProblem[]; warnings: string[] }> {
+export async function checkDaemon(docker: Docker, engines: readonly Engine[], enginesFile: string, allEngines: readonly Engine[] = engines, holderImage = HOLDER_IMAGE): Promise<{ problems: ConfigProblem[]; warnings: string[] }> {
   const facts = await readDaemonFacts(docker);
   const problems: ConfigProblem[] = [];
   for (const engine of engines) {
@@ -19,6 +21,13 @@ export async function checkDaemon(docker: Docker, engines: readonly Engine[], en
         message: `engine "${engine.name}": runtime "${runtime}" is not installed in the Docker engine (it has ${facts.runtimes.join(', ') || 'none'})`,
       });
     }
+  }
+  const capped = engines.find((e) => e.containment.volumeBytes);
+  if (capped && !(await docker.getImage(holderImage).inspect().then(() => true, () => false))) {
+    problems.push({
+      file: enginesFile, pointer: `/engines/${allEngines.indexOf(capped)}/volumesize`,
+      message: `engine "${capped.name}": a size-capped volume needs the image ${holderImage} (built by engines/build), which the Docker engine does not have`,
+    });
   }
   const warnings: string[] = [];
   if (!facts.userns) warnings.push('the Docker daemon does not remap users (userns-remap): container root is host root');

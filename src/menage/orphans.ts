@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { LABELS } from './container-spec.js';
-import { removeContainer } from './runner.js';
+import { removeContainer } from './container-removal.js';
 
 /** What the frontend says about a job: undefined when it does not know the job. */
 export type JobLookup = (jobId: string) => Promise<{ status: string; attempts?: number } | undefined>;

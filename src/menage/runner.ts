@@ -3,13 +3,16 @@ import type { Container } from 'dockerode';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engines/engines.js';
-import { buildContainerSpec } from './container-spec.js';
+import { openCappedVolume } from './capped-volume.js';
+import { removeContainer } from './container-removal.js';
+import { buildContainerSpec, type RunIdentity } from './container-spec.js';
 import { describe, readDaemonFacts, type Containment, type DaemonFacts } from './containment-report.js';
 import { REASONS } from './failure-reasons.js';
 import { LogTail } from './log-tail.js';
 import { checkPathStat, packInput, parsePathStat, readResultArchive, ResultRefused } from './result-archive.js';
 
 export type { Containment } from './containment-report.js';
+export { removeContainer } from './container-removal.js';
 
 /** One job to run, with the ways to get its input and hand over its result. */
 export interface RunRequest {
@@ -44,6 +47,8 @@ export interface RunnerOptions {
   graceMs?: number;
   /** How long a timed-out engine gets between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
+  /** Image of the container that holds a size-capped volume mounted (engines with `volumesize`). */
+  holderImage?: string;
 }
 
 /** Dispatches each job to a fresh container, removed with its volume whatever happens. */
@@ -51,6 +56,7 @@ export class DockerRunner implements ContainerDispatcher {
   readonly #docker: Docker;
   readonly #graceMs: number;
   readonly #stopGraceMs: number;
+  readonly #holderImage: string | undefined;
   readonly #deployment: string;
   #daemon: Promise<DaemonFacts | undefined> | undefined;
 
@@ -60,6 +66,7 @@ export class DockerRunner implements ContainerDispatcher {
     this.#deployment = deployment;
     this.#graceMs = o.graceMs ?? 60_000;
     this.#stopGraceMs = o.stopGraceMs ?? 3_000;
+    this.#holderImage = o.holderImage;
   }
 
   async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
@@ -69,14 +76,20 @@ export class DockerRunner implements ContainerDispatcher {
     if (runtime && daemon && !daemon.runtimes.includes(runtime)) {
       throw new InfrastructureError(`engine "${engine.name}" wants runtime "${runtime}", which this Docker engine does not have (${daemon.runtimes.join(', ')})`);
     }
-    const spec = buildContainerSpec(engine, {
+    const run: RunIdentity = {
       deployment: this.#deployment, jobId: req.jobId, attempt: req.attempt, node: req.node, deadline: Date.now() + engine.timeoutMs + this.#graceMs,
-    });
-    const container = await infra('create the container', () => this.#docker.createContainer(spec));
+    };
+    const volume = engine.containment.volumeBytes
+      ? await infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)) : undefined;
     try {
-      return await this.#runIn(container, engine, req, daemon);
+      const container = await infra('create the container', () => this.#docker.createContainer(buildContainerSpec(engine, run, volume?.name)));
+      try {
+        return await this.#runIn(container, engine, req, daemon);
+      } finally {
+        await removeContainer(container);
+      }
     } finally {
-      await removeContainer(container);
+      await volume?.close();
     }
   }
 
@@ -162,19 +175,6 @@ async function waitFor(container: Container, timeoutMs: number, stopGraceMs: num
   } finally {
     for (const t of timers) clearTimeout(t);
     if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
-}
-
-/** Removes a container and its anonymous volume; retries briefly (the daemon may be busy). */
-export async function removeContainer(container: Container): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    try {
-      await container.remove({ force: true, v: true });
-      return;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) return;
-      await new Promise((r) => setTimeout(r, 200 * 2 ** i));
-    }
   }
 }
 

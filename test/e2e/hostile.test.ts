@@ -30,6 +30,8 @@ const ENGINES = [
   hostile('cpuspin', ['/engine/cpuspin'], { cpus: 0.5, timeout: 8 }),
   hostile('fill-tmpfs', ['/engine/diskfill', '/scratch'], { tmpfs: { '/scratch': '8m' } }),
   hostile('fill-volume', ['/engine/diskfill', '/data', '96'], { memory: '32m' }),
+  hostile('fill-capped', ['/engine/diskfill', '/data', '96'], { memory: '32m', volumesize: '16m' }),
+  testEngine('capped-copy', { volumesize: '8m' }),
   ...['symlink-passwd', 'symlink-host', 'directory', 'fifo', 'hardlink-passwd', 'hardlink-sample'].map((kind) =>
     hostile(`bad-${kind}`, ['/engine/badresult', kind])),
   hostile('bigresult-refused', ['/engine/bigresult', '50'], { resultlimit: '16m' }),
@@ -38,7 +40,7 @@ const ENGINES = [
 ];
 
 /** Jobs started together up front (independent, each on its own engine queue). */
-const BATCH = ['seccomp', 'noresult', 'neverexits', 'stubborn', 'polite', 'probe', 'membomb', 'fill-tmpfs', 'fill-volume',
+const BATCH = ['seccomp', 'noresult', 'neverexits', 'stubborn', 'polite', 'probe', 'membomb', 'fill-tmpfs', 'fill-volume', 'fill-capped', 'capped-copy',
   'bad-symlink-passwd', 'bad-symlink-host', 'bad-directory', 'bad-fifo', 'bad-hardlink-passwd', 'bad-hardlink-sample', 'bigresult-refused'];
 
 interface Done { id: string; status: string; summary: string; reason: string; log: string; job: Record<string, any> }
@@ -157,6 +159,21 @@ describe('e2e: hostile engines are contained', function () {
     // 96 MiB went into the volume although memory is 32m: the volume is disk, not tmpfs.
     expect(done.log).to.contain(`wrote ${96 * MiB} bytes`);
     expect(done.reason).to.equal('no result file');
+  });
+
+  it('fills a size-capped input volume (volumesize): bounded, clear failure', async () => {
+    const done = await batch.get('fill-capped')!;
+    expect(done.reason).to.equal('exit code 1');
+    expect(done.log).to.contain('No space left on device');
+    const wrote = Number(/wrote (\d+) bytes/.exec(done.log)?.[1]);
+    expect(wrote).to.be.at.most(16 * MiB).and.above(15 * MiB);
+  });
+
+  it('a size-capped input volume carries the input in and the result out', async () => {
+    const done = await batch.get('capped-copy')!;
+    expect(done.status, done.summary).to.equal('Success');
+    expect(await (await fetch(`${stack.url}/link/${done.id}`)).text()).to.equal('sample');
+    expect(done.job.containment.mounts).to.deep.equal([{ type: 'volume', destination: '/data', rw: true }]);
   });
 
   const refusals: Array<[string, RegExp]> = [

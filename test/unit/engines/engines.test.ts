@@ -35,14 +35,14 @@ describe('engines/engines: engines.json validation and containment', () => {
 
   it('takes explicit fields and runflags into the same settings', async () => {
     const { engines, problems } = await load([
-      { ...base, name: 'a', memory: '32m', cpus: 0.5, pids: 16, tmpfs: { '/scratch': '8m' }, apparmor: 'menagerie-a', runtime: 'runsc', resultlimit: '1m', loglimit: 1000 },
+      { ...base, name: 'a', memory: '32m', cpus: 0.5, pids: 16, tmpfs: { '/scratch': '8m' }, apparmor: 'menagerie-a', runtime: 'runsc', resultlimit: '1m', loglimit: 1000, volumesize: '16m' },
       { ...base, name: 'b', runflags: '--net=none --read-only -m 32m --cpus 0.5 --pids-limit 16 --tmpfs /scratch:size=8m --security-opt apparmor:menagerie-a --runtime runsc' },
     ]);
     expect(problems).to.deep.equal([]);
-    expect(engines[0]?.containment).to.deep.include({ memoryBytes: 32 * 2 ** 20, nanoCpus: 5e8, pids: 16, apparmor: 'menagerie-a', runtime: 'runsc', resultLimit: 2 ** 20, logLimit: 1000 });
+    expect(engines[0]?.containment).to.deep.include({ memoryBytes: 32 * 2 ** 20, nanoCpus: 5e8, pids: 16, apparmor: 'menagerie-a', runtime: 'runsc', resultLimit: 2 ** 20, logLimit: 1000, volumeBytes: 16 * 2 ** 20 });
     expect(engines[0]?.containment.tmpfs).to.deep.equal({ '/scratch': `rw,noexec,nosuid,nodev,size=${8 * 2 ** 20}` });
     const { resultLimit: _r, logLimit: _l, ...fromFlags } = engines[1]!.containment;
-    const { resultLimit: _r2, logLimit: _l2, ...fromFields } = engines[0]!.containment;
+    const { resultLimit: _r2, logLimit: _l2, volumeBytes: _v, ...fromFields } = engines[0]!.containment;
     expect(fromFlags).to.deep.equal(fromFields);
   });
 

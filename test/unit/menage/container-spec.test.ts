@@ -44,4 +44,9 @@ describe('menage/container-spec', () => {
     expect(spec.HostConfig?.Runtime).to.equal('runsc');
     expect(spec.HostConfig?.Tmpfs).to.deep.equal({ '/scratch': 'rw,noexec,nosuid,nodev,size=8' });
   });
+
+  it('mounts a prepared size-capped volume by name instead of an anonymous one', () => {
+    expect(buildContainerSpec(engine({ volumeBytes: 8 }), run, 'menagerie-42-2-abc').HostConfig?.Mounts)
+      .to.deep.equal([{ Type: 'volume', Source: 'menagerie-42-2-abc', Target: '/data', ReadOnly: false }]);
+  });
 });
