@@ -9,6 +9,7 @@ import { buildContainerSpec, type RunIdentity } from './container-spec.js';
 import { describe, readDaemonFacts, type Containment, type DaemonFacts } from './containment-report.js';
 import { REASONS } from './failure-reasons.js';
 import { LogTail } from './log-tail.js';
+import { watchOom, type OomWatch } from './oom-watch.js';
 import { checkPathStat, packInput, parsePathStat, readResultArchive, ResultRefused } from './result-archive.js';
 
 export type { Containment } from './containment-report.js';
@@ -101,8 +102,7 @@ export class DockerRunner implements ContainerDispatcher {
     const log = new LogTail(engine.containment.logLimit);
     const attached = await infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true }));
     container.modem.demuxStream(attached, log.writable(), log.writable());
-    await infra('start the container', () => container.start());
-    const ended = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, req.signal);
+    const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal);
     (attached as unknown as Readable).destroy();
     if (ended === 'aborted') throw new RunAborted('the run was interrupted (shutdown)');
     const fail = (reason: string): RunOutcome => ({ ok: false, reason, detail: log.text(), containment });
@@ -110,11 +110,27 @@ export class DockerRunner implements ContainerDispatcher {
       const how = ended === 'killed' ? `; it ignored SIGTERM for ${this.#stopGraceMs / 1000} s and was killed` : '';
       return fail(`${REASONS.timeout}: stopped after ${engine.timeoutMs / 1000} s${how}`);
     }
-    const state = (await infra('inspect', () => container.inspect())).State;
-    if (state.OOMKilled) return fail(`${REASONS.outOfMemory}: the engine was OOM-killed (limit ${engine.containment.memoryBytes} bytes)`);
-    if (state.ExitCode !== 0) return fail(`${REASONS.exitCode} ${state.ExitCode}`);
+    if (oomKilled) return fail(`${REASONS.outOfMemory}: the engine was OOM-killed (limit ${engine.containment.memoryBytes} bytes)`);
+    if (exitCode !== 0) return fail(`${REASONS.exitCode} ${exitCode}`);
     const refused = await collect(container, engine, (body, size) => req.deliver(body, size, containment));
     return refused ? fail(refused) : { ok: true, containment, log: log.text() };
+  }
+
+  /** Starts the container and waits for its end: how it ended, its exit code, whether it was OOM-killed. */
+  async #execute(container: Container, engine: Engine, signal: AbortSignal): Promise<{ ended: Ending; exitCode: number; oomKilled: boolean }> {
+    const oom: OomWatch | undefined = await watchOom(this.#docker, container.id).catch(() => undefined);
+    try {
+      await infra('start the container', () => container.start());
+      const ended = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, signal);
+      if (ended === 'aborted') return { ended, exitCode: -1, oomKilled: false };
+      const state = (await infra('inspect', () => container.inspect())).State;
+      // A SIGKILL we did not send is most likely the OOM killer, whose event may trail the exit.
+      const late = ended === 'exited' && state.ExitCode === 137 ? 2000 : 0;
+      const oomKilled = state.OOMKilled || (await oom?.seen(late)) === true;
+      return { ended, exitCode: state.ExitCode, oomKilled };
+    } finally {
+      oom?.close();
+    }
   }
 
   async #describe(container: Container, daemon: DaemonFacts | undefined): Promise<Containment> {
