@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { StartedJob } from '../jobs/service.js';
 
 /** The frontend could not be reached or failed: retry later, the job is not at fault. */
 export class FrontendUnavailable extends Error {}
@@ -10,15 +11,8 @@ export class FrontendUnavailable extends Error {}
 /** A start that did not give us the job, and why. */
 export type StartRefusal = 'finished' | 'busy' | 'missing';
 
-export interface StartedJob {
-  jobid: string;
-  engine: string;
-  lease: string;
-  attempt: number;
-  size: number;
-  deadline: string;
-  heartbeatMs: number;
-}
+/** The frontend's answer to a start: the wire format is defined beside the service. */
+export type { StartedJob } from '../jobs/service.js';
 
 /** What the frontend said about a completion: recorded, or refused because it is stale. */
 export type Recorded = 'recorded' | 'stale';

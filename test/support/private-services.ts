@@ -30,6 +30,16 @@ export async function waitPort(port: number, what: string, timeoutMs = 60_000): 
   throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
+/** Signals a child and waits for its exit; SIGKILL after 20 s. */
+async function stopChild(p: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((resolve) => p.once('exit', resolve));
+  p.kill(signal);
+  const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 function runOk(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? ''} ${r.stderr}`);
@@ -65,12 +75,8 @@ export class PrivateMariaDB {
 
   /** Stops the server: SIGKILL for a crash, SIGTERM for a clean shutdown. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const p = this.#proc;
+    await stopChild(this.#proc, signal);
     this.#proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((resolve) => p.once('exit', resolve));
-    p.kill(signal);
-    await exited;
   }
 
   async restart(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -209,14 +215,8 @@ export class PrivateDockerd {
 
   /** Stops dockerd; with live-restore its containers keep running. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const p = this.#proc;
+    await stopChild(this.#proc, signal);
     this.#proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((resolve) => p.once('exit', resolve));
-    p.kill(signal);
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
   }
 
   async destroy(): Promise<void> {
