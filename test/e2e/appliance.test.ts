@@ -183,6 +183,13 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       const r = await ok('/usr/local/sbin/menageriectl', ['status']);
       expect(r.stdout).to.match(/menagerie_frontend_1 running healthy/);
       expect(r.stdout).to.match(/menagerie_menage_1 running healthy/);
+      // Service control through the init system, the cron jobs and the AppArmor profiles in place.
+      const svc = existsSync('/etc/systemd/system/menagerie.service') ? ['systemctl', 'status', 'menagerie'] : ['/etc/init.d/menagerie', 'status'];
+      await ok(svc[0]!, svc.slice(1));
+      expect(await readFile('/etc/cron.d/menagerie', 'utf8')).to.equal(await readFile(join(snapshot, 'cron/menagerie'), 'utf8'));
+      for (const p of ['menagerie-frontend', 'menagerie-menage', 'menagerie-enforcer', 'menagerie-engine-md5']) {
+        expect(existsSync(`/etc/apparmor.d/${p}`), p).to.equal(true);
+      }
     });
 
     it('uses a FROM scratch runtime image: no shell, non-root, read-only, no capabilities', async () => {
