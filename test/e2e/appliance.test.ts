@@ -164,7 +164,14 @@ describe('e2e: the appliance (Ansible + compose)', function () {
         console.log('      vagrant is not installed: Vagrantfile not validated');
         return;
       }
-      await timed('vagrant validate', () => ok('vagrant', ['validate', '--ignore-provider'], { env: { VAGRANT_CHECKPOINT_DISABLE: '1' } }));
+      const dot = await mkdtemp(join(tmpdir(), 'vagrant-'));
+      try {
+        // VAGRANT_DOTFILE_PATH keeps vagrant's .vagrant/ state out of the checkout.
+        await timed('vagrant validate', () => ok('vagrant', ['validate', '--ignore-provider'],
+          { env: { VAGRANT_CHECKPOINT_DISABLE: '1', VAGRANT_DOTFILE_PATH: dot } }));
+      } finally {
+        await rm(dot, { recursive: true, force: true });
+      }
     });
   });
 
