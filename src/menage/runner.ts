@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
 import { posix } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engines/engines.js';
 import { openCappedVolume } from './capped-volume.js';
@@ -165,7 +166,13 @@ type Ending = 'exited' | 'timeout' | 'killed' | 'aborted';
 
 /** Waits for the container to exit; past the timeout: SIGTERM, then SIGKILL after a grace. */
 async function waitFor(container: Container, timeoutMs: number, stopGraceMs: number, signal: AbortSignal): Promise<Ending> {
-  const exited = container.wait().then(() => 'exited' as const);
+  const polling = new AbortController();
+  // The wait request does not survive a daemon restart (live-restore keeps the container
+  // running); polling the container's state notices its exit all the same.
+  const exited = Promise.race([
+    container.wait().then(() => 'exited' as const, () => pollExit(container, polling.signal)),
+    pollExit(container, polling.signal),
+  ]);
   const timers: NodeJS.Timeout[] = [];
   const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
   let onAbort: (() => void) | undefined;
@@ -189,9 +196,21 @@ async function waitFor(container: Container, timeoutMs: number, stopGraceMs: num
   } catch (err) {
     throw asInfra('wait for the container', err);
   } finally {
+    polling.abort();
     for (const t of timers) clearTimeout(t);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Resolves once the container is seen not running; errors (daemon away) are retried. */
+async function pollExit(container: Container, signal: AbortSignal, everyMs = 2000): Promise<'exited'> {
+  while (!signal.aborted) {
+    await sleep(everyMs, undefined, { signal }).catch(() => undefined);
+    if (signal.aborted) break;
+    const state = await container.inspect().then((i) => i.State, () => undefined);
+    if (state && !state.Running) return 'exited';
+  }
+  return new Promise<never>(() => undefined);
 }
 
 async function infra<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -115,6 +115,9 @@ export class FaultStack {
     console.log(`      faults[${name}]: jobs=${this.ids.length} refused=${this.refused} lost=${lost.length} ` +
       `duplicated=${duplicated.length} failed=${failed} max-to-terminal=${(maxMs / 1000).toFixed(1)}s ` +
       `max-attempts=${Math.max(0, ...rows.map((r) => r.attempts))} containers-left=${containers.length}`);
+    if (process.env.MENAGERIE_TEST_VERBOSE || lost.length || duplicated.length || unknown.length || containers.length) {
+      console.log(`--- menage output ---\n${this.menage.output}\n--- frontend output ---\n${this.frontend.output}`);
+    }
     expect(lost, 'lost jobs').to.deep.equal([]);
     expect(duplicated, 'jobs completed twice').to.deep.equal([]);
     expect(unknown, 'rows for uploads that were refused').to.deep.equal([]);
