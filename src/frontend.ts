@@ -7,6 +7,7 @@ import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
 import { BrokerConnection } from './queue/connection.js';
+import { DeadLetterConsumer } from './queue/dead-letters.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
 
@@ -51,9 +52,15 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const app = createApp({ service, files, internalToken: config.internalToken, health, log });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), receivedGraceMs: config.jobs.reapGraceSeconds * 1000, log });
+    const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log });
     reaper.start();
     cleanups.push(() => reaper.close());
+    const deadLetters = new DeadLetterConsumer(broker, {
+      prefix: config.rabbitmq.prefix, engines: config.engines.map((e) => e.name), log,
+      handle: (m, n) => service.deadLettered(m.jobId, n),
+    });
+    deadLetters.start();
+    cleanups.push(() => deadLetters.close());
     const { port } = server.address() as AddressInfo;
     const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host;
     return { url: `http://${host}:${port}`, service, store, reaper, close };

@@ -21,6 +21,8 @@ export interface Job {
   startedAt: Date | null;
   finishedAt: Date | null;
   deadline: Date | null;
+  /** Whether the broker confirmed a message for the job's current wait (outbox flag). */
+  queued: boolean;
   /** The controls that were in force for the last run, read back from Docker. */
   containment: unknown;
 }
@@ -32,7 +34,7 @@ export type JobEvent = 'start' | 'heartbeat' | 'requeue' | 'release' | 'succeed'
  * The allowed transitions, in one table. `start` on a Running job is allowed only once its
  * lease has expired (the store checks the deadline): a new lease replaces the old one, and
  * the old worker's late completion is refused as stale. `requeue` marks a waiting job as
- * queued again (the reaper re-published it); `heartbeat` extends a live lease.
+ * queued again (its message was published once more); `heartbeat` extends a live lease.
  */
 export const TRANSITIONS: Readonly<Record<JobEvent, { from: readonly JobStatus[]; to: JobStatus }>> = {
   start: { from: ['Received', 'Running'], to: 'Running' },

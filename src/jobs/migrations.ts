@@ -54,4 +54,14 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ],
   },
+  {
+    version: 4,
+    name: 'queued flag (outbox)',
+    sql: [
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS queued TINYINT(1) NOT NULL DEFAULT 0`,
+      // Rows from before this migration were published when they were created.
+      `UPDATE jobs SET queued = 1`,
+      `CREATE INDEX IF NOT EXISTS jobs_status_queued ON jobs (status, queued, created_at)`,
+    ],
+  },
 ];

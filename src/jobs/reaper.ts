@@ -6,14 +6,15 @@ export interface ReaperOptions {
   store: JobStore;
   service: JobService;
   intervalMs: number;
-  /** How long a Received job may wait before its message is presumed lost. */
-  receivedGraceMs: number;
+  /** How long a first submission may stay unconfirmed before it counts as cut short. */
+  unqueuedGraceMs: number;
   log: (line: string) => void;
 }
 
 /**
- * Periodically finds jobs that are not finished past their deadline and requeues or fails
- * them, so that no job stays Received or Running forever. Scans never overlap.
+ * Periodically finds jobs whose lease expired or whose message is not in the broker, and
+ * requeues, fails or removes them (JobService.reap), so that no job stays Received or
+ * Running forever. Scans never overlap.
  */
 export class Reaper {
   readonly #o: ReaperOptions;
@@ -30,14 +31,10 @@ export class Reaper {
   }
 
   /** One scan: returns how many jobs were requeued and failed. */
-  async scan(): Promise<{ requeued: number; failed: number }> {
-    const counts = { requeued: 0, failed: 0 };
-    const now = Date.now();
-    const overdue = [
-      ...(await this.#o.store.listOverdue(['Running'], new Date(now))),
-      ...(await this.#o.store.listOverdue(['Received'], new Date(now - this.#o.receivedGraceMs))),
-    ];
-    for (const job of overdue) {
+  async scan(): Promise<{ requeued: number; failed: number; removed: number }> {
+    const counts = { requeued: 0, failed: 0, removed: 0 };
+    const found = await this.#o.store.listReapable(new Date(Date.now() - this.#o.unqueuedGraceMs));
+    for (const job of found) {
       try {
         const outcome = await this.#o.service.reap(job);
         if (outcome !== 'skipped') {

@@ -75,6 +75,7 @@ export class JobService {
     try {
       await this.#d.files.place(id, upload.path, 'input');
       await this.#d.queue.publish({ jobId: id, engine: engine.name });
+      await this.#d.store.markQueued(id);
     } catch (err) {
       // Nothing may stay behind for a job that will never run.
       await this.#d.files.removeJob(id).catch(() => undefined);
@@ -206,28 +207,46 @@ export class JobService {
   }
 
   /**
-   * Deals with a job that is overdue: a Running job whose lease expired goes back to the
-   * queue while attempts remain, else fails; a Received job that waited past its deadline
-   * (its message may have been lost) is published again. Duplicate messages are harmless:
-   * only one start can win the lease.
+   * Deals with a job the reaper found (JobStore.listReapable). A Running job whose lease
+   * expired goes back to the queue while attempts remain, else fails. A Received job whose
+   * message was never confirmed is either a retry, published again, or a submission cut
+   * short before its client got an id, removed with its files.
    */
-  async reap(job: Job): Promise<'requeued' | 'failed' | 'skipped'> {
+  async reap(job: Job): Promise<'requeued' | 'failed' | 'removed' | 'skipped'> {
     const engine = this.#engines.get(job.engine);
-    const deadline = new Date(Date.now() + (engine?.timeoutMs ?? 0) + this.#d.graceMs);
     if (!engine) {
       await this.fail(job.id, undefined, `engine "${job.engine}" is no longer configured`);
       return 'failed';
     }
-    if (job.status === 'Running' && job.attempts >= this.#d.maxAttempts) {
-      await this.fail(job.id, undefined, 'timeout', `no completion within the engine timeout plus grace after ${job.attempts} attempts`);
-      return 'failed';
+    if (job.status === 'Received' && job.attempts === 0) {
+      if (!(await this.#d.store.removeAbandoned(job.id))) return 'skipped';
+      await this.#d.files.removeJob(job.id);
+      return 'removed';
     }
-    const res = job.status === 'Running'
-      ? await this.#d.store.apply(job.id, 'release', { lease: null, deadline, lastError: 'lease expired: no completion before the deadline' }, { lease: job.lease ?? '' })
-      : await this.#d.store.apply(job.id, 'requeue', { deadline });
-    if (res.kind !== 'applied') return 'skipped';
+    if (job.status === 'Running') {
+      if (job.attempts >= this.#d.maxAttempts) {
+        await this.fail(job.id, undefined, 'timeout', `no completion within the engine timeout plus grace after ${job.attempts} attempts`);
+        return 'failed';
+      }
+      const res = await this.#d.store.apply(job.id, 'release',
+        { lease: null, deadline: null, queued: false, lastError: 'lease expired: the worker stopped answering' }, { lease: job.lease ?? '' });
+      if (res.kind !== 'applied') return 'skipped';
+    }
     await this.#d.queue.publish({ jobId: job.id, engine: job.engine });
-    return 'requeued';
+    const res = await this.#d.store.apply(job.id, 'requeue', { queued: true });
+    return res.kind === 'applied' ? 'requeued' : 'skipped';
+  }
+
+  /**
+   * A job's message was dead-lettered (delivered too often without finishing, or refused
+   * by a worker): fail the job if it is not finished, so it cannot wait forever.
+   */
+  async deadLettered(id: string, deliveries: number): Promise<void> {
+    const job = await this.#d.store.get(id);
+    if (!job || isTerminal(job.status)) return;
+    await this.fail(id, undefined, 'dead-lettered', `its queue message was dead-lettered after ${deliveries} deliveries`).catch((err: unknown) => {
+      if (!(err instanceof ConflictError)) throw err;
+    });
   }
 
   async #staging(id: string, file: StoredFile, tag: string): Promise<string> {

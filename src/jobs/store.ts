@@ -21,6 +21,7 @@ export interface ApplyFields {
   lastError?: string | null;
   deadline?: Date | null;
   containment?: unknown;
+  queued?: boolean;
   startedNow?: boolean;
   finishedNow?: boolean;
   incrementAttempts?: boolean;
@@ -106,14 +107,33 @@ export class JobStore {
     return rows[0] ? toJob(rows[0]) : undefined;
   }
 
-  /** Jobs in `statuses` whose deadline (or creation, when none) is before `before`. */
-  async listOverdue(statuses: JobStatus[], before: Date, limit = 100): Promise<Job[]> {
+  /**
+   * Jobs the reaper must act on: Running ones whose lease expired, and Received ones whose
+   * message is not confirmed in the broker: retries (attempts > 0) at once, first
+   * submissions once they are older than `unqueuedBefore` (their upload was cut short).
+   */
+  async listReapable(unqueuedBefore: Date, limit = 100): Promise<Job[]> {
     const [rows] = await this.#pool
       .query<RowDataPacket[]>(
-        `SELECT * FROM jobs WHERE status IN (?) AND COALESCE(deadline, created_at) < ? ORDER BY id LIMIT ?`,
-        [statuses, before, limit])
+        `SELECT * FROM jobs WHERE (status = 'Running' AND deadline < CURRENT_TIMESTAMP(3))
+           OR (status = 'Received' AND queued = 0 AND (attempts > 0 OR created_at < ?))
+         ORDER BY id LIMIT ?`,
+        [unqueuedBefore, limit])
       .catch(translate);
     return rows.map(toJob);
+  }
+
+  /** Notes that the broker confirmed the first message of a job (bookkeeping, not a state change). */
+  async markQueued(id: string): Promise<void> {
+    await this.#pool.execute('UPDATE jobs SET queued = 1 WHERE id = ?', [id]).catch(translate);
+  }
+
+  /** Deletes a Received job whose message was never confirmed; false if it moved on meanwhile. */
+  async removeAbandoned(id: string): Promise<boolean> {
+    const [res] = await this.#pool
+      .execute<ResultSetHeader>(`DELETE FROM jobs WHERE id = ? AND status = 'Received' AND queued = 0 AND attempts = 0`, [id])
+      .catch(translate);
+    return res.affectedRows === 1;
   }
 
   /**
@@ -201,6 +221,7 @@ function assignments(status: JobStatus, f: ApplyFields): { sets: string[]; param
   if (f.lastError !== undefined) set('last_error', f.lastError?.slice(0, 1024) ?? null);
   if (f.deadline !== undefined) set('deadline', f.deadline);
   if (f.containment !== undefined && f.containment !== null) set('containment', JSON.stringify(f.containment));
+  if (f.queued !== undefined) set('queued', f.queued ? 1 : 0);
   if (f.incrementAttempts) sets.push('attempts = attempts + 1');
   if (f.startedNow) sets.push('started_at = CURRENT_TIMESTAMP(3)');
   if (f.finishedNow) sets.push('finished_at = CURRENT_TIMESTAMP(3)');
@@ -226,6 +247,7 @@ function toJob(r: RowDataPacket): Job {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     deadline: r.deadline,
+    queued: Number(r.queued) === 1,
     containment: typeof r.containment === 'string' ? JSON.parse(r.containment) : (r.containment ?? null),
   };
 }

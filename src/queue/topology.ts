@@ -7,8 +7,8 @@ export interface JobMessage {
 }
 
 /** Names of the broker objects for one deployment (the prefix keeps deployments apart). */
-export function names(prefix: string): { queue: (engine: string) => string; deadLetter: string } {
-  return { queue: (engine) => `${prefix}.engine.${engine}`, deadLetter: `${prefix}.dead-letter` };
+export function names(prefix: string): { queue: (engine: string) => string; deadLetter: string; poison: string } {
+  return { queue: (engine) => `${prefix}.engine.${engine}`, deadLetter: `${prefix}.dead-letter`, poison: `${prefix}.poison` };
 }
 
 /** How often a message may be delivered before the broker dead-letters it. */
@@ -23,6 +23,7 @@ export async function declareTopology(ch: Channel, prefix: string, engines: read
   await ch.assertExchange(n.deadLetter, 'fanout', { durable: true });
   await ch.assertQueue(n.deadLetter, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
   await ch.bindQueue(n.deadLetter, n.deadLetter, '');
+  await ch.assertQueue(n.poison, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
   for (const engine of engines) {
     await ch.assertQueue(n.queue(engine), {
       durable: true,

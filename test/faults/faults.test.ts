@@ -168,7 +168,7 @@ describe('faults: no job lost, none completed twice', function () {
     }
   });
 
-  it('a poison message is dead-lettered and the worker keeps going', async () => {
+  it('a poison message is parked on the poison queue and the worker keeps going', async () => {
     stack = await FaultStack.start(db, rabbit, FAULT_ENGINES);
     const conn = await connect(rabbit.url);
     const ch = await conn.createConfirmChannel();
@@ -176,12 +176,26 @@ describe('faults: no job lost, none completed twice', function () {
     await ch.waitForConfirms();
     await stream(stack, 'quick', 3, 0);
     await stack.check('poison message');
-    let dead: false | { content: Buffer } = false;
-    for (let i = 0; i < 30 && !dead; i++) {
-      dead = await ch.get(names(stack.prefix).deadLetter, { noAck: true });
-      if (!dead) await sleep(200);
+    let parked: false | { content: Buffer } = false;
+    for (let i = 0; i < 50 && !parked; i++) {
+      parked = await ch.get(names(stack.prefix).poison, { noAck: true });
+      if (!parked) await sleep(200);
     }
-    expect(dead && dead.content.toString()).to.equal('{"jobId":"not a number"');
+    expect(parked && parked.content.toString()).to.equal('{"jobId":"not a number"');
+    await conn.close();
+  });
+
+  it('a job whose message is dead-lettered fails instead of waiting forever', async () => {
+    stack = await FaultStack.start(db, rabbit, FAULT_ENGINES, { menage: false });
+    const id = await stack.submit('quick', 'x');
+    const conn = await connect(rabbit.url);
+    const ch = await conn.createChannel();
+    const msg = await ch.get(names(stack.prefix).queue('quick'), { noAck: false });
+    expect(msg && JSON.parse(msg.content.toString())).to.deep.equal({ jobId: id, engine: 'quick' });
+    if (msg) ch.nack(msg, false, false);
+    await stack.check('dead-lettered job');
+    const [job] = await stack.query<{ status: string; reason: string }>('SELECT status, reason FROM jobs WHERE id = ?', [id]);
+    expect(job).to.deep.equal({ status: 'Fail', reason: 'dead-lettered' });
     await conn.close();
   });
 });

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startStack, upload, type Stack } from '../../support/stack.js';
 import { testEngine } from '../../support/services.js';
 
@@ -106,6 +109,17 @@ describe('integration: completions through the internal API', function () {
     expect(forced.json).to.deep.include({ status: 'Fail', link: `/link/${id}` });
     expect(forced.json.summary).to.match(/^killed by policy: memory-limit/);
     expect((await call('POST', `/internal/jobs/${id}/fail`, { reason: 'again' })).status).to.equal(409);
+  });
+
+  it('the reaper removes a submission whose message was never confirmed (its client got no id)', async () => {
+    const id = await stack.frontend.store.create({ engine: 'copy', filename: 'f', size: 1, sha256: 'a'.repeat(64) });
+    await mkdir(join(stack.env.config.store.dir, id));
+    await writeFile(join(stack.env.config.store.dir, id, 'input'), 'x');
+    await waitFor(async () => ((await stack.frontend.store.get(id)) === undefined ? true : undefined));
+    expect(existsSync(join(stack.env.config.store.dir, id))).to.equal(false);
+    const queued = await newJob();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await stack.frontend.store.get(queued))?.status).to.equal('Received');
   });
 
   it('refuses malformed internal requests with 400', async () => {

@@ -82,12 +82,28 @@ describe('integration: job store on MariaDB', () => {
     expect(results.filter((r) => r.kind === 'applied')).to.have.length(1);
   });
 
-  it('lists overdue jobs by status and deadline', async () => {
-    const id = await newJob();
-    await store.apply(id, 'start', { lease: lease('e'), deadline: new Date(Date.now() - 5000) });
-    const overdue = await store.listOverdue(['Running'], new Date());
-    expect(overdue.map((j) => j.id)).to.include(id);
-    expect((await store.listOverdue(['Running'], new Date(Date.now() - 60_000))).map((j) => j.id)).to.not.include(id);
+  it('lists what the reaper must handle: expired leases, unconfirmed retries, stale unconfirmed submissions', async () => {
+    const expired = await newJob();
+    await store.markQueued(expired);
+    await store.apply(expired, 'start', { lease: lease('e'), deadline: new Date(Date.now() - 5000) });
+    const live = await newJob();
+    await store.markQueued(live);
+    await store.apply(live, 'start', { lease: lease('f'), deadline: new Date(Date.now() + 60_000) });
+    const waiting = await newJob();
+    await store.markQueued(waiting);
+    const unconfirmed = await newJob();
+    const retry = await newJob();
+    await store.apply(retry, 'start', { lease: lease('g'), incrementAttempts: true });
+    await store.apply(retry, 'release', { lease: null, queued: false }, { lease: lease('g') });
+    const ids = (cutoff: Date): Promise<string[]> => store.listReapable(cutoff, 1000).then((js) => js.map((j) => j.id));
+    const now = await ids(new Date(Date.now() - 60_000));
+    expect(now).to.include.members([expired, retry]);
+    expect(now).to.not.include.members([live, waiting, unconfirmed]);
+    expect(await ids(new Date(Date.now() + 60_000))).to.include(unconfirmed);
+    expect(await store.removeAbandoned(retry)).to.equal(false);
+    expect(await store.removeAbandoned(waiting)).to.equal(false);
+    expect(await store.removeAbandoned(unconfirmed)).to.equal(true);
+    expect(await store.get(unconfirmed)).to.equal(undefined);
   });
 
   it('translates an unreachable database into DATABASE_UNAVAILABLE', async () => {
