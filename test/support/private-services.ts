@@ -188,7 +188,10 @@ export class PrivateDockerd {
   readonly #dataRoot: string;
   #proc: ChildProcess | undefined;
 
+  readonly #bridge: string;
+
   constructor(id: string) {
+    this.#bridge = `mtbr${id.slice(0, 8)}`;
     this.dir = `/run/mt-dockerd-${id}`;
     this.socket = `${this.dir}/docker.sock`;
     this.#dataRoot = `/var/lib/mt-dockerd-${id}`;
@@ -197,9 +200,10 @@ export class PrivateDockerd {
   async start(): Promise<void> {
     await mkdir(join(this.dir, 'exec'), { recursive: true });
     await writeFile(join(this.dir, 'daemon.json'), JSON.stringify({ 'live-restore': true, 'no-new-privileges': true }));
+    ownBridge(this.#bridge);
     this.#proc = spawn('dockerd', ['--config-file', join(this.dir, 'daemon.json'), '-H', `unix://${this.socket}`,
       '--data-root', this.#dataRoot, '--exec-root', join(this.dir, 'exec'), '--pidfile', join(this.dir, 'docker.pid'),
-      '--bridge=none', '--iptables=false', '--ip-masq=false', '--ip6tables=false'], { stdio: 'ignore' });
+      `--bridge=${this.#bridge}`, '--iptables=false', '--ip-masq=false', '--ip6tables=false'], { stdio: 'ignore' });
     for (let i = 0; i < 120; i++) {
       if (spawnSync('docker', ['-H', `unix://${this.socket}`, 'version'], { stdio: 'ignore' }).status === 0) return;
       if (this.#proc.exitCode !== null) break;
@@ -225,5 +229,17 @@ export class PrivateDockerd {
     spawnSync('sh', ['-c', `grep -o ' ${this.#dataRoot}[^ ]*\\| ${this.dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`], { stdio: 'ignore' });
     await rm(this.#dataRoot, { recursive: true, force: true });
     await rm(this.dir, { recursive: true, force: true });
+    spawnSync('ip', ['link', 'del', this.#bridge], { stdio: 'ignore' });
   }
+}
+
+/**
+ * Creates a bridge for a private dockerd. Its own bridge, not `--bridge=none`: with none,
+ * dockerd deletes the host's docker0 interface, which the shared daemon still uses.
+ */
+export function ownBridge(name: string): void {
+  if (spawnSync('ip', ['link', 'show', name], { stdio: 'ignore' }).status === 0) return;
+  runOk('ip', ['link', 'add', name, 'type', 'bridge']);
+  runOk('ip', ['addr', 'add', `172.30.${Math.floor(Math.random() * 250) + 1}.1/24`, 'dev', name]);
+  runOk('ip', ['link', 'set', name, 'up']);
 }

@@ -1,6 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { ownBridge } from '../../support/private-services.js';
 
 const run = promisify(execFile);
 
@@ -20,6 +21,8 @@ export class PrivateDaemon {
   readonly dataRoot: string;
   readonly socket: string;
   readonly specFile: string;
+  /** Its own bridge: with `--bridge=none` dockerd would delete the shared daemon's docker0. */
+  readonly bridge: string;
   private proc: ChildProcess | undefined;
 
   constructor(readonly id: string, readonly pluginName: string) {
@@ -27,6 +30,7 @@ export class PrivateDaemon {
     this.dataRoot = `/var/lib/enf-test-docker-${id}`;
     this.socket = `${this.dir}/docker.sock`;
     this.specFile = `/etc/docker/plugins/${pluginName}.spec`;
+    this.bridge = `enfbr${id.replace(/[^a-z0-9]/g, '').slice(0, 8)}`;
   }
 
   /** Writes the plugin spec, starts dockerd and waits until it answers. */
@@ -35,10 +39,11 @@ export class PrivateDaemon {
     writeFileSync(this.specFile, `${pluginUrl}\n`);
     mkdirSync(`${this.dir}/exec`, { recursive: true });
     writeFileSync(`${this.dir}/daemon.json`, '{}\n');
+    ownBridge(this.bridge);
     const log = openSync(`${this.dir}/dockerd.log`, 'w');
     this.proc = spawn('dockerd', [
       '--config-file', `${this.dir}/daemon.json`, '-H', `unix://${this.socket}`, '--data-root', this.dataRoot,
-      '--exec-root', `${this.dir}/exec`, '--pidfile', `${this.dir}/docker.pid`, '--bridge=none', '--iptables=false',
+      '--exec-root', `${this.dir}/exec`, '--pidfile', `${this.dir}/docker.pid`, `--bridge=${this.bridge}`, '--iptables=false',
       '--ip-masq=false', '--ip6tables=false', `--authorization-plugin=${this.pluginName}`,
     ], { stdio: ['ignore', log, log] });
     closeSync(log);
@@ -89,5 +94,6 @@ export class PrivateDaemon {
     await run('sh', ['-c', `grep -o ' ${this.dataRoot}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
     rmSync(this.dataRoot, { recursive: true, force: true });
     rmSync(this.dir, { recursive: true, force: true });
+    await run('ip', ['link', 'del', this.bridge]).catch(() => undefined);
   }
 }
