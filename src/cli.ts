@@ -2,15 +2,17 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config/config.js';
 import { ConfigError } from './errors.js';
+import { runCleanup } from './cleanup.js';
 import { startFrontend } from './frontend.js';
 import { startMenage } from './menage.js';
 
 const HELP = `usage: menagerie <command> [--config FILE]
 
 commands:
-  frontend        public API, web console and the internal API for workers (owns MySQL and the store)
+  frontend        public API and the internal API for workers (owns MySQL and the store)
   menage          the worker controller: runs engine containers for queued jobs
   enforcer        the container policy enforcer (see docs/enforcer.md; takes its own --config)
+  cleanup         remove finished jobs older than retention.days (rows, then files); --dry-run to count
   check-config    validate the configuration and engines.json, report every problem, exit
 
 options:
@@ -49,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     await runEnforcer(rest);
     return -1;
   }
-  const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'dry-run': { type: 'boolean' } } });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
@@ -59,6 +61,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'check-config':
       process.stdout.write(`${file}: ok (${config.engines.length} engines: ${config.engines.map((e) => e.name).join(', ')})\n`);
+      return 0;
+    case 'cleanup':
+      await runCleanup(config, log, { dryRun: values['dry-run'] === true });
       return 0;
     case 'frontend': {
       const f = await startFrontend(config, log);

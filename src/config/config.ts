@@ -21,6 +21,7 @@ export interface Config {
   readonly internalToken: string;
   readonly enginesFile: string;
   readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number };
+  readonly retention: { readonly days: number };
   readonly menage: {
     readonly frontendUrl: string;
     readonly dockerSocket: string;
@@ -88,6 +89,12 @@ const schema = {
         leaseSeconds: { type: 'integer', minimum: 3, maximum: 3600, default: 30 },
       },
     },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { days: { type: 'number', exclusiveMinimum: 0, default: 30 } },
+    },
     menage: {
       type: 'object',
       additionalProperties: false,
@@ -103,7 +110,7 @@ const schema = {
   },
 } as const;
 
-const validate = compileSchema(schema);
+const validate = compileSchema(schema, { coerce: true });
 
 /** The enforcer's shipped rules for engine containers, from the installed package. */
 const DEFAULT_POLICY = fileURLToPath(new URL('../../../enforcer/rules/engines.json', import.meta.url));

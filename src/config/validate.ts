@@ -58,9 +58,12 @@ function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-/** Compiles a JSON schema with every error collected and defaults filled in. */
-export function compileSchema(schema: object): ValidateFunction {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+/**
+ * Compiles a JSON schema with every error collected and defaults filled in. With `coerce`,
+ * strings become the numbers or booleans the schema wants (values filled from `${VAR}`).
+ */
+export function compileSchema(schema: object, options: { coerce?: boolean } = {}): ValidateFunction {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, coerceTypes: options.coerce ?? false });
   return ajv.compile(schema);
 }
 

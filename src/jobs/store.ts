@@ -123,6 +123,32 @@ export class JobStore {
     return rows.map(toJob);
   }
 
+  /** Finished jobs that ended before `before`, oldest first. */
+  async listFinishedBefore(before: Date, limit: number): Promise<string[]> {
+    const [rows] = await this.#pool
+      .query<RowDataPacket[]>(`SELECT id FROM jobs WHERE status IN ('Success','Fail') AND finished_at < ? ORDER BY finished_at LIMIT ?`,
+        [before, limit])
+      .catch(translate);
+    return rows.map((r) => String(r.id));
+  }
+
+  /** Deletes a finished job's row and events if it still ended before `before`. */
+  async removeFinished(id: string, before: Date): Promise<boolean> {
+    return this.#transaction(async (conn) => {
+      const [res] = await conn.query<ResultSetHeader>(
+        `DELETE FROM jobs WHERE id = ? AND status IN ('Success','Fail') AND finished_at < ?`, [id, before]);
+      if (res.affectedRows === 1) await conn.query('DELETE FROM job_events WHERE job_id = ?', [id]);
+      return res.affectedRows === 1;
+    });
+  }
+
+  /** Which of `ids` have a row. */
+  async existing(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const [rows] = await this.#pool.query<RowDataPacket[]>('SELECT id FROM jobs WHERE id IN (?)', [ids]).catch(translate);
+    return new Set(rows.map((r) => String(r.id)));
+  }
+
   /** Notes that the broker confirmed the first message of a job (bookkeeping, not a state change). */
   async markQueued(id: string): Promise<void> {
     await this.#pool.execute('UPDATE jobs SET queued = 1 WHERE id = ?', [id]).catch(translate);

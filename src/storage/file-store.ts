@@ -153,6 +153,17 @@ export class FileStore {
     await rm(path, { force: true });
   }
 
+  /** Job folders in the store with their age in ms (for the retention sweep). */
+  async listJobs(): Promise<{ id: string; ageMs: number }[]> {
+    const out: { id: string; ageMs: number }[] = [];
+    for (const name of await readdir(this.root)) {
+      if (!isJobId(name)) continue;
+      const s = await stat(join(this.root, name)).catch(() => undefined);
+      if (s?.isDirectory()) out.push({ id: name, ageMs: Date.now() - s.mtimeMs });
+    }
+    return out;
+  }
+
   /** Removes a job's folder and everything in it. */
   async removeJob(id: string): Promise<void> {
     await rm(this.dir(id), { recursive: true, force: true });

@@ -70,12 +70,15 @@ describe('config: loading and validation', () => {
 
   it('fills ${VAR} and ${VAR:-default} from the environment and reports unset ones', async () => {
     await write('engines.json', { engines: [{ ...engine, image: '${REGISTRY:-menagerie}/md5:latest', user: '${ENGINE_UID}' }] });
-    const file = await write('config.json', { internalToken: '${TOKEN}', rabbitmq: { url: 'amqp://localhost' } });
-    const c = loadConfig(file, { TOKEN: 't'.repeat(20), ENGINE_UID: '1234' });
+    const file = await write('config.json', { internalToken: '${TOKEN}', rabbitmq: { url: 'amqp://localhost' },
+      listen: { port: '${PORT:-8100}' }, retention: { days: '${DAYS}' } });
+    const c = loadConfig(file, { TOKEN: 't'.repeat(20), ENGINE_UID: '1234', DAYS: '7' });
     expect(c.internalToken).to.equal('t'.repeat(20));
+    expect([c.listen.port, c.retention.days]).to.deep.equal([8100, 7]);
     expect(c.engines[0]?.image).to.equal('menagerie/md5:latest');
     expect(c.engines[0]?.user).to.equal('1234');
-    const err = problems(() => loadConfig(file, { REGISTRY: 'reg:5000' }));
+    const err = problems(() => loadConfig(file, { REGISTRY: 'reg:5000', DAYS: 'many' }));
+    expect(err.message).to.contain('/retention/days: must be number');
     expect(err.message).to.contain('environment variable TOKEN is not set').and.contain('environment variable ENGINE_UID is not set');
   });
 
