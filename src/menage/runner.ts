@@ -22,8 +22,11 @@ export interface RunRequest {
   attempt: number;
   node: string;
   openInput: () => Promise<{ stream: Readable; size: number }>;
-  /** Streams the result to the frontend; resolves once it is recorded. */
-  deliver: (body: Readable, size: number, containment: Containment) => Promise<void>;
+  /**
+   * Streams the result to the frontend; resolves once it is recorded. `log` is the engine's
+   * complete (capped) output: the container has exited before its result is collected.
+   */
+  deliver: (body: Readable, size: number, containment: Containment, log: string) => Promise<void>;
   signal: AbortSignal;
 }
 
@@ -113,7 +116,7 @@ export class DockerRunner implements ContainerDispatcher {
     }
     if (oomKilled) return fail(`${REASONS.outOfMemory}: the engine was OOM-killed (limit ${engine.containment.memoryBytes} bytes)`);
     if (exitCode !== 0) return fail(`${REASONS.exitCode} ${exitCode}`);
-    const refused = await collect(container, engine, (body, size) => req.deliver(body, size, containment));
+    const refused = await collect(container, engine, (body, size) => req.deliver(body, size, containment, log.text()));
     return refused ? fail(refused) : { ok: true, containment, log: log.text() };
   }
 

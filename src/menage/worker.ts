@@ -42,6 +42,9 @@ export function createJobHandler(d: WorkerDeps) {
       return 'ack';
     }
     const { lease, attempt } = started;
+    const saveOutput = async (text: string): Promise<void> => {
+      if (text) await d.client.log(id, lease, text).catch((e: Error) => d.log(`job ${id}: output not kept: ${e.message}`));
+    };
     const job = new AbortController();
     const stopJob = (): void => job.abort();
     signal.addEventListener('abort', stopJob, { once: true });
@@ -59,14 +62,15 @@ export function createJobHandler(d: WorkerDeps) {
       const outcome = await d.dispatcher.run(d.engine, {
         jobId: id, attempt, node: d.node, signal: job.signal,
         openInput: () => d.client.input(id, job.signal),
-        deliver: async (body, _size, containment) => {
+        deliver: async (body, _size, containment, output) => {
+          // The output is stored first, so it is there as soon as the job shows Success.
+          await saveOutput(output);
           const r = await d.client.result(id, lease, body, containment, job.signal);
           if (r === 'stale') d.log(`job ${id}: result not recorded, the lease is stale`);
         },
       });
-      const output = outcome.ok ? outcome.log : outcome.detail;
-      if (output) await d.client.log(id, lease, output).catch((e: Error) => d.log(`job ${id}: output not kept: ${e.message}`));
       if (!outcome.ok) {
+        await saveOutput(outcome.detail);
         const r = await d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment);
         d.log(`job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
       } else d.log(`job ${id}: done`);
