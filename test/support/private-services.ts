@@ -240,6 +240,6 @@ export class PrivateDockerd {
 export function ownBridge(name: string): void {
   if (spawnSync('ip', ['link', 'show', name], { stdio: 'ignore' }).status === 0) return;
   runOk('ip', ['link', 'add', name, 'type', 'bridge']);
-  runOk('ip', ['addr', 'add', `172.30.${Math.floor(Math.random() * 250) + 1}.1/24`, 'dev', name]);
+  runOk('ip', ['addr', 'add', `10.213.${Math.floor(Math.random() * 250) + 1}.1/24`, 'dev', name]);
   runOk('ip', ['link', 'set', name, 'up']);
 }
