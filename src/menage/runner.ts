@@ -114,7 +114,11 @@ export class DockerRunner implements ContainerDispatcher {
       const how = ended === 'killed' ? `; it ignored SIGTERM for ${this.#stopGraceMs / 1000} s and was killed` : '';
       return fail(`${REASONS.timeout}: stopped after ${engine.timeoutMs / 1000} s${how}`);
     }
-    if (oomKilled) return fail(`${REASONS.outOfMemory}: the engine was OOM-killed (limit ${engine.containment.memoryBytes} bytes)`);
+    const limit = `limit ${engine.containment.memoryBytes} bytes`;
+    if (oomKilled) return fail(`${REASONS.outOfMemory}: the engine was OOM-killed (${limit})`);
+    // Docker 20.10 on cgroup v1 sometimes reports neither OOMKilled nor an oom event. A
+    // SIGKILL that menage did not send (a policy kill fails the job first) is the OOM killer.
+    if (exitCode === 137) return fail(`${REASONS.outOfMemory}: the engine was killed by SIGKILL (exit code 137) that menage did not send, the mark of the OOM killer (${limit})`);
     if (exitCode !== 0) return fail(`${REASONS.exitCode} ${exitCode}`);
     const refused = await collect(container, engine, (body, size) => req.deliver(body, size, containment, log.text()));
     return refused ? fail(refused) : { ok: true, containment, log: log.text() };
