@@ -48,6 +48,14 @@ function translate(err: unknown): never {
   throw err;
 }
 
+/** No statement may take longer; a hung (not dropped) connection gives a 503, not a hang. */
+const STATEMENT_TIMEOUT_MS = 10_000;
+
+/** A statement with the timeout attached. */
+function t(sql: string): { sql: string; timeout: number } {
+  return { sql, timeout: STATEMENT_TIMEOUT_MS };
+}
+
 /** Pool options that keep requests from hanging when MariaDB is slow or down. */
 export function poolOptions(cfg: PoolOptions): PoolOptions {
   return { connectTimeout: 5000, queueLimit: 100, waitForConnections: true, dateStrings: false,
@@ -90,7 +98,7 @@ export class JobStore {
   /** Inserts a Received job and returns its id. */
   async create(job: { engine: string; filename: string; size: number; sha256: string }): Promise<string> {
     const [res] = await this.#pool
-      .execute<ResultSetHeader>('INSERT INTO jobs (engine, filename, size, sha256) VALUES (?, ?, ?, ?)',
+      .execute<ResultSetHeader>(t('INSERT INTO jobs (engine, filename, size, sha256) VALUES (?, ?, ?, ?)'),
         [job.engine, job.filename, job.size, job.sha256])
       .catch(translate);
     return String(res.insertId);
@@ -98,12 +106,12 @@ export class JobStore {
 
   /** Deletes a job row (used only to undo an upload whose message was never queued). */
   async remove(id: string): Promise<void> {
-    await this.#pool.execute('DELETE FROM jobs WHERE id = ?', [id]).catch(translate);
+    await this.#pool.execute(t('DELETE FROM jobs WHERE id = ?'), [id]).catch(translate);
   }
 
   /** Reads one job, or undefined. */
   async get(id: string): Promise<Job | undefined> {
-    const [rows] = await this.#pool.execute<RowDataPacket[]>('SELECT * FROM jobs WHERE id = ?', [id]).catch(translate);
+    const [rows] = await this.#pool.execute<RowDataPacket[]>(t('SELECT * FROM jobs WHERE id = ?'), [id]).catch(translate);
     return rows[0] ? toJob(rows[0]) : undefined;
   }
 
@@ -115,9 +123,9 @@ export class JobStore {
   async listReapable(unqueuedBefore: Date, limit = 100): Promise<Job[]> {
     const [rows] = await this.#pool
       .query<RowDataPacket[]>(
-        `SELECT * FROM jobs WHERE (status = 'Running' AND deadline < CURRENT_TIMESTAMP(3))
+        t(`SELECT * FROM jobs WHERE (status = 'Running' AND deadline < CURRENT_TIMESTAMP(3))
            OR (status = 'Received' AND queued = 0 AND (attempts > 0 OR created_at < ?))
-         ORDER BY id LIMIT ?`,
+         ORDER BY id LIMIT ?`),
         [unqueuedBefore, limit])
       .catch(translate);
     return rows.map(toJob);
@@ -126,7 +134,7 @@ export class JobStore {
   /** Finished jobs that ended before `before`, oldest first. */
   async listFinishedBefore(before: Date, limit: number): Promise<string[]> {
     const [rows] = await this.#pool
-      .query<RowDataPacket[]>(`SELECT id FROM jobs WHERE status IN ('Success','Fail') AND finished_at < ? ORDER BY finished_at LIMIT ?`,
+      .query<RowDataPacket[]>(t(`SELECT id FROM jobs WHERE status IN ('Success','Fail') AND finished_at < ? ORDER BY finished_at LIMIT ?`),
         [before, limit])
       .catch(translate);
     return rows.map((r) => String(r.id));
@@ -136,8 +144,8 @@ export class JobStore {
   async removeFinished(id: string, before: Date): Promise<boolean> {
     return this.#transaction(async (conn) => {
       const [res] = await conn.query<ResultSetHeader>(
-        `DELETE FROM jobs WHERE id = ? AND status IN ('Success','Fail') AND finished_at < ?`, [id, before]);
-      if (res.affectedRows === 1) await conn.query('DELETE FROM job_events WHERE job_id = ?', [id]);
+        t(`DELETE FROM jobs WHERE id = ? AND status IN ('Success','Fail') AND finished_at < ?`), [id, before]);
+      if (res.affectedRows === 1) await conn.query(t('DELETE FROM job_events WHERE job_id = ?'), [id]);
       return res.affectedRows === 1;
     });
   }
@@ -145,19 +153,19 @@ export class JobStore {
   /** Which of `ids` have a row. */
   async existing(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const [rows] = await this.#pool.query<RowDataPacket[]>('SELECT id FROM jobs WHERE id IN (?)', [ids]).catch(translate);
+    const [rows] = await this.#pool.query<RowDataPacket[]>(t('SELECT id FROM jobs WHERE id IN (?)'), [ids]).catch(translate);
     return new Set(rows.map((r) => String(r.id)));
   }
 
   /** Notes that the broker confirmed the first message of a job (bookkeeping, not a state change). */
   async markQueued(id: string): Promise<void> {
-    await this.#pool.execute('UPDATE jobs SET queued = 1 WHERE id = ?', [id]).catch(translate);
+    await this.#pool.execute(t('UPDATE jobs SET queued = 1 WHERE id = ?'), [id]).catch(translate);
   }
 
   /** Deletes a Received job whose message was never confirmed; false if it moved on meanwhile. */
   async removeAbandoned(id: string): Promise<boolean> {
     const [res] = await this.#pool
-      .execute<ResultSetHeader>(`DELETE FROM jobs WHERE id = ? AND status = 'Received' AND queued = 0 AND attempts = 0`, [id])
+      .execute<ResultSetHeader>(t(`DELETE FROM jobs WHERE id = ? AND status = 'Received' AND queued = 0 AND attempts = 0`), [id])
       .catch(translate);
     return res.affectedRows === 1;
   }
@@ -182,9 +190,9 @@ export class JobStore {
     }
     const sql = `UPDATE jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`;
     const affected = await this.#transaction(async (conn) => {
-      const [res] = await conn.query<ResultSetHeader>(sql, [...params, ...whereParams]);
+      const [res] = await conn.query<ResultSetHeader>(t(sql), [...params, ...whereParams]);
       if (res.affectedRows === 1 && event !== 'heartbeat') {
-        await conn.query('INSERT INTO job_events (job_id, event, status, lease) SELECT id, ?, status, lease FROM jobs WHERE id = ?',
+        await conn.query(t('INSERT INTO job_events (job_id, event, status, lease) SELECT id, ?, status, lease FROM jobs WHERE id = ?'),
           [event, id]);
       }
       return res.affectedRows;
@@ -199,7 +207,7 @@ export class JobStore {
   /** The recorded state changes of a job, oldest first. */
   async events(id: string): Promise<{ event: JobEvent; status: JobStatus; lease: string | null; at: Date }[]> {
     const [rows] = await this.#pool
-      .execute<RowDataPacket[]>('SELECT event, status, lease, at FROM job_events WHERE job_id = ? ORDER BY id', [id])
+      .execute<RowDataPacket[]>(t('SELECT event, status, lease, at FROM job_events WHERE job_id = ? ORDER BY id'), [id])
       .catch(translate);
     return rows.map((r) => ({ event: r.event, status: r.status, lease: r.lease, at: r.at }));
   }
@@ -221,7 +229,7 @@ export class JobStore {
 
   /** Answers whether the database is reachable. */
   async ping(): Promise<void> {
-    await this.#pool.query('SELECT 1').catch(translate);
+    await this.#pool.query(t('SELECT 1')).catch(translate);
   }
 
   /** Closes the pool; safe to call twice. */

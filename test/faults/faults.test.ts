@@ -107,6 +107,24 @@ describe('faults: no job lost, none completed twice', function () {
     await stack.check('restart MariaDB during completions');
   });
 
+  it('a hung MariaDB (frozen, connections open) gives 503 within the statement timeout, then recovers', async () => {
+    stack = await FaultStack.start(db, rabbit, FAULT_ENGINES);
+    await stream(stack, 'quick', 2, 0);
+    await stack.check('before freezing MariaDB');
+    db.freeze(true);
+    try {
+      const t0 = Date.now();
+      const res = await fetch(`${stack.url}/result/${stack.ids[0]}`, { signal: AbortSignal.timeout(30_000) });
+      expect(res.status).to.equal(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('DATABASE_UNAVAILABLE');
+      expect(Date.now() - t0).to.be.below(15_000);
+    } finally {
+      db.freeze(false);
+    }
+    await stream(stack, 'quick', 2, 0);
+    await stack.check('frozen MariaDB');
+  });
+
   it('kill -9 the frontend mid-upload: no row, and the partial file is removed at restart', async () => {
     stack = await FaultStack.start(db, rabbit, FAULT_ENGINES);
     const s = stack;

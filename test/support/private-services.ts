@@ -84,7 +84,13 @@ export class PrivateMariaDB {
     await this.start();
   }
 
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the server: connections stay open but nothing answers. */
+  freeze(frozen: boolean): void {
+    this.#proc?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   async destroy(): Promise<void> {
+    this.freeze(false);
     await this.stop('SIGKILL');
     await rm(this.dir, { recursive: true, force: true });
   }
