@@ -120,7 +120,8 @@ export class DockerRunner implements ContainerDispatcher {
     // SIGKILL that menage did not send (a policy kill fails the job first) is the OOM killer.
     if (exitCode === 137) return fail(`${REASONS.outOfMemory}: the engine was killed by SIGKILL (exit code 137) that menage did not send, the mark of the OOM killer (${limit})`);
     if (exitCode !== 0) return fail(`${REASONS.exitCode} ${exitCode}`);
-    const refused = await collect(container, engine, (body, size) => req.deliver(body, size, containment, log.text()));
+    const refused = await collectWithRetries(container, engine, req.signal,
+      (body, size) => req.deliver(body, size, containment, log.text()));
     return refused ? fail(refused) : { ok: true, containment, log: log.text() };
   }
 
@@ -145,6 +146,23 @@ export class DockerRunner implements ContainerDispatcher {
     const info = await infra('inspect', () => container.inspect());
     const image = await this.#docker.getImage(info.Image).inspect().catch(() => undefined);
     return describe(info, daemon, image?.RepoDigests ?? []);
+  }
+}
+
+/**
+ * Collects the result, reading the archive again after a failed delivery (the frontend
+ * restarting, say): the container is still there, so a brief outage does not cost a re-run.
+ * A delivery the frontend did record before the failure is answered as a duplicate.
+ */
+async function collectWithRetries(container: Container, engine: Engine, signal: AbortSignal,
+  deliver: (body: Readable, size: number) => Promise<void>, tries = 4): Promise<string | undefined> {
+  for (let i = 1; ; i++) {
+    try {
+      return await collect(container, engine, deliver);
+    } catch (err) {
+      if (i >= tries || signal.aborted) throw err;
+      await sleep(500 * 2 ** i, undefined, { signal }).catch(() => undefined);
+    }
   }
 }
 

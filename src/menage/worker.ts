@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
-import type { FrontendClient } from './frontend-client.js';
+import { FrontendUnavailable, type FrontendClient } from './frontend-client.js';
 import type { ContainerDispatcher } from './runner.js';
 
 export interface WorkerDeps {
@@ -71,7 +71,7 @@ export function createJobHandler(d: WorkerDeps) {
       });
       if (!outcome.ok) {
         await saveOutput(outcome.detail);
-        const r = await d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment);
+        const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), job.signal);
         d.log(`job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
       } else d.log(`job ${id}: done`);
       return 'ack';
@@ -79,7 +79,8 @@ export function createJobHandler(d: WorkerDeps) {
       if (lostLease) return 'ack';
       const why = (err as Error).message;
       d.log(`job ${id}: handing back after attempt ${attempt}: ${why}`);
-      await d.client.release(id, lease, why).catch((e: Error) => d.log(`job ${id}: release failed: ${e.message}`));
+      await retrying(() => d.client.release(id, lease, why), signal)
+        .catch((e: Error) => d.log(`job ${id}: release failed: ${e.message}`));
       if (!signal.aborted) await sleep(backoff(attempt), undefined, { signal }).catch(() => undefined);
       return 'requeue';
     } finally {
@@ -87,4 +88,19 @@ export function createJobHandler(d: WorkerDeps) {
       signal.removeEventListener('abort', stopJob);
     }
   };
+}
+
+/**
+ * Retries a report while the frontend is unavailable (it may be restarting): a finished
+ * job's outcome is worth a few seconds of waiting rather than a re-run.
+ */
+async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, tries = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof FrontendUnavailable) || i >= tries || signal.aborted) throw err;
+      await sleep(500 * 2 ** i, undefined, { signal }).catch(() => undefined);
+    }
+  }
 }
