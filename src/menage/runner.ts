@@ -32,7 +32,7 @@ export interface RunRequest {
 
 /** How a run ended: the result was delivered, or the engine failed with a reason. */
 export type RunOutcome =
-  | { ok: true; containment: Containment; log: string }
+  | { ok: true; containment: Containment }
   | { ok: false; reason: string; detail: string; containment: Containment };
 
 /** Runs a job's engine container. The one module a warm pool could replace. */
@@ -122,7 +122,7 @@ export class DockerRunner implements ContainerDispatcher {
     if (exitCode !== 0) return fail(`${REASONS.exitCode} ${exitCode}`);
     const refused = await collectWithRetries(container, engine, req.signal,
       (body, size) => req.deliver(body, size, containment, log.text()));
-    return refused ? fail(refused) : { ok: true, containment, log: log.text() };
+    return refused ? fail(refused) : { ok: true, containment };
   }
 
   /** Starts the container and waits for its end: how it ended, its exit code, whether it was OOM-killed. */

@@ -70,12 +70,6 @@ export async function labelledContainers(docker: Docker, node: string): Promise<
   return all.map((c) => c.Id);
 }
 
-/** Volumes still attached to a stack's containers are removed with them; this lists dangling ones created since `since`. */
-export async function danglingVolumes(docker: Docker): Promise<string[]> {
-  const { Volumes } = await docker.listVolumes({ filters: { dangling: ['true'] } });
-  return (Volumes ?? []).map((v) => v.Name);
-}
-
 /** Waits until a stack's menage has no container left (removal follows the result closely). */
 export async function waitNoContainers(docker: Docker, node: string, timeoutMs = 15_000): Promise<string[]> {
   const until = Date.now() + timeoutMs;

@@ -1,3 +1,4 @@
+import type { RunningEnforcer } from '../../../src/enforcer.js';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,6 +71,32 @@ export class TestContainers {
   async removeAll(): Promise<void> {
     await Promise.all(this.ids.splice(0).map((id) => this.docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined)));
   }
+}
+
+/** What one enforcer test works with: its run id, its containers, the enforcer under test. */
+export interface EnforcerTest {
+  run: string;
+  containers: TestContainers;
+  enforcer: RunningEnforcer | undefined;
+}
+
+/**
+ * Registers the usual hooks of an enforcer test suite: Docker must answer; every test gets
+ * a fresh run id and container set; afterwards its enforcer is closed and its containers go.
+ */
+export function useEnforcerTest(docker: Docker): EnforcerTest {
+  const t = { run: '', containers: undefined as unknown as TestContainers, enforcer: undefined } as EnforcerTest;
+  before(() => requireDocker(docker));
+  beforeEach(() => {
+    t.run = newRun();
+    t.containers = new TestContainers(docker, t.run);
+  });
+  afterEach(async () => {
+    await t.enforcer?.close();
+    t.enforcer = undefined;
+    await t.containers.removeAll();
+  });
+  return t;
 }
 
 /** A temporary folder removed when the test process exits. */
