@@ -77,9 +77,9 @@ export class JobService {
       await this.#d.queue.publish({ jobId: id, engine: engine.name });
       await this.#d.store.markQueued(id);
     } catch (err) {
-      // Nothing may stay behind for a job that will never run.
-      await this.#d.files.removeJob(id).catch(() => undefined);
-      await this.#d.store.remove(id).catch(() => undefined);
+      // Nothing may stay behind for a job that will never run (unless a worker already
+      // took it: then it runs to the end, though its client was told to try again).
+      if (await this.#d.store.removeAbandoned(id).catch(() => false)) await this.#d.files.removeJob(id).catch(() => undefined);
       throw err;
     }
     return id;

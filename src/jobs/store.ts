@@ -104,11 +104,6 @@ export class JobStore {
     return String(res.insertId);
   }
 
-  /** Deletes a job row (used only to undo an upload whose message was never queued). */
-  async remove(id: string): Promise<void> {
-    await this.#pool.execute(t('DELETE FROM jobs WHERE id = ?'), [id]).catch(translate);
-  }
-
   /** Reads one job, or undefined. */
   async get(id: string): Promise<Job | undefined> {
     const [rows] = await this.#pool.execute<RowDataPacket[]>(t('SELECT * FROM jobs WHERE id = ?'), [id]).catch(translate);
