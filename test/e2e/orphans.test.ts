@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
-import { LABELS } from '../../src/menage/container-spec.js';
+import { LABELS } from '../../src/contract/labels.js';
 import { FrontendClient } from '../../src/menage/frontend-client.js';
 import { OrphanSweeper } from '../../src/menage/orphans.js';
 import { testEngine, unique } from '../support/services.js';

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LABELS } from '../../src/menage/container-spec.js';
+import { LABELS } from '../../src/contract/labels.js';
 import { freePort, type PrivateMariaDB, type PrivateRabbit } from './private-services.js';
 import { CliProcess } from './processes.js';
 import { testEngine, unique } from './services.js';

@@ -2,7 +2,7 @@ import Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFrontend, type Frontend } from '../../src/frontend.js';
 import { startMenage, type Menage } from '../../src/menage.js';
-import { LABELS } from '../../src/menage/container-spec.js';
+import { LABELS } from '../../src/contract/labels.js';
 import { createTestEnv, type TestEnv } from './services.js';
 
 /** A frontend and a menage wired to fresh test resources, in this process. */
