@@ -38,7 +38,7 @@ describe('e2e: orphan sweeper', function () {
 
   before(async () => {
     stack = await startStack([testEngine('copy')], { menage: false });
-    client = new FrontendClient(stack.url, stack.env.config.internalToken);
+    client = new FrontendClient(stack.internalUrl, stack.env.config.internalToken);
   });
   after(async () => {
     for (const id of made) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
