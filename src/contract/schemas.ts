@@ -38,7 +38,8 @@ export const RESPONSE_SCHEMAS = {
   status: {
     type: 'object', required: ['jobid', 'engine', 'status', 'lease', 'attempts', 'lastError'],
     properties: {
-      jobid, engine: { type: 'string' }, status, lease: { anyOf: [lease, { type: 'null' }] },
+      // Not only worker leases: a job failed without one (reaper, enforcer) keeps a `forced-…` tag.
+      jobid, engine: { type: 'string' }, status, lease: { type: ['string', 'null'] },
       attempts: { type: 'integer', minimum: 0 }, lastError: { type: ['string', 'null'] },
     },
   },
