@@ -104,6 +104,17 @@ export class FrontendClient {
     return checked.value as ResponseTypes[K];
   }
 
+  /**
+   * Reads a 404: true when the job is unknown. Any other 404 (`NOT_FOUND`: no such route)
+   * means frontendUrl is not the internal listener; that is never read as "no such job",
+   * which would drop the job or make the orphan sweeper remove its container.
+   */
+  async #jobMissing(res: Response, what: string): Promise<boolean> {
+    const answer = await this.#answer(res, 'error', what);
+    if (answer.error.code === 'JOB_NOT_FOUND') return true;
+    throw new FrontendUnavailable(`${what}: ${this.#base} answered 404 ${answer.error.code}: is menage.frontendUrl the frontend's internal listener?`);
+  }
+
   async #expect(res: Response, what: string): Promise<never> {
     const answer = await this.#answer(res, 'error', what);
     throw new Error(`${what}: frontend answered ${res.status} ${answer.error.code}: ${answer.error.message.slice(0, 300)}`);
@@ -120,7 +131,7 @@ export class FrontendClient {
   async start(id: string, worker: string): Promise<StartedJob | StartRefusal> {
     const res = await this.#call('start', id, { json: { worker } });
     if (res.ok) return this.#answer(res, 'start', `start job ${id}`);
-    if (res.status === 404) return 'missing';
+    if (res.status === 404 && (await this.#jobMissing(res, `start job ${id}`))) return 'missing';
     if (res.status === 409) return (await this.#answer(res, 'error', `start job ${id}`)).error.code === 'JOB_BUSY' ? 'busy' : 'finished';
     return this.#expect(res, `start job ${id}`);
   }
@@ -170,10 +181,7 @@ export class FrontendClient {
   /** A job's status, or undefined if the frontend does not know it. */
   async status(id: string): Promise<JobStatusView | undefined> {
     const res = await this.#call('status', id);
-    if (res.status === 404) {
-      await this.#answer(res, 'error', `status of job ${id}`);
-      return undefined;
-    }
+    if (res.status === 404 && (await this.#jobMissing(res, `status of job ${id}`))) return undefined;
     if (!res.ok) return this.#expect(res, `status of job ${id}`);
     return this.#answer(res, 'status', `status of job ${id}`);
   }
@@ -190,7 +198,8 @@ export class FrontendClient {
       await this.#answer(res, name, what);
       return 'recorded';
     }
-    if (res.status === 409 || res.status === 404) {
+    if (res.status === 404 && (await this.#jobMissing(res, what))) return 'stale';
+    if (res.status === 409) {
       await this.#answer(res, 'error', what);
       return 'stale';
     }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { CALLS, checkResponse, type CallName } from '../../../src/contract/index.js';
 import { failJob } from '../../../src/enforcer/job-failer.js';
-import { FrontendClient } from '../../../src/menage/frontend-client.js';
+import { FrontendClient, FrontendUnavailable } from '../../../src/menage/frontend-client.js';
 import { startStack, upload, type Stack } from '../../support/stack.js';
 import { testEngine } from '../../support/services.js';
 
@@ -94,6 +94,17 @@ describe('integration: the internal API contract, client against the real fronte
     expect(checkResponse('result', view).ok).to.equal(true);
     expect(view).to.include({ status: 'Fail' });
     expect((view as { summary: string }).summary).to.match(/^killed by policy: memory-limit\n/);
+  });
+
+  it('a client pointed at the public listener by mistake fails loudly; it never reads "no such job"', async () => {
+    const id = await newJob();
+    const wrong = new FrontendClient(stack.url, stack.env.config.internalToken);
+    for (const attempt of [() => wrong.start(id, 'w'), () => wrong.status(id), () => wrong.heartbeat(id, 'a'.repeat(32))]) {
+      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(FrontendUnavailable);
+      expect((err as Error).message).to.include('internal listener');
+    }
+    expect((await client.status(id))?.status, 'the job is untouched').to.equal('Received');
   });
 
   it('every call of the contract was exercised by a client', () => {
