@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps): Koa {
 export function createInternalApp(deps: InternalAppDeps): Koa {
   const app = baseApp(deps.log);
   app.use(requireToken(deps.internalToken));
-  const router = internalRoutes({ service: deps.service, health: deps.health });
+  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

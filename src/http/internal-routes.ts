@@ -14,6 +14,8 @@ export interface InternalRouteDeps {
   service: JobService;
   /** Resolves when every dependency answers; throws an UnavailableError otherwise. */
   health: () => Promise<void>;
+  /** Operators' log: the errors workers hand jobs back with (never shown to clients). */
+  log: (line: string) => void;
 }
 
 const json = koaBody({
@@ -99,8 +101,10 @@ export function internalRoutes(d: InternalRouteDeps): Router {
   });
   router.post(CALLS.release.route, json, async (ctx) => {
     const b = body(ctx, 'release');
+    const id = jobId(ctx);
     // b.infrastructure is carried for JobService.release (not counting such attempts).
-    ctx.body = await service.release(jobId(ctx), b.lease, b.error);
+    ctx.body = await service.release(id, b.lease, b.error);
+    d.log(`job ${id} handed back${b.infrastructure ? ' (infrastructure)' : ''}: ${b.error}`);
   });
   return router;
 }

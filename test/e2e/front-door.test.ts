@@ -103,6 +103,7 @@ describe('e2e: the front door (public and internal listeners of a running fronte
     for (const shown of [view.summary, details, text]) expect(shown).to.not.match(/ECONNREFUSED|docker\.sock|\/var\/run|node:internal|at Pipe/);
     expect(text).to.match(/^gave up after 2 attempts\nthe appliance could not run this job/);
     expect((await client.status(job))?.lastError).to.include('ECONNREFUSED /var/run/docker.sock');
+    expect(stack.logs.some((l) => l.startsWith(`job ${job} handed back (infrastructure): cannot create the container: connect ECONNREFUSED`)), 'logged for operators').to.equal(true);
   });
 
   it("the original's client (base ending in '/' + link) follows a 301 to the clean path and gets the result", async () => {
