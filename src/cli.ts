@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'frontend': {
       const f = await startFrontend(config, log);
-      log(`frontend listening on ${config.listen.host}:${config.listen.port} (${f.url})`);
+      log(`frontend listening on ${config.listen.host}:${config.listen.port} (${f.url}), internal API on ${f.internalUrl}`);
       onSignals(() => f.close());
       return -1;
     }

@@ -1,5 +1,6 @@
 // Health check run inside the runtime image (it has no shell): `node healthcheck.mjs ROLE`.
-// frontend: its own /healthz. menage: the Docker socket and the frontend it reports to.
+// frontend: its own /healthz on both listeners. menage: the Docker socket and the frontend's
+// internal listener, the one it reports to (with the internal token, as menage calls it).
 // enforcer: the Docker socket and its own API.
 import { request } from 'node:http';
 
@@ -16,11 +17,16 @@ function get(options) {
   });
 }
 
+const internalAuth = { authorization: `Bearer ${process.env.MENAGERIE_INTERNAL_TOKEN ?? ''}` };
+
 const checks = {
-  frontend: [() => get({ host: '127.0.0.1', port: 8100, path: '/healthz' })],
+  frontend: [
+    () => get({ host: '127.0.0.1', port: 8100, path: '/healthz' }),
+    () => get({ host: '127.0.0.1', port: 8101, path: '/internal/healthz', headers: internalAuth }),
+  ],
   menage: [
     () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/var/run/docker.sock', path: '/_ping' }),
-    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8100, path: '/healthz' }),
+    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8101, path: '/internal/healthz', headers: internalAuth }),
   ],
   enforcer: [
     () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/var/run/docker.sock', path: '/_ping' }),

@@ -7,6 +7,8 @@ import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, t
 /** The global configuration, validated and frozen. */
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
+  /** Where the internal API (workers, enforcer) listens: never the public port. */
+  readonly internalListen: { readonly host: string; readonly port: number };
   readonly mysql: {
     readonly host: string;
     readonly port: number;
@@ -46,6 +48,15 @@ const schema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '0.0.0.0' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8100 },
+      },
+    },
+    internalListen: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8101 },
       },
     },
     mysql: {
@@ -100,7 +111,7 @@ const schema = {
       additionalProperties: false,
       default: {},
       properties: {
-        frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8100' },
+        frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8101' },
         dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
