@@ -3,7 +3,7 @@ import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
 import { errorMiddleware, type Log } from './errors.js';
 import { internalRoutes, requireToken } from './internal-routes.js';
-import { publicRoutes } from './public-routes.js';
+import { publicRoutes, type UploadLimits } from './public-routes.js';
 
 export interface AppDeps {
   service: JobService;
@@ -12,6 +12,8 @@ export interface AppDeps {
   /** Resolves when every dependency answers; throws an UnavailableError otherwise. */
   health: () => Promise<void>;
   log: Log;
+  /** Bounds on uploads; the configuration's defaults when absent. */
+  uploads?: UploadLimits;
 }
 
 /** Builds the frontend's Koa app (public API + internal API). It never listens. */
@@ -24,7 +26,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('X-Content-Type-Options', 'nosniff');
     await next();
   });
-  const pub = publicRoutes(deps.service, deps.files);
+  const pub = publicRoutes(deps.service, deps.files, deps.uploads);
   pub.get('/healthz', async (ctx) => {
     await deps.health();
     ctx.body = { status: 'ok' };
