@@ -67,6 +67,8 @@ export interface FuzzCase {
   body: Buffer;
   /** The HTTP framing is complete and correct (Content-Length or chunks match what is sent). */
   framed: boolean;
+  /** An aborted request that still sent every byte: the server may have taken it before the close. */
+  mayLand: boolean;
 }
 
 const MUTATIONS = [
@@ -136,10 +138,12 @@ function frame(rng: Rng, path: string, contentType: string | undefined, body: Bu
   const sent = mutation === 'length-short' ? body.subarray(0, declared) : body;
   const pieces = split(rng, Buffer.concat([Buffer.from(head, 'latin1'), wire]), mutation === 'trickle');
   const ending = mutation === 'abort' ? 'abort' : mutation === 'truncate-early-close' ? 'half-close' : 'wait';
+  const all = pieces.length;
   if (mutation === 'abort') pieces.splice(1 + rng.int(pieces.length));
   return {
     label, contentType, body: sent,
     framed: !['bad-chunked', 'length-long', 'truncate-early-close', 'abort'].includes(mutation),
+    mayLand: mutation === 'abort' && pieces.length === all,
     request: { pieces, ending, timeoutMs: 15_000 },
   };
 }
