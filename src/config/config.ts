@@ -24,6 +24,8 @@ export interface Config {
   readonly enginesFile: string;
   readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number };
   readonly retention: { readonly days: number };
+  /** Bounds on public uploads: bodies received at once, and seconds a body may send nothing. */
+  readonly uploads: { readonly maxConcurrent: number; readonly idleTimeoutSeconds: number };
   readonly menage: {
     readonly frontendUrl: string;
     readonly dockerSocket: string;
@@ -105,6 +107,15 @@ const schema = {
       additionalProperties: false,
       default: {},
       properties: { days: { type: 'number', exclusiveMinimum: 0, default: 30 } },
+    },
+    uploads: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxConcurrent: { type: 'integer', minimum: 1, maximum: 10000, default: 16 },
+        idleTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+      },
     },
     menage: {
       type: 'object',
