@@ -8,6 +8,8 @@ import { loadConfig, type Config } from '../../../src/config/config.js';
 import { startDockerProxy, type DockerProxy } from '../../../src/docker-proxy.js';
 import { dockerOptions } from '../../../src/docker-proxy/endpoint.js';
 import { LABELS } from '../../../src/menage/container-spec.js';
+import { DockerRunner, type RunRequest } from '../../../src/menage/runner.js';
+import { Readable } from 'node:stream';
 import { testEngine, unique } from '../../support/services.js';
 
 /** A proxy started in process on a random port for a fresh deployment, and clients on both sides. */
@@ -31,10 +33,10 @@ export const ENGINES = [
 ];
 
 /** Starts the proxy in process (no MariaDB or RabbitMQ needed: it only reads the config). */
-export async function startProxyEnv(): Promise<ProxyEnv> {
-  const direct = new Docker();
+export async function startProxyEnv(socketPath = '/var/run/docker.sock'): Promise<ProxyEnv> {
+  const direct = new Docker({ socketPath });
   await direct.ping().catch((err: Error) => {
-    throw new Error(`the Docker engine on /var/run/docker.sock does not answer (${err.message}); test/run starts it`);
+    throw new Error(`the Docker engine on ${socketPath} does not answer (${err.message}); test/run starts it`);
   });
   const dir = await mkdtemp(join(tmpdir(), 'menagerie-proxy-test-'));
   const deployment = unique('mt-');
@@ -44,7 +46,7 @@ export async function startProxyEnv(): Promise<ProxyEnv> {
   }));
   const config = loadConfig(join(dir, 'config.json'), {});
   const logs: string[] = [];
-  const proxy = await startDockerProxy(config, (l) => logs.push(l), { listen: { host: '127.0.0.1', port: 0 }, socketPath: '/var/run/docker.sock' });
+  const proxy = await startDockerProxy(config, (l) => logs.push(l), { listen: { host: '127.0.0.1', port: 0 }, socketPath });
   return {
     config, deployment, proxy, direct, logs, viaProxy: new Docker(dockerOptions(proxy.url)),
     async close() {
@@ -53,6 +55,25 @@ export async function startProxyEnv(): Promise<ProxyEnv> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs one job of an engine through the proxy with menage's own runner; what it delivered. */
+export async function runJob(env: ProxyEnv, name: string, input: string): Promise<{ ok: boolean; result: string; detail?: string; containment: Record<string, unknown> }> {
+  const runner = new DockerRunner(env.viaProxy, env.deployment, { graceMs: 10_000 });
+  let result = '';
+  const request: RunRequest = {
+    jobId: '7', attempt: 1, node: 'proxy-test', signal: new AbortController().signal,
+    openInput: async () => ({ stream: Readable.from([Buffer.from(input)]), size: Buffer.byteLength(input) }),
+    deliver: async (body) => {
+      for await (const chunk of body) result += (chunk as Buffer).toString();
+    },
+  };
+  const before = env.logs.length;
+  const outcome = await runner.run(env.config.engines.find((e) => e.name === name)!, request);
+  // Nothing menage does on the way (the oom events watch included) may be refused.
+  const refused = env.logs.slice(before).filter((l) => l.includes('refused'));
+  if (refused.length) throw new Error(`the proxy refused part of a job: ${refused.join('; ')}`);
+  return { ok: outcome.ok, result, detail: outcome.ok ? undefined : `${outcome.reason}: ${outcome.detail}`, containment: outcome.containment };
 }
 
 /** Removes every container and volume labelled with the deployment (a failed test's leftovers). */

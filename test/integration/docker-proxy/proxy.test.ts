@@ -3,8 +3,9 @@ import type Docker from 'dockerode';
 import { Readable, Writable } from 'node:stream';
 import type { Engine } from '../../../src/engines/engines.js';
 import { buildContainerSpec, LABELS } from '../../../src/menage/container-spec.js';
-import { DockerRunner, type RunRequest } from '../../../src/menage/runner.js';
-import { leftovers, raw, startProxyEnv, type ProxyEnv } from './helpers.js';
+import { checkDaemon } from '../../../src/menage/daemon-check.js';
+import { OrphanSweeper } from '../../../src/menage/orphans.js';
+import { leftovers, raw, runJob, startProxyEnv, type ProxyEnv } from './helpers.js';
 
 const BUSYBOX = 'menagerie/busybox:latest';
 
@@ -38,25 +39,10 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
   });
 
   describe('engine jobs still run end to end', () => {
-    async function runJob(name: string, input: string): Promise<{ ok: boolean; result: string; detail?: string; containment: Record<string, unknown> }> {
-      const runner = new DockerRunner(env.viaProxy, env.deployment, { graceMs: 10_000 });
-      let result = '';
-      const request: RunRequest = {
-        jobId: '7', attempt: 1, node: 'proxy-test', signal: new AbortController().signal,
-        openInput: async () => ({ stream: Readable.from([Buffer.from(input)]), size: Buffer.byteLength(input) }),
-        deliver: async (body) => {
-          for await (const chunk of body) result += (chunk as Buffer).toString();
-        },
-      };
-      const before = env.logs.length;
-      const outcome = await runner.run(engine(name), request);
-      // Nothing menage does on the way (the oom events watch included) may be refused.
-      expect(env.logs.slice(before).filter((l) => l.includes('refused'))).to.deep.equal([]);
-      return { ok: outcome.ok, result, detail: outcome.ok ? undefined : `${outcome.reason}: ${outcome.detail}`, containment: outcome.containment };
-    }
+    const run = (name: string, input: string): ReturnType<typeof runJob> => runJob(env, name, input);
 
     it('runs a job (create, archive in, attach, start, wait, inspect, image inspect, events, archive out, remove)', async () => {
-      const done = await runJob('copy', 'hello through the proxy');
+      const done = await run('copy', 'hello through the proxy');
       expect(done.ok, done.detail).to.equal(true);
       expect(done.result).to.equal('hello through the proxy');
       expect(done.containment).to.include({ network: 'none', privileged: false, readonlyRootfs: true });
@@ -64,7 +50,7 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
     });
 
     it('runs a job with a size-capped volume (volume create, holder container, volume remove)', async () => {
-      const done = await runJob('capped', 'capped input');
+      const done = await run('capped', 'capped input');
       expect(done.ok, done.detail).to.equal(true);
       expect(done.result).to.equal('capped input');
     });
@@ -84,6 +70,20 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
       } finally {
         await c.remove({ force: true, v: true });
       }
+    });
+
+    it('menage\'s start-up checks and its orphan sweeper work through it', async () => {
+      const daemon = await checkDaemon(env.viaProxy, env.config.engines, env.config.enginesFile);
+      expect(daemon.problems).to.deep.equal([]);
+      const overdue = buildContainerSpec(engine('copy'), { deployment: env.deployment, jobId: '9', attempt: 1, node: 'proxy-test', deadline: 1 });
+      const c = await env.viaProxy.createContainer({ ...overdue, Cmd: ['sleep', '60'] });
+      await c.start();
+      const lines: string[] = [];
+      const sweeper = new OrphanSweeper({ docker: env.viaProxy, deployment: env.deployment, lookup: async () => undefined, log: (l) => lines.push(l) });
+      const report = await sweeper.sweep();
+      await sweeper.close();
+      expect(report.killed).to.deep.equal([c.id]);
+      expect(env.logs.filter((l) => l.includes('refused'))).to.deep.equal([]);
     });
 
     it('lists only this deployment, and answers 404 for a container that is gone', async () => {
