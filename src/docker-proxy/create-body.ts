@@ -49,10 +49,11 @@ const checkVolume = ajv.compile(volumeSchema);
 /** Problems with a container create body (empty: allowed) and the named volumes it mounts (to be checked as ours). */
 export function judgeContainerCreate(body: unknown, policy: ProxyPolicy): { problems: string[]; volumes: string[] } {
   if (!checkContainer(body)) return { problems: schemaProblems(checkContainer.errors), volumes: [] };
-  const b = body as { Image: string; Labels: Record<string, string>; HostConfig: Record<string, unknown> };
+  const b = body as { Image: string; Cmd?: string[]; User?: string; WorkingDir?: string; Labels: Record<string, string>; HostConfig: Record<string, unknown> };
   const hc = b.HostConfig as { Runtime?: string; SecurityOpt?: string[]; Tmpfs?: Record<string, string>; Mounts?: { Source?: string; VolumeOptions?: { Labels?: Record<string, string> } }[] };
   const problems: string[] = [];
   if (!policy.images.has(b.Image)) problems.push(`image "${b.Image}" is not one of this deployment's engine images`);
+  else problems.push(...commandProblems(b, policy));
   problems.push(...labelProblems(b.Labels, 'Labels', policy.deployment));
   if (hc.Runtime !== undefined && hc.Runtime !== '' && !policy.runtimes.has(hc.Runtime)) problems.push(`runtime "${hc.Runtime}" is not one an engine asks for`);
   for (const opt of hc.SecurityOpt ?? []) {
@@ -87,6 +88,17 @@ export function labelProblems(labels: Record<string, string>, where: string, dep
 /** True when labels mark a container or volume as this deployment's. */
 export function labelsAreOurs(labels: Record<string, string> | null | undefined, deployment: string): boolean {
   return labels?.[LABELS.managed] === 'true' && labels[LABELS.deployment] === deployment;
+}
+
+/** The command, user and working directory must be an engine's (for its image), or the holder's `sleep N`. */
+function commandProblems(b: { Image: string; Cmd?: string[]; User?: string; WorkingDir?: string }, policy: ProxyPolicy): string[] {
+  const cmd = JSON.stringify(b.Cmd ?? []);
+  const holder = b.Image === policy.holderImage && /^\["sleep","[0-9]{1,7}"\]$/.test(cmd);
+  const problems: string[] = [];
+  if (!holder && !policy.commands.get(b.Image)?.has(cmd)) problems.push(`command ${cmd.slice(0, 100)} is not what an engine of image "${b.Image}" runs`);
+  if (!policy.users.has(b.User ?? '')) problems.push(`user ${JSON.stringify(b.User ?? '')} is not one an engine runs as`);
+  if (b.WorkingDir !== undefined && b.WorkingDir !== '' && !policy.workdirs.has(b.WorkingDir)) problems.push(`working directory ${JSON.stringify(b.WorkingDir)} is not an engine's mountpoint`);
+  return problems;
 }
 
 function securityOptProblem(opt: string, policy: ProxyPolicy): string | undefined {

@@ -7,6 +7,12 @@ export interface ProxyPolicy {
   readonly deployment: string;
   /** Images a container may be created from: the engines' and the volume holder's. */
   readonly images: ReadonlySet<string>;
+  /** The volume holder's image: it may only `sleep N`, as the holder user. */
+  readonly holderImage: string;
+  /** Commands per image (JSON of Cmd), users and working directories the engines run with. */
+  readonly commands: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly users: ReadonlySet<string>;
+  readonly workdirs: ReadonlySet<string>;
   /** Runtimes, AppArmor profiles, seccomp profiles (JSON text) and tmpfs mounts ("path options") the engines ask for. */
   readonly runtimes: ReadonlySet<string>;
   readonly apparmor: ReadonlySet<string>;
@@ -25,6 +31,10 @@ export function policyFrom(options: { deployment: string; engines: readonly Engi
   return {
     deployment: options.deployment,
     images: new Set([...engines.map((e) => e.image), options.holderImage]),
+    holderImage: options.holderImage,
+    commands: commandsOf(engines),
+    users: new Set([...engines.map((e) => e.user), HOLDER_USER]),
+    workdirs: new Set(engines.map((e) => e.mountpoint)),
     runtimes: pick((e) => e.containment.runtime),
     apparmor: pick((e) => e.containment.apparmor),
     seccomp: pick((e) => e.containment.seccomp?.json),
@@ -32,6 +42,15 @@ export function policyFrom(options: { deployment: string; engines: readonly Engi
     rules: options.rules,
     maxJsonBytes: options.maxJsonBytes,
   };
+}
+
+/** The user the volume holder runs as (capped-volume.ts). */
+export const HOLDER_USER = '65534:65534';
+
+function commandsOf(engines: readonly Engine[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const e of engines) out.set(e.image, (out.get(e.image) ?? new Set()).add(JSON.stringify(e.cmd)));
+  return out;
 }
 
 /** The key a tmpfs mount is known by in ProxyPolicy.tmpfs. */

@@ -25,11 +25,12 @@ export interface ProxyEnv {
   close(): Promise<void>;
 }
 
-/** The test engines: a plain copy, one with a size-capped volume, one that prints. */
+/** The test engines: a plain copy, one with a size-capped volume, one that prints, one that sleeps. */
 export const ENGINES = [
   testEngine('copy'),
   testEngine('capped', { volumesize: '8m' }),
   testEngine('echo', { cmd: ['/bin/sh', '-c', 'echo through-the-upgrade'] }),
+  testEngine('sleeper', { cmd: ['/engine/sleep', '60'] }),
 ];
 
 /** Starts the proxy in process (no MariaDB or RabbitMQ needed: it only reads the config). */

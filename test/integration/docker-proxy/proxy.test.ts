@@ -75,8 +75,8 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
     it('menage\'s start-up checks and its orphan sweeper work through it', async () => {
       const daemon = await checkDaemon(env.viaProxy, env.config.engines, env.config.enginesFile);
       expect(daemon.problems).to.deep.equal([]);
-      const overdue = buildContainerSpec(engine('copy'), { deployment: env.deployment, jobId: '9', attempt: 1, node: 'proxy-test', deadline: 1 });
-      const c = await env.viaProxy.createContainer({ ...overdue, Cmd: ['sleep', '60'] });
+      const overdue = buildContainerSpec(engine('sleeper'), { deployment: env.deployment, jobId: '9', attempt: 1, node: 'proxy-test', deadline: 1 });
+      const c = await env.viaProxy.createContainer(overdue);
       await c.start();
       const lines: string[] = [];
       const sweeper = new OrphanSweeper({ docker: env.viaProxy, deployment: env.deployment, lookup: async () => undefined, log: (l) => lines.push(l) });
@@ -124,6 +124,11 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
       await refused(env.viaProxy.createContainer(spec('copy', 'another-deployment')), /org\.menagerie\.deployment/);
     });
     it('an image that is not one of the engines\'', () => refused(env.viaProxy.createContainer({ ...spec(), Image: 'menagerie-test/hostile:latest' }), /image/));
+    it('a command, user or working directory no engine of that image has', async () => {
+      await refused(env.viaProxy.createContainer({ ...spec(), Cmd: ['/bin/sh', '-c', 'cat /etc/shadow'] }), /command/);
+      await refused(env.viaProxy.createContainer({ ...spec(), User: '0:0' }), /user/);
+      await refused(env.viaProxy.createContainer({ ...spec(), WorkingDir: '/etc' }), /working directory/);
+    });
     it('a container that breaks the engine policy rules', () => refused(env.viaProxy.createContainer(withHost({ Memory: 0, MemorySwap: 0 })), /memory-limit/));
     it('exec, even in its own container', async () => {
       const c = await env.viaProxy.createContainer(spec());

@@ -115,6 +115,11 @@ describe('docker-proxy: create bodies', () => {
     ['no cap drop (policy rule)', (b) => (b.HostConfig.CapDrop = []), /cap-drop-all/],
     ['a writable root (policy rule)', (b) => (b.HostConfig.ReadonlyRootfs = false), /readonly-rootfs/],
     ['not an object', (b) => (b.HostConfig = []), /HostConfig/],
+    ['another command', (b) => (b.Cmd = ['/bin/sh']), /command/],
+    ['no command (the image default)', (b) => delete b.Cmd, /command/],
+    ['root', (b) => (b.User = '0:0'), /user/],
+    ['another working directory', (b) => (b.WorkingDir = '/'), /working directory/],
+    ['the holder image running something else', (b) => Object.assign(b, { Image: 'menagerie/busybox:latest', Cmd: ['sh', '-c', 'x'] }), /command/],
   ];
   for (const [what, change, pattern] of refused) {
     it(`refuses ${what}`, () => {
@@ -122,6 +127,11 @@ describe('docker-proxy: create bodies', () => {
       expect(problems.join('; ')).to.match(pattern);
     });
   }
+
+  it('allows the volume holder only as capped-volume.ts makes it (sleep N)', () => {
+    const holder = { ...spec(), Image: 'menagerie/busybox:latest', Cmd: ['sleep', '120'], User: '65534:65534' };
+    expect(judgeContainerCreate(holder, policy).problems).to.deep.equal([]);
+  });
 
   it('volume create: only a labelled tmpfs volume', () => {
     const good = { Name: 'menagerie-1-1-ab', Driver: 'local', Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: 'dep' }, DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=8388608,mode=1777,nosuid,nodev,noexec' } };
