@@ -50,6 +50,7 @@ async function handle(o: ProxyServerOptions, owners: Ownership, req: IncomingMes
   const resolved = await resolve(owners, decision, o.policy);
   if ('allow' in resolved) return refuse(o, req, res, resolved);
   if ('reply' in resolved) {
+    req.resume();
     res.writeHead(resolved.reply.status, { 'content-type': 'application/json' });
     return void res.end(resolved.reply.body);
   }
@@ -60,21 +61,25 @@ async function handle(o: ProxyServerOptions, owners: Ownership, req: IncomingMes
     if ('allow' in judged) return refuse(o, req, res, judged);
     body = judged.body;
   }
+  const path = formatTarget(decision.version, decision.match.segments(resolved.id), decision.query);
+  await forward(o, req, res, path, route.body === 'tar' && req.method === 'PUT', body);
+  if (route.name === 'container-remove' && res.statusCode < 300) owners.forget(resolved.id);
+}
+
+/** Sends the judged request to Docker on a fresh connection and streams the answer back. */
+function forward(o: ProxyServerOptions, req: IncomingMessage, res: ServerResponse, path: string, streamIn: boolean, body: Buffer | undefined): Promise<void> {
   const headers: OutgoingHttpHeaders = {};
   if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
-  const streamIn = route.body === 'tar' && req.method === 'PUT';
   if (streamIn) {
     headers['content-type'] = 'application/x-tar';
     if (req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
   } else if (!body) req.resume(); // a body Docker would ignore is never forwarded
-  const path = formatTarget(decision.version, decision.match.segments(resolved.id), decision.query);
   const up = openUpstream(o.socketPath, req.method ?? 'GET', path, headers);
   res.on('close', () => up.destroy());
-  await new Promise<void>((done, fail) => {
+  return new Promise<void>((done, fail) => {
     up.on('error', fail);
     up.on('response', (upRes) => {
       upRes.on('error', () => res.destroy());
-      if (route.name === 'container-remove' && (upRes.statusCode ?? 500) < 300) owners.forget(resolved.id);
       res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.headers));
       // Streams (attach, wait, events) answer their headers long before their first byte.
       res.flushHeaders();
