@@ -176,6 +176,26 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
       return withTop.replace('"HostConfig":{', `"HostConfig":{${host},`);
     };
 
+    it('(control) Docker itself reads these tricks as host binds: a filter that reads keys exactly would be fooled', async () => {
+      const labels = { [LABELS.managed]: 'true', [LABELS.deployment]: env.deployment };
+      const tricks: Record<string, unknown>[] = [
+        { Image: BUSYBOX, Cmd: ['true'], Labels: labels, HostConfig: { NetworkMode: 'none', ['Bind\u017f']: ['/tmp:/h'] } }, // ſ folds to s
+        { Image: BUSYBOX, Cmd: ['true'], Labels: labels, Binds: ['/tmp:/h'] }, // no HostConfig: root-level HostConfig fields count
+      ];
+      for (const body of tricks) {
+        const c = await env.direct.createContainer(body as Docker.ContainerCreateOptions);
+        try {
+          expect((await c.inspect()).HostConfig.Binds).to.deep.equal(['/tmp:/h']);
+        } finally {
+          await c.remove({ force: true });
+        }
+        const res = await raw(env.proxy.url, 'POST', '/containers/create', JSON.stringify(body));
+        expect(res.status, JSON.stringify(body)).to.equal(403);
+      }
+      const dup = `{"Image":"${BUSYBOX}","Cmd":["true"],"Labels":${JSON.stringify(labels)},"HostConfig":{"NetworkMode":"none"},"hostconfig":{"Binds":["/tmp:/h"]}}`;
+      expect((await raw(env.proxy.url, 'POST', '/containers/create', dup)).status).to.equal(403);
+    });
+
     it('keys differing only in case, duplicate keys, Unicode look-alikes, a lower-case field alone', async () => {
       const bodies = [
         body('"privileged":true'), // Privileged is in the body too: Go would take the later one
