@@ -60,6 +60,11 @@ export function judgeContainerCreate(body: unknown, policy: ProxyPolicy): { prob
     const p = securityOptProblem(opt, policy);
     if (p) problems.push(p);
   }
+  for (const [key, max] of Object.entries(policy.limits)) {
+    const value = (hc as Record<string, number | undefined>)[key] ?? 0;
+    // 0 (or -1 for swap) is unlimited in Docker: allowed only when an engine itself asks for no limit.
+    if (value > max || (value <= 0 && max !== Infinity)) problems.push(`HostConfig.${key} ${value} is outside what the engines ask for (at most ${max})`);
+  }
   for (const [path, opts] of Object.entries(hc.Tmpfs ?? {})) {
     if (!policy.tmpfs.has(tmpfsKey(path, opts))) problems.push(`tmpfs ${JSON.stringify(path)} with ${JSON.stringify(opts)} is not one an engine asks for`);
   }
@@ -68,7 +73,7 @@ export function judgeContainerCreate(body: unknown, policy: ProxyPolicy): { prob
     if (m.Source) volumes.push(m.Source);
     else problems.push(...labelProblems(m.VolumeOptions?.Labels ?? {}, `HostConfig.Mounts[${i}].VolumeOptions.Labels`, policy.deployment));
   }
-  if (problems.length) return { problems, volumes };
+  // The engine policy too, whatever else is wrong: every problem is reported at once.
   const violations = evaluateCreate(policy.rules, body);
   if (violations.length) problems.push(`the engine policy (${policy.rules.file}): ${formatViolations(violations)}`);
   return { problems, volumes };

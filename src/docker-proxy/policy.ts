@@ -18,6 +18,8 @@ export interface ProxyPolicy {
   readonly apparmor: ReadonlySet<string>;
   readonly seccomp: ReadonlySet<string>;
   readonly tmpfs: ReadonlySet<string>;
+  /** The largest memory, pids and CPU limits an engine (or the holder) asks for; Infinity when one asks for none. */
+  readonly limits: Readonly<Record<'Memory' | 'MemorySwap' | 'PidsLimit' | 'NanoCpus', number>>;
   /** The enforcer rules every create body must pass (the engine policy). */
   readonly rules: RuleSet;
   /** Largest JSON body accepted (create bodies carry seccomp profiles). */
@@ -35,6 +37,7 @@ export function policyFrom(options: { deployment: string; engines: readonly Engi
     commands: commandsOf(engines),
     users: new Set([...engines.map((e) => e.user), HOLDER_USER]),
     workdirs: new Set(engines.map((e) => e.mountpoint)),
+    limits: limitsOf(engines),
     runtimes: pick((e) => e.containment.runtime),
     apparmor: pick((e) => e.containment.apparmor),
     seccomp: pick((e) => e.containment.seccomp?.json),
@@ -46,6 +49,19 @@ export function policyFrom(options: { deployment: string; engines: readonly Engi
 
 /** The user the volume holder runs as (capped-volume.ts). */
 export const HOLDER_USER = '65534:65534';
+
+/** The holder's own limits (capped-volume.ts): it must fit under the ceilings too. */
+const HOLDER_LIMITS = { memory: 16 * 1024 * 1024, pids: 4, nanoCpus: 1e8 };
+
+function limitsOf(engines: readonly Engine[]): ProxyPolicy['limits'] {
+  const ceiling = (values: number[]): number => (values.some((v) => !(v > 0)) ? Infinity : Math.max(...values));
+  const memory = ceiling([...engines.map((e) => e.containment.memoryBytes), HOLDER_LIMITS.memory]);
+  return {
+    Memory: memory, MemorySwap: memory,
+    PidsLimit: ceiling([...engines.map((e) => e.containment.pids), HOLDER_LIMITS.pids]),
+    NanoCpus: ceiling([...engines.map((e) => e.containment.nanoCpus), HOLDER_LIMITS.nanoCpus]),
+  };
+}
 
 function commandsOf(engines: readonly Engine[]): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
