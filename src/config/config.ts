@@ -35,6 +35,12 @@ export interface Config {
     readonly policyRules: string;
   };
   readonly engines: readonly Engine[];
+  /** The Docker API proxy (`menagerie docker-proxy`): where it listens, the socket behind it. */
+  readonly dockerProxy: {
+    readonly listen: { readonly host: string; readonly port: number; readonly socket?: string };
+    readonly dockerSocket: string;
+    readonly maxJsonBytes: number;
+  };
 }
 
 const schema = {
@@ -127,6 +133,25 @@ const schema = {
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
         policyRules: { type: 'string', minLength: 1 },
+      },
+    },
+    dockerProxy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        listen: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 2375 },
+            socket: { type: 'string', minLength: 1 },
+          },
+        },
+        dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
+        maxJsonBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304 },
       },
     },
   },
