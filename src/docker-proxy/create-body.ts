@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { evaluateCreate, formatViolations } from '../enforcer/index.js';
-import { LABELS } from '../menage/container-spec.js';
+import { LABELS } from '../contract/labels.js';
 import { tmpfsKey, type ProxyPolicy } from './policy.js';
 
 const str = { type: 'string' };

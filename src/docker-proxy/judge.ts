@@ -1,4 +1,4 @@
-import { LABELS } from '../menage/container-spec.js';
+import { LABELS } from '../contract/labels.js';
 import { BadFilters, formatFilters, parseFilters, requiresLabel } from './filters.js';
 import type { ProxyPolicy } from './policy.js';
 import { BadTarget, parseTarget } from './request-target.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../../src/config/config.js';
 import { startDockerProxy, type DockerProxy } from '../../../src/docker-proxy.js';
 import { dockerOptions } from '../../../src/docker-proxy/endpoint.js';
-import { LABELS } from '../../../src/menage/container-spec.js';
+import { LABELS } from '../../../src/contract/labels.js';
 import { DockerRunner, type RunRequest } from '../../../src/menage/runner.js';
 import { Readable } from 'node:stream';
 import { testEngine, unique } from '../../support/services.js';

@@ -7,7 +7,8 @@ import { policyFrom } from '../../../src/docker-proxy/policy.js';
 import { parseStrictJson } from '../../../src/docker-proxy/strict-json.js';
 import type { Engine } from '../../../src/engines/engines.js';
 import { loadRules } from '../../../src/enforcer/index.js';
-import { buildContainerSpec, LABELS } from '../../../src/menage/container-spec.js';
+import { LABELS } from '../../../src/contract/labels.js';
+import { buildContainerSpec } from '../../../src/menage/container-spec.js';
 import { ROOT } from '../enforcer/helpers.js';
 
 const MiB = 1024 * 1024;
