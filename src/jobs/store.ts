@@ -62,6 +62,15 @@ export function poolOptions(cfg: PoolOptions): PoolOptions {
     supportBigNumbers: true, bigNumberStrings: true, timezone: 'Z', ...cfg };
 }
 
+/** Makes a session's CURRENT_TIMESTAMP, NOW() and column defaults UTC. */
+export const UTC_SESSION = "SET time_zone = '+00:00'";
+
+/** The callback-style connection the pool's 'connection' event hands out. */
+interface CoreConnection {
+  query(sql: string, cb: (err: Error | null) => void): void;
+  destroy(): void;
+}
+
 /** The MySQL/MariaDB job store: the one place where job rows are read and changed. */
 export class JobStore {
   readonly #pool: Pool;
@@ -69,6 +78,15 @@ export class JobStore {
 
   constructor(options: PoolOptions) {
     this.#pool = mysql.createPool(poolOptions(options));
+    // CURRENT_TIMESTAMP and column defaults use the session time zone, which defaults to the
+    // server's; the app reads and writes UTC (timezone 'Z'), so every session must be UTC too.
+    // The SET is queued on the new connection before any statement a caller sends.
+    this.#pool.on('connection', (conn) => {
+      const core = conn as unknown as CoreConnection;
+      core.query(UTC_SESSION, (err) => {
+        if (err) core.destroy();
+      });
+    });
   }
 
   /** Applies pending migrations, serialised across processes with a named lock. */
@@ -116,12 +134,13 @@ export class JobStore {
    * submissions once they are older than `unqueuedBefore` (their upload was cut short).
    */
   async listReapable(unqueuedBefore: Date, limit = 100): Promise<Job[]> {
+    // Deadlines are computed by the app, so they are compared with the app's clock.
     const [rows] = await this.#pool
       .query<RowDataPacket[]>(
-        t(`SELECT * FROM jobs WHERE (status = 'Running' AND deadline < CURRENT_TIMESTAMP(3))
+        t(`SELECT * FROM jobs WHERE (status = 'Running' AND deadline < ?)
            OR (status = 'Received' AND queued = 0 AND (attempts > 0 OR created_at < ?))
          ORDER BY id LIMIT ?`),
-        [unqueuedBefore, limit])
+        [new Date(), unqueuedBefore, limit])
       .catch(translate);
     return rows.map(toJob);
   }
@@ -178,7 +197,10 @@ export class JobStore {
       where.push('lease = ?');
       whereParams.push(guard.lease);
     }
-    if (guard.runningOnlyIfExpired) where.push(`(status <> 'Running' OR deadline < CURRENT_TIMESTAMP(3))`);
+    if (guard.runningOnlyIfExpired) {
+      where.push(`(status <> 'Running' OR deadline < ?)`);
+      whereParams.push(new Date());
+    }
     if (guard.maxAttempts !== undefined) {
       where.push('attempts < ?');
       whereParams.push(guard.maxAttempts);
