@@ -42,6 +42,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const service = new JobService({
       store, files, queue: publisher, engines: config.engines,
       maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
+      infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000,
     });
     const health = async (): Promise<void> => {
       await store.ping();
@@ -52,7 +53,8 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const app = createApp({ service, files, internalToken: config.internalToken, health, log });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log });
+    const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
+      infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000, settleMs: config.jobs.leaseSeconds * 1000 });
     reaper.start();
     cleanups.push(() => reaper.close());
     const deadLetters = new DeadLetterConsumer(broker, {

@@ -20,7 +20,7 @@ export interface Config {
   readonly store: { readonly dir: string };
   readonly internalToken: string;
   readonly enginesFile: string;
-  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number };
+  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
   readonly retention: { readonly days: number };
   readonly menage: {
     readonly frontendUrl: string;
@@ -87,6 +87,7 @@ const schema = {
         maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
         reapGraceSeconds: { type: 'integer', minimum: 1, default: 60 },
         leaseSeconds: { type: 'integer', minimum: 3, maximum: 3600, default: 30 },
+        infrastructureTimeoutSeconds: { type: 'integer', minimum: 1, default: 1800 },
       },
     },
     retention: {

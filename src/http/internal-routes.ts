@@ -83,7 +83,8 @@ export function internalRoutes(service: JobService): Router {
   });
   router.post('/jobs/:id/release', json, async (ctx) => {
     const b = body(ctx);
-    ctx.body = await service.release(jobId(ctx), text(b, 'lease', 64) as string, text(b, 'error', 1024) as string);
+    ctx.body = await service.release(jobId(ctx), text(b, 'lease', 64) as string, text(b, 'error', 1024) as string,
+      b.infrastructure === true);
   });
   return router;
 }

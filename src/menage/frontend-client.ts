@@ -146,9 +146,9 @@ export class FrontendClient {
     return (await res.json()) as { status: string; lease: string | null };
   }
 
-  /** Hands a job back to the queue (not the engine's fault). */
-  async release(id: string, lease: string, error: string): Promise<Recorded> {
-    const res = await this.#call('POST', `/internal/jobs/${id}/release`, { json: { lease, error: error.slice(0, 1000) } });
+  /** Hands a job back to the queue (not the engine's fault); `infrastructure`: an outage, the attempt does not count. */
+  async release(id: string, lease: string, error: string, infrastructure = false): Promise<Recorded> {
+    const res = await this.#call('POST', `/internal/jobs/${id}/release`, { json: { lease, error: error.slice(0, 1000), ...(infrastructure ? { infrastructure } : {}) } });
     return this.#recorded(res, `release of job ${id}`);
   }
 
