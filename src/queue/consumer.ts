@@ -40,6 +40,8 @@ export class EngineConsumer {
   #tag: string | undefined;
   #prefetch = 0;
   #paused = false;
+  /** The newest channel, from its creation on (#channel is set once it is ready). */
+  #opening: Channel | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(conn: BrokerConnection, opts: ConsumerOptions) {
@@ -70,6 +72,13 @@ export class EngineConsumer {
         const ch = await (await this.#conn.get()).createChannel();
         const closed = new Promise<void>((resolve) => ch.once('close', resolve));
         ch.on('error', (err: Error) => this.#opts.log(`channel error: ${err.message}`));
+        // close() closes this channel from now on; one that came while it was being opened
+        // found nothing to close, and the loop would wait on it forever.
+        this.#opening = ch;
+        if (this.#stopped.signal.aborted) {
+          await ch.close().catch(() => undefined);
+          break;
+        }
         await declareTopology(ch, this.#opts.prefix, [this.#opts.engine]);
         this.#channel = ch;
         if (!this.#paused) await this.#subscribe(ch, this.#opts.slots - this.#inFlight.size);
@@ -205,7 +214,7 @@ export class EngineConsumer {
     const timer = setTimeout(() => this.#abort.abort(), graceMs);
     await all;
     clearTimeout(timer);
-    await this.#channel?.close().catch(() => undefined);
+    await (this.#channel ?? this.#opening)?.close().catch(() => undefined);
     await this.#loop;
   }
 }
