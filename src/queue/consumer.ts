@@ -40,6 +40,8 @@ export class EngineConsumer {
   #tag: string | undefined;
   #prefetch = 0;
   #paused = false;
+  /** A (re)subscription is under way: no second one may start meanwhile. */
+  #subscribing = false;
   /** The newest channel, from its creation on (#channel is set once it is ready). */
   #opening: Channel | undefined;
   #loop: Promise<void> | undefined;
@@ -99,14 +101,21 @@ export class EngineConsumer {
 
   /** Starts (or restarts) the consumer on `ch` with a prefetch of `prefetch`. */
   async #subscribe(ch: Channel, prefetch: number): Promise<void> {
-    const old = this.#tag;
-    this.#tag = undefined;
-    if (old) await ch.cancel(old);
-    await ch.prefetch(prefetch);
-    this.#prefetch = prefetch;
-    const tag = (await ch.consume(names(this.#opts.prefix).queue(this.#opts.engine), (m) => this.#deliver(ch, m), { noAck: false })).consumerTag;
-    if (this.#paused || this.#stopped.signal.aborted) await ch.cancel(tag);
-    else this.#tag = tag;
+    this.#subscribing = true;
+    try {
+      const old = this.#tag;
+      this.#tag = undefined;
+      if (old) await ch.cancel(old);
+      await ch.prefetch(prefetch);
+      this.#prefetch = prefetch;
+      const tag = (await ch.consume(names(this.#opts.prefix).queue(this.#opts.engine), (m) => this.#deliver(ch, m), { noAck: false })).consumerTag;
+      if (this.#paused || this.#stopped.signal.aborted) await ch.cancel(tag);
+      else this.#tag = tag;
+    } finally {
+      this.#subscribing = false;
+    }
+    // Slots freed (or a resume) while this subscription was being made.
+    this.#widen();
   }
 
   /**
@@ -144,7 +153,7 @@ export class EngineConsumer {
    */
   #widen(): void {
     const ch = this.#channel;
-    if (!ch || this.#stopped.signal.aborted || this.#paused) return;
+    if (!ch || this.#stopped.signal.aborted || this.#paused || this.#subscribing) return;
     const others = [...this.#owner.values()].filter((t) => t !== this.#tag).length;
     if (this.#tag && others + this.#prefetch >= this.#opts.slots) return;
     const free = this.#opts.slots - this.#inFlight.size;
