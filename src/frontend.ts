@@ -46,6 +46,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const service = new JobService({
       store, files, queue: publisher, engines: config.engines,
       maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
+      infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000,
     });
     const health = async (): Promise<void> => {
       await store.ping();
@@ -60,7 +61,8 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, health, log });
     const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
     cleanups.push(() => closeServer(internalServer));
-    const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log });
+    const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
+      infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000, settleMs: config.jobs.leaseSeconds * 1000 });
     reaper.start();
     cleanups.push(() => reaper.close());
     cleanups.push(sweepTmpPeriodically(files, config.uploads.idleTimeoutSeconds * 1000, log));

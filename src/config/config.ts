@@ -22,7 +22,7 @@ export interface Config {
   readonly store: { readonly dir: string };
   readonly internalToken: string;
   readonly enginesFile: string;
-  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number };
+  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
   readonly retention: { readonly days: number };
   /** Bounds on public uploads: bodies received at once, and seconds a body may send nothing. */
   readonly uploads: { readonly maxConcurrent: number; readonly idleTimeoutSeconds: number };
@@ -106,6 +106,7 @@ const schema = {
         maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
         reapGraceSeconds: { type: 'integer', minimum: 1, default: 60 },
         leaseSeconds: { type: 'integer', minimum: 3, maximum: 3600, default: 30 },
+        infrastructureTimeoutSeconds: { type: 'integer', minimum: 1, default: 1800 },
       },
     },
     retention: {
