@@ -112,7 +112,7 @@ describe('e2e: the appliance (Ansible + compose)', function () {
 
     it('every AppArmor profile parses, and the check does reject a broken one', async () => {
       const profiles = (await readdir(join(root, 'apparmor'))).filter((f) => !f.startsWith('.'));
-      expect(profiles).to.include.members(['menagerie-frontend', 'menagerie-menage', 'menagerie-enforcer', 'menagerie-engine-md5']);
+      expect(profiles).to.include.members(['menagerie-frontend', 'menagerie-menage', 'menagerie-docker-proxy', 'menagerie-enforcer', 'menagerie-engine-md5']);
       for (const p of profiles) {
         const r = await run('apparmor_parser', ['-Q', '-K', join(root, 'apparmor', p)]);
         const noise = r.stderr.split('\n').filter((l) => l.trim() && !/Cache read\/write disabled/.test(l));
@@ -191,11 +191,18 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       const r = await ok('/usr/local/sbin/menageriectl', ['status']);
       expect(r.stdout).to.match(/menagerie_frontend_1 running healthy/);
       expect(r.stdout).to.match(/menagerie_menage_1 running healthy/);
+      expect(r.stdout).to.match(/menagerie_docker-proxy_1 running healthy/);
+      // menage reaches Docker only through docker-proxy: no socket, remapped, not in the docker group.
+      const menage = (await ok('docker-compose', ['-p', 'menagerie', 'ps', '-q', 'menage'], { cwd: '/opt/menagerie/compose' })).stdout.trim();
+      const m = JSON.parse((await ok('docker', ['inspect', menage])).stdout)[0];
+      expect(m.Mounts.filter((x: { Type: string }) => x.Type === 'bind')).to.deep.equal([]);
+      expect(m.HostConfig.UsernsMode).to.equal('');
+      expect(m.HostConfig.GroupAdd ?? []).to.deep.equal([]);
       // Service control through the init system, the cron jobs and the AppArmor profiles in place.
       const svc = existsSync('/etc/systemd/system/menagerie.service') ? ['systemctl', 'status', 'menagerie'] : ['/etc/init.d/menagerie', 'status'];
       await ok(svc[0]!, svc.slice(1));
       expect(await readFile('/etc/cron.d/menagerie', 'utf8')).to.equal(await readFile(join(snapshot, 'cron/menagerie'), 'utf8'));
-      for (const p of ['menagerie-frontend', 'menagerie-menage', 'menagerie-enforcer', 'menagerie-engine-md5']) {
+      for (const p of ['menagerie-frontend', 'menagerie-menage', 'menagerie-docker-proxy', 'menagerie-enforcer', 'menagerie-engine-md5']) {
         expect(existsSync(`/etc/apparmor.d/${p}`), p).to.equal(true);
       }
     });
