@@ -1,4 +1,4 @@
-import { parseStrictJson } from './strict-json.js';
+import { parseStrictJson } from '../enforcer/docker-json.js';
 
 /** Docker list filters, normalised: filter name → values. */
 export type Filters = ReadonlyMap<string, readonly string[]>;

@@ -5,7 +5,7 @@ import { deny, judgeRequest, type Admission, type Refusal } from './judge.js';
 import { Ownership } from './ownership.js';
 import type { ProxyPolicy } from './policy.js';
 import { formatTarget } from './request-target.js';
-import { AmbiguousJson, parseStrictJson } from './strict-json.js';
+import { AmbiguousJson, parseStrictJson } from '../enforcer/docker-json.js';
 import { openUpstream } from './upstream.js';
 
 /** What the proxy server needs. */

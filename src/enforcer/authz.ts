@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import Koa from 'koa';
 import { modelFromInspect } from './container-model.js';
+import { canonicalKeys, parseStrictJson } from './docker-json.js';
 import type { CreateVerdict, Judge } from './judge.js';
 import type { Log } from './log.js';
 import type { EnforcerMetrics } from './prometheus.js';
@@ -99,10 +100,15 @@ function judgeExec(deps: AuthzDeps, info: ContainerInspectInfo, body: Record<str
   return { allow: false, message: 'denied by policy: privileged exec is not allowed' };
 }
 
+/**
+ * Reads a request body as Docker will: a body whose keys collide under Docker's case folding
+ * (or hold non-ASCII letters such as "ſ", which Go folds to "s") is unreadable, hence denied;
+ * keys Docker matches ignoring case are read under their canonical spelling.
+ */
 function parseBody(b64: string | null | undefined): Record<string, unknown> | undefined {
   if (!b64) return undefined;
   try {
-    const v = JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as unknown;
+    const v = canonicalKeys(parseStrictJson(Buffer.from(b64, 'base64').toString('utf8')));
     return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

@@ -85,6 +85,33 @@ describe('enforcer AuthZ plugin with a private dockerd', function () {
     expect(answer.body).to.include('unreadable-create-body');
   });
 
+  it('reads a create body as Docker does: case-folded and duplicate keys cannot smuggle privileged past it', async () => {
+    const create = (text: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      const req = request({ socketPath: daemon.socket, path: '/v1.41/containers/create', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end(text);
+    });
+    const head = `"Image":"${IMAGE}","Labels":{"${TEST_LABEL}":"${run}","${KILL_LABEL}":"${run}"}`;
+    const limits = '"Memory":67108864,"PidsLimit":32';
+    const tricks = [
+      // Go keeps the last of two keys equal under case folding: privileged there, harmless here.
+      `{${head},"HostConfig":{${limits}},"hostconfig":{${limits},"Privileged":true}}`,
+      // One key, spelled in another case: Docker reads it as HostConfig.
+      `{${head},"hostconfig":{${limits},"privileged":true}}`,
+      // "ſ" folds to "s" in Go: HoſtConfig is HostConfig.
+      `{${head},"HoſtConfig":{${limits},"Privileged":true}}`,
+    ];
+    for (const text of tricks) {
+      const answer = await create(text);
+      expect(answer.status, text).to.equal(403);
+      expect(answer.body, text).to.match(/test-not-privileged|unreadable-create-body/);
+    }
+  });
+
   it('denies a privileged exec and an update lifting the pids limit, allows a harmless update', async () => {
     const started = await daemon.cli(['run', '-d', '--name', `enf-test-${run}-exec`, '--network', 'none', '--memory', '32m', '--pids-limit', '50', ...labels, IMAGE, 'sleep', '60']);
     expect(started.code, started.stderr).to.equal(0);

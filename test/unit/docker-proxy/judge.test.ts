@@ -4,7 +4,7 @@ import { judgeContainerCreate, judgeVolumeCreate } from '../../../src/docker-pro
 import { dockerOptions } from '../../../src/docker-proxy/endpoint.js';
 import { judgeRequest } from '../../../src/docker-proxy/judge.js';
 import { policyFrom } from '../../../src/docker-proxy/policy.js';
-import { parseStrictJson } from '../../../src/docker-proxy/strict-json.js';
+import { parseStrictJson } from '../../../src/enforcer/docker-json.js';
 import type { Engine } from '../../../src/engines/engines.js';
 import { loadRules } from '../../../src/enforcer/index.js';
 import { LABELS } from '../../../src/contract/labels.js';

@@ -116,3 +116,32 @@ function checkKey(key: string, folded: Set<string>): void {
   if (folded.has(f)) throw new AmbiguousJson(`the key ${JSON.stringify(key)} appears twice (Docker compares keys without case)`);
   folded.add(f);
 }
+
+/**
+ * Docker's spelling of the struct fields the container model reads. Docker matches a body's
+ * keys to them ignoring case, so `{"hostconfig":{"binds":[…]}}` binds host paths as surely as
+ * the canonical spelling does; canonicalKeys makes a judge read what Docker will apply.
+ */
+const DOCKER_FIELDS = ['HostConfig', 'Privileged', 'Binds', 'Mounts', 'CapAdd', 'CapDrop', 'Cmd', 'Devices', 'Env', 'Image',
+  'IpcMode', 'Labels', 'Memory', 'MemorySwap', 'NanoCpus', 'CpuQuota', 'NetworkDisabled', 'NetworkMode', 'PidMode',
+  'PidsLimit', 'PortBindings', 'PublishAllPorts', 'ReadonlyRootfs', 'RestartPolicy', 'SecurityOpt', 'Source', 'Target',
+  'Type', 'UTSMode', 'User', 'UsernsMode', 'Volumes', 'ReadOnly', 'Destination', 'PathOnHost', 'Tmpfs', 'Runtime',
+  'CgroupnsMode', 'Cgroup', 'CgroupParent', 'Sysctls', 'DeviceRequests', 'DeviceCgroupRules', 'VolumesFrom', 'Links',
+  'ExtraHosts', 'GroupAdd', 'OomKillDisable', 'Ulimits', 'Init', 'ShmSize', 'Entrypoint', 'WorkingDir', 'Name'];
+const CANONICAL = new Map(DOCKER_FIELDS.map((k) => [k.toLowerCase(), k]));
+
+/**
+ * Renames keys that Docker would match to a known field (ignoring case) to that field's
+ * spelling, at every depth except inside `Labels` (a map, whose keys Docker keeps as they
+ * are). Use on the output of parseStrictJson, which has already refused keys that collide.
+ */
+export function canonicalKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonicalKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const name = CANONICAL.get(key.toLowerCase()) ?? key;
+    out[name] = name === 'Labels' ? v : canonicalKeys(v);
+  }
+  return out;
+}
