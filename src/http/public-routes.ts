@@ -18,7 +18,9 @@ export function jobId(ctx: Context): string {
 
 /** The public API, compatible with the original: upload, result, link. */
 export function publicRoutes(service: JobService, files: FileStore): Router {
-  const router = new Router({ sensitive: true, strict: true });
+  // Case-sensitive; a trailing slash is tolerated as before (`/result/1/`): only the
+  // internal router is strict, and the public one has no internal route to reach.
+  const router = new Router({ sensitive: true, strict: false });
 
   const upload = async (ctx: Context): Promise<void> => {
     const engine = service.engine(String(ctx.params.engine));
