@@ -17,6 +17,7 @@ export const ERRORS = {
   RESULT_MISSING: { status: 404, public: true },
   METHOD_NOT_ALLOWED: { status: 405, public: true },
   REQUEST_TIMEOUT: { status: 408, public: true },
+  UPLOAD_TIMEOUT: { status: 408, public: true },
   JOB_NOT_FINISHED: { status: 409, public: true },
   BODY_TOO_LARGE: { status: 413, public: true },
   UPLOAD_TOO_LARGE: { status: 413, public: true },
@@ -25,6 +26,7 @@ export const ERRORS = {
   NOT_IMPLEMENTED: { status: 501, public: true },
   DATABASE_UNAVAILABLE: { status: 503, public: true },
   BROKER_UNAVAILABLE: { status: 503, public: true },
+  TOO_MANY_UPLOADS: { status: 503, public: true },
   // Internal API (workers, enforcer).
   INVALID_REQUEST: { status: 400, public: false },
   INVALID_JSON: { status: 400, public: false },

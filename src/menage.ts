@@ -1,9 +1,11 @@
 import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
+import { dockerOptions } from './docker-proxy/endpoint.js';
 import { evaluateCreate, formatViolations, loadRules } from './enforcer/index.js';
 import { ConfigError } from './errors.js';
 import { buildContainerSpec } from './menage/container-spec.js';
+import { Breaker } from './menage/breaker.js';
 import { checkDaemon } from './menage/daemon-check.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
@@ -20,7 +22,8 @@ export interface Menage {
 
 /** Composition root of menage: one consumer per engine with `workers` slots each. */
 export async function startMenage(config: Config, log: (line: string) => void, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
-  const docker = new Docker({ socketPath: config.menage.dockerSocket });
+  // A socket path (the daemon) or a tcp:// URL (the Docker API proxy: docs/containment.md).
+  const docker = new Docker(dockerOptions(config.menage.dockerSocket));
   await docker.ping().catch((err: Error) => {
     throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
   });
@@ -34,10 +37,14 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const broker = new BrokerConnection(config.rabbitmq.url);
   broker.on('lost', () => log('broker connection lost; reconnecting'));
+  // Any answer to a status request (even "no such job") shows the frontend and its database work.
+  const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.status('1') } });
   const consumers = wanted.map((engine) => new EngineConsumer(broker, {
     prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
-    handle: createJobHandler({ engine, client, dispatcher, node, log }),
+    handle: createJobHandler({ engine, client, dispatcher, node, log, breaker }),
   }));
+  breaker.on('open', () => consumers.forEach((c) => c.pause()));
+  breaker.on('close', () => consumers.forEach((c) => c.resume()));
   await Promise.all(consumers.map((c) => c.start()));
   // Leftovers of this deployment (crash, lost lease) are removed now and every 30 s, in the background.
   const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
@@ -48,6 +55,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
     close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
         await Promise.allSettled([...consumers.map((c) => c.close(graceMs)), sweeper.close()]);
+        breaker.close();
         await broker.close();
       })();
       return closing;

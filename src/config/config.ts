@@ -22,8 +22,10 @@ export interface Config {
   readonly store: { readonly dir: string };
   readonly internalToken: string;
   readonly enginesFile: string;
-  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number };
+  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
   readonly retention: { readonly days: number };
+  /** Bounds on public uploads: bodies received at once, and seconds a body may send nothing. */
+  readonly uploads: { readonly maxConcurrent: number; readonly idleTimeoutSeconds: number };
   readonly menage: {
     readonly frontendUrl: string;
     readonly dockerSocket: string;
@@ -33,6 +35,12 @@ export interface Config {
     readonly policyRules: string;
   };
   readonly engines: readonly Engine[];
+  /** The Docker API proxy (`menagerie docker-proxy`): where it listens, the socket behind it. */
+  readonly dockerProxy: {
+    readonly listen: { readonly host: string; readonly port: number; readonly socket?: string };
+    readonly dockerSocket: string;
+    readonly maxJsonBytes: number;
+  };
 }
 
 const schema = {
@@ -98,6 +106,7 @@ const schema = {
         maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 3 },
         reapGraceSeconds: { type: 'integer', minimum: 1, default: 60 },
         leaseSeconds: { type: 'integer', minimum: 3, maximum: 3600, default: 30 },
+        infrastructureTimeoutSeconds: { type: 'integer', minimum: 1, default: 1800 },
       },
     },
     retention: {
@@ -105,6 +114,15 @@ const schema = {
       additionalProperties: false,
       default: {},
       properties: { days: { type: 'number', exclusiveMinimum: 0, default: 30 } },
+    },
+    uploads: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxConcurrent: { type: 'integer', minimum: 1, maximum: 10000, default: 16 },
+        idleTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+      },
     },
     menage: {
       type: 'object',
@@ -116,6 +134,25 @@ const schema = {
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
         policyRules: { type: 'string', minLength: 1 },
+      },
+    },
+    dockerProxy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        listen: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 2375 },
+            socket: { type: 'string', minLength: 1 },
+          },
+        },
+        dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
+        maxJsonBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304 },
       },
     },
   },

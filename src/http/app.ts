@@ -4,7 +4,7 @@ import type { FileStore } from '../storage/file-store.js';
 import { errorMiddleware, type Log } from './errors.js';
 import { internalRoutes } from './internal-routes.js';
 import { cleanPaths } from './path-cleaning.js';
-import { publicRoutes } from './public-routes.js';
+import { publicRoutes, type UploadLimits } from './public-routes.js';
 import { requireToken } from './token-guard.js';
 
 /** What the public app needs. */
@@ -14,6 +14,8 @@ export interface AppDeps {
   /** Resolves when every dependency answers; throws an UnavailableError otherwise. */
   health: () => Promise<void>;
   log: Log;
+  /** Bounds on uploads; the configuration's defaults when absent. */
+  uploads?: UploadLimits;
 }
 
 /** What the internal app needs. */
@@ -45,7 +47,7 @@ function baseApp(log: Log): Koa {
 export function createApp(deps: AppDeps): Koa {
   const app = baseApp(deps.log);
   app.use(cleanPaths());
-  const router = publicRoutes(deps.service, deps.files);
+  const router = publicRoutes(deps.service, deps.files, deps.uploads);
   router.get('/healthz', async (ctx) => {
     await deps.health();
     ctx.body = { status: 'ok' };

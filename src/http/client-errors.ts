@@ -8,6 +8,7 @@ const ANSWERS: Readonly<Record<string, [number, ErrorCode, string]>> = {
   HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'the request headers are too large'],
   HPE_HEADER_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request headers came too slowly'],
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request came too slowly'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'BODY_TOO_LARGE', 'the chunk extensions are too large'],
 };
 
 /**
@@ -25,6 +26,8 @@ export function answerClientErrors(server: Server): void {
     const [status, code, message] = ANSWERS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'the request is malformed'];
     const body = JSON.stringify({ error: { code, message } });
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
-      + `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`);
+      + `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+    // A peer that never reads the answer does not keep the socket.
+    setTimeout(() => socket.destroy(), 5000).unref();
   });
 }

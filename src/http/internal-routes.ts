@@ -102,8 +102,7 @@ export function internalRoutes(d: InternalRouteDeps): Router {
   router.post(CALLS.release.route, json, async (ctx) => {
     const b = body(ctx, 'release');
     const id = jobId(ctx);
-    // b.infrastructure is carried for JobService.release (not counting such attempts).
-    ctx.body = await service.release(id, b.lease, b.error);
+    ctx.body = await service.release(id, b.lease, b.error, b.infrastructure === true);
     d.log(`job ${id} handed back${b.infrastructure ? ' (infrastructure)' : ''}: ${b.error}`);
   });
   return router;

@@ -25,6 +25,8 @@ export interface Job {
   deadline: Date | null;
   /** Whether the broker confirmed a message for the job's current wait (outbox flag). */
   queued: boolean;
+  /** When an infrastructure outage first handed the job back (null if never). */
+  infraSince: Date | null;
   /** The controls that were in force for the last run, read back from Docker. */
   containment: unknown;
 }

@@ -64,4 +64,13 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
       `CREATE INDEX IF NOT EXISTS jobs_status_queued ON jobs (status, queued, created_at)`,
     ],
   },
+  {
+    version: 5,
+    name: 'infrastructure hand-backs',
+    sql: [
+      // When an outage of the appliance's own services first handed the job back: the job
+      // fails for infrastructure reasons only once this is older than the configured timeout.
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS infra_since DATETIME(3) NULL`,
+    ],
+  },
 ];

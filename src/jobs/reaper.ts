@@ -9,6 +9,14 @@ export interface ReaperOptions {
   /** How long a first submission may stay unconfirmed before it counts as cut short. */
   unqueuedGraceMs: number;
   log: (line: string) => void;
+  /** Waiting jobs first handed back by an outage longer ago than this fail (see JobService.release). */
+  infrastructureTimeoutMs?: number;
+  /**
+   * After the reaper starts or the database comes back, expired leases are left alone this
+   * long: workers could not renew them while the frontend or the database was away, and
+   * their next heartbeat renews them. Usually one lease period.
+   */
+  settleMs?: number;
 }
 
 /**
@@ -20,6 +28,9 @@ export class Reaper {
   readonly #o: ReaperOptions;
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
+  /** Since when scans have succeeded without a break. */
+  #healthySince = Date.now();
+  #failing = false;
 
   constructor(options: ReaperOptions) {
     this.#o = options;
@@ -33,8 +44,16 @@ export class Reaper {
   /** One scan: returns how many jobs were requeued and failed. */
   async scan(): Promise<{ requeued: number; failed: number; removed: number }> {
     const counts = { requeued: 0, failed: 0, removed: 0 };
-    const found = await this.#o.store.listReapable(new Date(Date.now() - this.#o.unqueuedGraceMs));
+    const found = await this.#o.store.listReapable(new Date(Date.now() - this.#o.unqueuedGraceMs), 100,
+      new Date(Date.now() - (this.#o.infrastructureTimeoutMs ?? 1800_000))).catch((err: unknown) => {
+      this.#failing = true;
+      throw err;
+    });
+    if (this.#failing) this.#healthySince = Date.now();
+    this.#failing = false;
+    const settling = Date.now() < this.#healthySince + (this.#o.settleMs ?? 0);
     for (const job of found) {
+      if (settling && job.status === 'Running') continue;
       try {
         const outcome = await this.#o.service.reap(job);
         if (outcome !== 'skipped') {

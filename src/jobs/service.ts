@@ -28,10 +28,14 @@ export interface JobServiceDeps {
   graceMs: number;
   /** How long a lease lasts without a heartbeat. */
   leaseMs: number;
+  /** How long outages of our own services may keep handing a job back before it fails. */
+  infrastructureTimeoutMs?: number;
 }
 
 /** What clients read for a job that infrastructure kept failing (the detail is for operators). */
 export const INFRASTRUCTURE_TEXT = 'the appliance could not run this job because of a problem on its side; operators can see the cause';
+/** The public reason of a job that outages kept from running; its detail is fixed text. */
+export const INFRASTRUCTURE_REASON = 'infrastructure unavailable';
 
 /** Limits text written for a failure (reason + engine output) to this many bytes. */
 const ERROR_TEXT_LIMIT = 1024 * 1024;
@@ -187,12 +191,43 @@ export class JobService {
     return (await this.#d.files.open(id, 'log')) ?? { stream: Readable.from([]), size: 0 };
   }
 
-  /** A worker hands a job back (infrastructure trouble or shutdown); it will run again. */
-  async release(id: string, lease: string, error: string): Promise<JobView> {
-    const res = await this.#d.store.apply(id, 'release', { lease: null, lastError: error, deadline: null }, { lease });
+  /**
+   * A worker hands a job back; it will run again. With `infrastructure` (an outage of our
+   * own services, not the job's fault) the attempt is given back and a fresh message is
+   * published, so neither attempts nor deliveries are spent; the worker acks its own. Such
+   * hand-backs fail the job only once the first of them is older than the configured timeout.
+   */
+  async release(id: string, lease: string, error: string, infrastructure = false): Promise<JobView> {
+    const fields = infrastructure
+      ? { lease: null, lastError: error, deadline: null, queued: false, refundAttempt: true, infraSince: new Date() }
+      : { lease: null, lastError: error, deadline: null };
+    const res = await this.#d.store.apply(id, 'release', fields, { lease });
     if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
     if (res.kind === 'conflict') throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
+    if (infrastructure && !(await this.#infrastructureExpired(res.job))) {
+      // If the broker is away too, the reaper publishes it later (the row says unqueued).
+      await this.#republish(res.job).catch(() => undefined);
+    }
     return this.view(id);
+  }
+
+  /** Fails a job whose outages have lasted longer than the timeout; true if it did. */
+  async #infrastructureExpired(job: Job): Promise<boolean> {
+    const since = job.infraSince?.getTime();
+    const limit = this.#d.infrastructureTimeoutMs ?? 1800_000;
+    if (since === undefined || Date.now() - since < limit || isTerminal(job.status)) return false;
+    await this.fail(job.id, undefined, INFRASTRUCTURE_REASON,
+      `the appliance's own services (Docker, the frontend or the broker) kept the job from running for more than ${Math.round(limit / 1000)} s`)
+      .catch((err: unknown) => {
+        if (!(err instanceof ConflictError)) throw err;
+      });
+    return true;
+  }
+
+  async #republish(job: Job): Promise<'requeued' | 'skipped'> {
+    await this.#d.queue.publish({ jobId: job.id, engine: job.engine });
+    const res = await this.#d.store.apply(job.id, 'requeue', { queued: true });
+    return res.kind === 'applied' ? 'requeued' : 'skipped';
   }
 
   /**
@@ -207,7 +242,9 @@ export class JobService {
       await this.fail(job.id, undefined, `engine "${job.engine}" is no longer configured`);
       return 'failed';
     }
-    if (job.status === 'Received' && job.attempts === 0) {
+    if (await this.#infrastructureExpired(job)) return 'failed';
+    if (job.status === 'Received' && job.queued) return 'skipped';
+    if (job.status === 'Received' && job.attempts === 0 && !job.startedAt) {
       if (!(await this.#d.store.removeAbandoned(job.id))) return 'skipped';
       await this.#d.files.removeJob(job.id);
       return 'removed';
@@ -221,9 +258,7 @@ export class JobService {
         { lease: null, deadline: null, queued: false, lastError: 'lease expired: the worker stopped answering' }, { lease: job.lease ?? '' });
       if (res.kind !== 'applied') return 'skipped';
     }
-    await this.#d.queue.publish({ jobId: job.id, engine: job.engine });
-    const res = await this.#d.store.apply(job.id, 'requeue', { queued: true });
-    return res.kind === 'applied' ? 'requeued' : 'skipped';
+    return this.#republish(job);
   }
 
   /**

@@ -25,6 +25,10 @@ export interface ApplyFields {
   startedNow?: boolean;
   finishedNow?: boolean;
   incrementAttempts?: boolean;
+  /** Gives back the attempt the last start counted (an outage of our own services, not the job's fault). */
+  refundAttempt?: boolean;
+  /** Sets infra_since unless it is already set. */
+  infraSince?: Date;
 }
 
 /** Conditions on the row beyond the event's allowed source states. */
@@ -62,6 +66,15 @@ export function poolOptions(cfg: PoolOptions): PoolOptions {
     supportBigNumbers: true, bigNumberStrings: true, timezone: 'Z', ...cfg };
 }
 
+/** Makes a session's CURRENT_TIMESTAMP, NOW() and column defaults UTC. */
+export const UTC_SESSION = "SET time_zone = '+00:00'";
+
+/** The callback-style connection the pool's 'connection' event hands out. */
+interface CoreConnection {
+  query(sql: string, cb: (err: Error | null) => void): void;
+  destroy(): void;
+}
+
 /** The MySQL/MariaDB job store: the one place where job rows are read and changed. */
 export class JobStore {
   readonly #pool: Pool;
@@ -69,6 +82,15 @@ export class JobStore {
 
   constructor(options: PoolOptions) {
     this.#pool = mysql.createPool(poolOptions(options));
+    // CURRENT_TIMESTAMP and column defaults use the session time zone, which defaults to the
+    // server's; the app reads and writes UTC (timezone 'Z'), so every session must be UTC too.
+    // The SET is queued on the new connection before any statement a caller sends.
+    this.#pool.on('connection', (conn) => {
+      const core = conn as unknown as CoreConnection;
+      core.query(UTC_SESSION, (err) => {
+        if (err) core.destroy();
+      });
+    });
   }
 
   /** Applies pending migrations, serialised across processes with a named lock. */
@@ -111,17 +133,20 @@ export class JobStore {
   }
 
   /**
-   * Jobs the reaper must act on: Running ones whose lease expired, and Received ones whose
-   * message is not confirmed in the broker: retries (attempts > 0) at once, first
-   * submissions once they are older than `unqueuedBefore` (their upload was cut short).
+   * Jobs the reaper must act on: Running ones whose lease expired; Received ones whose
+   * message is not confirmed in the broker: retries (started before) at once, first
+   * submissions once they are older than `unqueuedBefore` (their upload was cut short); and
+   * waiting ones first handed back by an outage before `infraBefore`.
    */
-  async listReapable(unqueuedBefore: Date, limit = 100): Promise<Job[]> {
+  async listReapable(unqueuedBefore: Date, limit = 100, infraBefore = new Date(0)): Promise<Job[]> {
+    // Deadlines are computed by the app, so they are compared with the app's clock.
     const [rows] = await this.#pool
       .query<RowDataPacket[]>(
-        t(`SELECT * FROM jobs WHERE (status = 'Running' AND deadline < CURRENT_TIMESTAMP(3))
-           OR (status = 'Received' AND queued = 0 AND (attempts > 0 OR created_at < ?))
+        t(`SELECT * FROM jobs WHERE (status = 'Running' AND deadline < ?)
+           OR (status = 'Received' AND queued = 0 AND (attempts > 0 OR started_at IS NOT NULL OR created_at < ?))
+           OR (status = 'Received' AND infra_since < ?)
          ORDER BY id LIMIT ?`),
-        [unqueuedBefore, limit])
+        [new Date(), unqueuedBefore, infraBefore, limit])
       .catch(translate);
     return rows.map(toJob);
   }
@@ -160,7 +185,7 @@ export class JobStore {
   /** Deletes a Received job whose message was never confirmed; false if it moved on meanwhile. */
   async removeAbandoned(id: string): Promise<boolean> {
     const [res] = await this.#pool
-      .execute<ResultSetHeader>(t(`DELETE FROM jobs WHERE id = ? AND status = 'Received' AND queued = 0 AND attempts = 0`), [id])
+      .execute<ResultSetHeader>(t(`DELETE FROM jobs WHERE id = ? AND status = 'Received' AND queued = 0 AND attempts = 0 AND started_at IS NULL`), [id])
       .catch(translate);
     return res.affectedRows === 1;
   }
@@ -178,7 +203,10 @@ export class JobStore {
       where.push('lease = ?');
       whereParams.push(guard.lease);
     }
-    if (guard.runningOnlyIfExpired) where.push(`(status <> 'Running' OR deadline < CURRENT_TIMESTAMP(3))`);
+    if (guard.runningOnlyIfExpired) {
+      where.push(`(status <> 'Running' OR deadline < ?)`);
+      whereParams.push(new Date());
+    }
     if (guard.maxAttempts !== undefined) {
       where.push('attempts < ?');
       whereParams.push(guard.maxAttempts);
@@ -252,6 +280,11 @@ function assignments(status: JobStatus, f: ApplyFields): { sets: string[]; param
   if (f.containment !== undefined && f.containment !== null) set('containment', JSON.stringify(f.containment));
   if (f.queued !== undefined) set('queued', f.queued ? 1 : 0);
   if (f.incrementAttempts) sets.push('attempts = attempts + 1');
+  if (f.refundAttempt) sets.push('attempts = IF(attempts > 0, attempts - 1, 0)');
+  if (f.infraSince !== undefined) {
+    sets.push('infra_since = COALESCE(infra_since, ?)');
+    params.push(f.infraSince);
+  }
   if (f.startedNow) sets.push('started_at = CURRENT_TIMESTAMP(3)');
   if (f.finishedNow) sets.push('finished_at = CURRENT_TIMESTAMP(3)');
   return { sets, params };
@@ -277,6 +310,7 @@ function toJob(r: RowDataPacket): Job {
     finishedAt: r.finished_at,
     deadline: r.deadline,
     queued: Number(r.queued) === 1,
+    infraSince: r.infra_since ?? null,
     containment: typeof r.containment === 'string' ? JSON.parse(r.containment) : (r.containment ?? null),
   };
 }

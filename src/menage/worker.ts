@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
+import type { Breaker, Dependency } from './breaker.js';
 import { FrontendUnavailable, type FrontendClient } from './frontend-client.js';
-import type { ContainerDispatcher } from './runner.js';
+import { InfrastructureError, RunAborted, type ContainerDispatcher } from './runner.js';
 
 export interface WorkerDeps {
   engine: Engine;
@@ -11,14 +12,25 @@ export interface WorkerDeps {
   dispatcher: ContainerDispatcher;
   node: string;
   log: (line: string) => void;
-  /** Pause before handing a job back after an infrastructure failure, by attempt. */
+  /** Opens when Docker or the frontend is away; the consumers pause meanwhile. */
+  breaker: Breaker;
+  /** Pause before handing a job back after a failure that is not an outage, by attempt. */
   backoffMs?: (attempt: number) => number;
+  /** How long a job that could not be handed back waits for the frontend to return. */
+  holdMs?: number;
+  /** First pause between retries of a report while the frontend is away. */
+  retryMs?: number;
 }
+
+/** Why a run broke off without the engine being at fault: a service of ours, or shutdown. */
+type Outage = Dependency | 'shutdown';
 
 /**
  * Handles one delivery end to end and says what to do with the message. Failures are
- * classified: the engine's fault fails the job (ack); infrastructure's fault hands the job
- * back for a bounded number of attempts (requeue); a malformed message is dead-lettered.
+ * classified: the engine's fault fails the job (ack); an outage of Docker or the frontend
+ * (checked by probing it) opens the breaker and hands the job back without spending an
+ * attempt or a delivery (a fresh message); any other infrastructure failure hands it back
+ * for a bounded number of attempts (requeue); a malformed message is dead-lettered.
  * Nothing a job does can crash the worker.
  */
 export function createJobHandler(d: WorkerDeps) {
@@ -29,11 +41,17 @@ export function createJobHandler(d: WorkerDeps) {
       return 'dead-letter';
     }
     const id = message.jobId;
+    // Delivered as the breaker opened: give it back uncounted (the consumer pauses now).
+    if (d.breaker.isOpen && !(await d.breaker.waitClosed(signal, Math.min(5000, d.holdMs ?? 5000)))) return 'republish';
     let started;
     try {
       started = await d.client.start(id, d.node);
     } catch (err) {
       d.log(`job ${id}: cannot start: ${(err as Error).message}`);
+      if (err instanceof FrontendUnavailable) {
+        d.breaker.trip('frontend', (err as Error).message);
+        return 'republish';
+      }
       await sleep(backoff(1), undefined, { signal }).catch(() => undefined);
       return 'requeue';
     }
@@ -71,15 +89,17 @@ export function createJobHandler(d: WorkerDeps) {
       });
       if (!outcome.ok) {
         await saveOutput(outcome.detail);
-        const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), job.signal);
+        const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), job.signal, d.retryMs);
         d.log(`job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
       } else d.log(`job ${id}: done`);
       return 'ack';
     } catch (err) {
       if (lostLease) return 'ack';
       const why = (err as Error).message;
+      const outage = await classify(err, d.breaker);
+      if (outage) return handBack(d, id, lease, why, outage, signal);
       d.log(`job ${id}: handing back after attempt ${attempt}: ${why}`);
-      await retrying(() => d.client.release(id, lease, why), signal)
+      await retrying(() => d.client.release(id, lease, why), signal, d.retryMs)
         .catch((e: Error) => d.log(`job ${id}: release failed: ${e.message}`));
       if (!signal.aborted) await sleep(backoff(attempt), undefined, { signal }).catch(() => undefined);
       return 'requeue';
@@ -91,16 +111,53 @@ export function createJobHandler(d: WorkerDeps) {
 }
 
 /**
+ * Tells an outage from a failure that may be the job's: a shutdown, the frontend failing
+ * (by construction never the job's doing), or Docker not answering a probe right now.
+ */
+async function classify(err: unknown, breaker: Breaker): Promise<Outage | undefined> {
+  if (err instanceof RunAborted) return 'shutdown';
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof FrontendUnavailable) {
+      await breaker.isDown('frontend');
+      return 'frontend';
+    }
+  }
+  if (err instanceof InfrastructureError && (await breaker.isDown('docker'))) return 'docker';
+  return undefined;
+}
+
+/**
+ * Hands a job back after an outage: the frontend gives the attempt back and publishes a
+ * fresh message, so this one is acked. While the frontend is away the message is held
+ * (bounded), then given back fresh; the job's lease expires meanwhile and the reaper
+ * takes it over.
+ */
+async function handBack(d: WorkerDeps, id: string, lease: string, why: string, outage: Outage, signal: AbortSignal): Promise<Disposition> {
+  d.log(`job ${id}: handing back (${outage === 'shutdown' ? 'shutting down' : `${outage} unavailable`}; the attempt does not count): ${why}`);
+  const release = (): Promise<unknown> => retrying(() => d.client.release(id, lease, why, true), signal, d.retryMs).catch((e: Error) => e);
+  let r = await release();
+  if (r instanceof FrontendUnavailable && !signal.aborted) {
+    d.breaker.trip('frontend', r.message);
+    if (await d.breaker.waitClosed(signal, d.holdMs ?? 120_000, 'frontend')) r = await release();
+  }
+  if (r instanceof Error) {
+    d.log(`job ${id}: release failed: ${r.message}`);
+    return 'republish';
+  }
+  return 'ack';
+}
+
+/**
  * Retries a report while the frontend is unavailable (it may be restarting): a finished
  * job's outcome is worth a few seconds of waiting rather than a re-run.
  */
-async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, tries = 4): Promise<T> {
+async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, baseMs = 500, tries = 4): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
       if (!(err instanceof FrontendUnavailable) || i >= tries || signal.aborted) throw err;
-      await sleep(500 * 2 ** i, undefined, { signal }).catch(() => undefined);
+      await sleep(baseMs * 2 ** i, undefined, { signal }).catch(() => undefined);
     }
   }
 }

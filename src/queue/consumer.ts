@@ -3,8 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerConnection } from './connection.js';
 import { declareTopology, names, parseMessage, type JobMessage } from './topology.js';
 
-/** What to do with a delivery once its handler is done. */
-export type Disposition = 'ack' | 'requeue' | 'dead-letter';
+/**
+ * What to do with a delivery once its handler is done. `republish` puts a fresh copy at the
+ * back of the queue and acks this one: unlike `requeue`, it does not count as a delivery
+ * (quorum queues dead-letter a message after DELIVERY_LIMIT returns), for a job that an
+ * outage of our own services kept from running.
+ */
+export type Disposition = 'ack' | 'requeue' | 'dead-letter' | 'republish';
 
 /** Handles one delivery; `message` is undefined when the body is malformed. */
 export type DeliveryHandler = (message: JobMessage | undefined, signal: AbortSignal, raw: ConsumeMessage) => Promise<Disposition>;
@@ -29,11 +34,16 @@ export class EngineConsumer {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   readonly #stopped = new AbortController();
-  /** The channel each in-flight delivery came on. */
-  readonly #owner = new Map<Promise<void>, Channel>();
+  /** The consumer tag each in-flight delivery came to. */
+  readonly #owner = new Map<Promise<void>, string>();
   #channel: Channel | undefined;
   #tag: string | undefined;
   #prefetch = 0;
+  #paused = false;
+  /** A (re)subscription is under way: no second one may start meanwhile. */
+  #subscribing = false;
+  /** The newest channel, from its creation on (#channel is set once it is ready). */
+  #opening: Channel | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(conn: BrokerConnection, opts: ConsumerOptions) {
@@ -64,9 +74,16 @@ export class EngineConsumer {
         const ch = await (await this.#conn.get()).createChannel();
         const closed = new Promise<void>((resolve) => ch.once('close', resolve));
         ch.on('error', (err: Error) => this.#opts.log(`channel error: ${err.message}`));
+        // close() closes this channel from now on; one that came while it was being opened
+        // found nothing to close, and the loop would wait on it forever.
+        this.#opening = ch;
+        if (this.#stopped.signal.aborted) {
+          await ch.close().catch(() => undefined);
+          break;
+        }
         await declareTopology(ch, this.#opts.prefix, [this.#opts.engine]);
         this.#channel = ch;
-        await this.#subscribe(ch, this.#opts.slots - this.#inFlight.size);
+        if (!this.#paused) await this.#subscribe(ch, this.#opts.slots - this.#inFlight.size);
         delay = 250;
         ready();
         await closed;
@@ -84,10 +101,44 @@ export class EngineConsumer {
 
   /** Starts (or restarts) the consumer on `ch` with a prefetch of `prefetch`. */
   async #subscribe(ch: Channel, prefetch: number): Promise<void> {
-    if (this.#tag) await ch.cancel(this.#tag);
-    await ch.prefetch(prefetch);
-    this.#prefetch = prefetch;
-    this.#tag = (await ch.consume(names(this.#opts.prefix).queue(this.#opts.engine), (m) => this.#deliver(ch, m), { noAck: false })).consumerTag;
+    this.#subscribing = true;
+    try {
+      const old = this.#tag;
+      this.#tag = undefined;
+      if (old) await ch.cancel(old);
+      await ch.prefetch(prefetch);
+      this.#prefetch = prefetch;
+      const tag = (await ch.consume(names(this.#opts.prefix).queue(this.#opts.engine), (m) => this.#deliver(ch, m), { noAck: false })).consumerTag;
+      if (this.#paused || this.#stopped.signal.aborted) await ch.cancel(tag);
+      else this.#tag = tag;
+    } finally {
+      this.#subscribing = false;
+    }
+    // Slots freed (or a resume) while this subscription was being made.
+    this.#widen();
+  }
+
+  /**
+   * Stops taking new deliveries (the circuit breaker opened); jobs being handled go on and
+   * settle their messages on the same channel. Safe to call twice.
+   */
+  pause(): void {
+    this.#paused = true;
+    const ch = this.#channel;
+    const tag = this.#tag;
+    this.#tag = undefined;
+    if (ch && tag) ch.cancel(tag).catch((err: Error) => this.#opts.log(`cannot pause ${this.#opts.engine}: ${err.message}`));
+  }
+
+  /** Takes deliveries again, for the slots that are free. */
+  resume(): void {
+    this.#paused = false;
+    this.#widen();
+  }
+
+  /** Whether consumption is paused. */
+  get paused(): boolean {
+    return this.#paused;
   }
 
   async #slotFree(): Promise<void> {
@@ -96,13 +147,31 @@ export class EngineConsumer {
     }
   }
 
-  /** After jobs of an older channel finished, widen the prefetch back to every slot. */
+  /**
+   * Once jobs that the current consumer does not count (from an older consumer or channel)
+   * have finished, subscribes again so that the broker hands out exactly the free slots.
+   */
   #widen(): void {
     const ch = this.#channel;
-    if (!ch || this.#stopped.signal.aborted || this.#prefetch >= this.#opts.slots) return;
-    const older = [...this.#owner.values()].filter((c) => c !== ch).length;
-    if (older > 0) return;
-    this.#subscribe(ch, this.#opts.slots).catch((err: Error) => this.#opts.log(`cannot widen prefetch: ${err.message}`));
+    if (!ch || this.#stopped.signal.aborted || this.#paused || this.#subscribing) return;
+    const others = [...this.#owner.values()].filter((t) => t !== this.#tag).length;
+    if (this.#tag && others + this.#prefetch >= this.#opts.slots) return;
+    const free = this.#opts.slots - this.#inFlight.size;
+    if (free <= 0) return;
+    this.#subscribe(ch, free).catch((err: Error) => this.#opts.log(`cannot widen prefetch: ${err.message}`));
+  }
+
+  /** Publishes a fresh copy of `raw` to the engine's queue and waits for the broker's confirm. */
+  async #republish(raw: ConsumeMessage): Promise<void> {
+    const ch = await (await this.#conn.get()).createConfirmChannel();
+    ch.on('error', () => undefined);
+    try {
+      ch.sendToQueue(names(this.#opts.prefix).queue(this.#opts.engine), raw.content,
+        { persistent: true, contentType: raw.properties.contentType, messageId: raw.properties.messageId });
+      await ch.waitForConfirms();
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
   }
 
   #deliver(ch: Channel, raw: ConsumeMessage | null): void {
@@ -119,6 +188,12 @@ export class EngineConsumer {
         this.#opts.log(`handler failed, requeueing: ${(err as Error).message}`);
         disposition = 'requeue';
       }
+      if (disposition === 'republish') {
+        disposition = await this.#republish(raw).then(() => 'ack' as const, (err: Error) => {
+          this.#opts.log(`cannot republish, requeueing: ${err.message}`);
+          return 'requeue' as const;
+        });
+      }
       try {
         if (disposition === 'ack') ch.ack(raw);
         else ch.nack(raw, false, disposition === 'requeue');
@@ -127,7 +202,7 @@ export class EngineConsumer {
       }
     })();
     this.#inFlight.add(work);
-    this.#owner.set(work, ch);
+    this.#owner.set(work, raw.fields.consumerTag);
     void work.finally(() => {
       this.#inFlight.delete(work);
       this.#owner.delete(work);
@@ -148,7 +223,7 @@ export class EngineConsumer {
     const timer = setTimeout(() => this.#abort.abort(), graceMs);
     await all;
     clearTimeout(timer);
-    await this.#channel?.close().catch(() => undefined);
+    await (this.#channel ?? this.#opening)?.close().catch(() => undefined);
     await this.#loop;
   }
 }

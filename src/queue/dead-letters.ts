@@ -40,9 +40,15 @@ export class DeadLetterConsumer {
         const ch = await (await this.#conn.get()).createConfirmChannel();
         const closed = new Promise<void>((resolve) => ch.once('close', resolve));
         ch.on('error', () => undefined);
+        // Known to close() from now on. A close() that came while the channel was being opened
+        // found none to close: without this check the loop would wait on it forever.
+        this.#channel = ch;
+        if (this.#stop.signal.aborted) {
+          await ch.close().catch(() => undefined);
+          break;
+        }
         await declareTopology(ch, this.#o.prefix, this.#o.engines);
         await ch.prefetch(1);
-        this.#channel = ch;
         await ch.consume(names(this.#o.prefix).deadLetter, (m) => void this.#settle(ch, m), { noAck: false });
         delay = 500;
         await closed;

@@ -17,6 +17,14 @@ export function unique(prefix = 't'): string {
   return `${prefix}${randomBytes(5).toString('hex')}`;
 }
 
+/** Databases this test process created and has not dropped yet (see leak-check.ts). */
+const created = new Set<string>();
+
+/** The test databases this process created and did not drop. */
+export function undroppedDatabases(): string[] {
+  return [...created];
+}
+
 /** A throw-away MariaDB database for one test suite. */
 export async function createDatabase(): Promise<{ name: string; user: string; password: string; drop: () => Promise<void> }> {
   const user = required('MENAGERIE_TEST_MYSQL_USER', 'MariaDB');
@@ -25,14 +33,22 @@ export async function createDatabase(): Promise<{ name: string; user: string; pa
   const conn = await mysql.createConnection({ host: '127.0.0.1', user, password }).catch((err: Error) => {
     throw new Error(`MariaDB on 127.0.0.1:3306 is not reachable (${err.message}); test/run starts it`);
   });
-  await conn.query(`CREATE DATABASE \`${name}\``);
-  await conn.end();
+  try {
+    created.add(name);
+    await conn.query(`CREATE DATABASE \`${name}\``);
+  } finally {
+    await conn.end();
+  }
   return {
     name, user, password,
     drop: async () => {
       const c = await mysql.createConnection({ host: '127.0.0.1', user, password });
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c.end();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+        created.delete(name);
+      } finally {
+        await c.end();
+      }
     },
   };
 }
@@ -55,7 +71,23 @@ export interface TestEnv {
  */
 export async function createTestEnv(engines: unknown[], overrides: Record<string, unknown> = {}): Promise<TestEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'menagerie-test-'));
-  const db = await createDatabase();
+  const db = await createDatabase().catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const cleanup = async (): Promise<void> => {
+    await db.drop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    return { config: await writeConfig(dir, db, engines, overrides), dir, db, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+async function writeConfig(dir: string, db: TestEnv['db'], engines: unknown[], overrides: Record<string, unknown>): Promise<Config> {
   await writeFile(join(dir, 'engines.json'), JSON.stringify({ engines }));
   const raw = {
     listen: { host: '127.0.0.1', port: 0 },
@@ -68,14 +100,7 @@ export async function createTestEnv(engines: unknown[], overrides: Record<string
     ...overrides,
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(raw));
-  const config = loadConfig(join(dir, 'config.json'), {});
-  return {
-    config, dir, db,
-    cleanup: async () => {
-      await db.drop().catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return loadConfig(join(dir, 'config.json'), {});
 }
 
 /** An engines.json entry for a test engine, with fast defaults. */

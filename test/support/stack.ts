@@ -29,7 +29,10 @@ export async function startStack(engines: unknown[], opts: { menage?: boolean; o
     if (process.env.MENAGERIE_TEST_VERBOSE) console.log(line);
   };
   const env = await createTestEnv(engines, opts.overrides);
-  const frontend = await startFrontend(env.config, log);
+  const frontend = await startFrontend(env.config, log).catch(async (err: unknown) => {
+    await env.cleanup();
+    throw err;
+  });
   const withUrl = { ...env.config, menage: { ...env.config.menage, frontendUrl: frontend.internalUrl } };
   const stack: Stack = {
     env, frontend, menage: undefined, url: frontend.url, internalUrl: frontend.internalUrl, logs, node: env.config.rabbitmq.prefix,
@@ -38,12 +41,21 @@ export async function startStack(engines: unknown[], opts: { menage?: boolean; o
       return stack.menage;
     },
     async close() {
-      await stack.menage?.close(2000);
-      await frontend.close();
-      await env.cleanup();
+      // The database and files go whatever the processes' close does.
+      try {
+        await stack.menage?.close(2000);
+        await frontend.close();
+      } finally {
+        await env.cleanup();
+      }
     },
   };
-  if (opts.menage !== false) await stack.startMenage();
+  if (opts.menage !== false) {
+    await stack.startMenage().catch(async (err: unknown) => {
+      await stack.close();
+      throw err;
+    });
+  }
   return stack;
 }
 

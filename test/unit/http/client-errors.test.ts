@@ -31,6 +31,8 @@ describe('http: requests the HTTP parser refuses', () => {
   const cases: [string, string, string][] = [
     ['a method nobody knows', 'BREW /result/1 HTTP/1.1\r\nHost: x\r\n\r\n', '501 NOT_IMPLEMENTED'],
     ['a malformed header', 'GET / HTTP/1.1\r\nHost x\r\n\r\n', '400 BAD_REQUEST'],
+    ['a request line that is not HTTP', 'HELLO\r\n\r\n', '501 NOT_IMPLEMENTED'],
+    ['both Content-Length and chunked', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n', '400 BAD_REQUEST'],
     ['huge headers', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, '431 HEADERS_TOO_LARGE'],
   ];
   for (const [what, bytes, want] of cases) {

@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { JobStream, leftovers, must, sh, startDockerd, status, stopDockerd, waitHealthy } from '../support/appliance-faults.js';
+
+/**
+ * The provisioned appliance (the compose stack users run) against what operations do to it,
+ * while a stream of md5 jobs runs: daemon restarts, minute-long outages of Docker, MariaDB
+ * and RabbitMQ, killed service containers, a restart of the whole stack. After each: every
+ * accepted job ends Success, no engine container or volume is left, and the stack is healthy
+ * again without any operator action. Prints the figures per fault.
+ *
+ * It restarts machine-wide services: test/run takes /tmp/menagerie-appliance.lock around it
+ * (`test/run faults`), and nothing else should run meanwhile.
+ */
+describe('faults: the provisioned appliance survives operations', function () {
+  this.timeout(900_000);
+
+  before(async function () {
+    this.timeout(3_600_000);
+    if (!existsSync('/opt/menagerie/compose/docker-compose.yml')) await must('appliance/install', 3_600_000);
+    const ctl = readFileSync('/usr/local/sbin/menageriectl', 'utf8');
+    expect(ctl, 'the provisioned menageriectl has no supervisor (watch): provision this tree with appliance/install').to.include('watch)');
+    // The supervisor runs from `menageriectl start` (the playbook and the init script call it).
+    await must('/usr/local/sbin/menageriectl start', 600_000);
+    const healthy = await waitHealthy(300_000);
+    expect(healthy, `the appliance is not healthy before the faults:\n${(await status()).out}`).to.be.at.least(0);
+  });
+
+  const service = (name: string): string =>
+    `docker ps -q --filter label=com.docker.compose.project=menagerie --filter label=com.docker.compose.service=${name}`;
+
+  const FAULTS: [string, () => Promise<void>][] = [
+    ['docker kill frontend', () => must(`docker kill $(${service('frontend')})`).then(() => undefined)],
+    ['docker kill menage', () => must(`docker kill $(${service('menage')})`).then(() => undefined)],
+    ['docker kill enforcer', () => must(`docker kill $(${service('enforcer')})`).then(() => undefined)],
+    ['restart of the whole stack', () => must('if [ -x /etc/init.d/menagerie ]; then /etc/init.d/menagerie restart; else ' +
+      '/usr/local/sbin/menageriectl stop && /usr/local/sbin/menageriectl start; fi', 600_000).then(() => undefined)],
+    ['dockerd restart (kill + start)', async () => {
+      await stopDockerd();
+      await startDockerd();
+    }],
+    ['dockerd stopped for 60 s', async () => {
+      await stopDockerd();
+      await sleep(60_000);
+      await startDockerd();
+    }],
+    ['MariaDB stopped for 60 s', async () => {
+      await must('service mariadb stop');
+      await sleep(60_000);
+      await must('service mariadb start');
+    }],
+    ['RabbitMQ stopped for 60 s', async () => {
+      await must('service rabbitmq-server stop');
+      await sleep(60_000);
+      await must('service rabbitmq-server start; for i in $(seq 120); do rabbitmqctl -q status >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1');
+    }],
+  ];
+
+  for (const [name, inject] of FAULTS) {
+    it(`${name}: every accepted job ends Success, nothing left behind, healthy again unaided`, async () => {
+      const stream = new JobStream();
+      stream.start();
+      await sleep(4000);
+      let injected: unknown;
+      await inject().catch((err: unknown) => (injected = err));
+      const healthyAfter = await waitHealthy(300_000);
+      await sleep(5000); // jobs submitted after the recovery must run too
+      await stream.finish(300_000);
+      const left = await leftovers(90_000);
+      const jobs = stream.jobs;
+      const failed = jobs.filter((j) => j.status && j.status !== 'Success');
+      const lost = jobs.filter((j) => !j.status);
+      const maxMs = Math.max(0, ...jobs.filter((j) => j.doneAt).map((j) => (j.doneAt ?? 0) - j.acceptedAt));
+      console.log(`      appliance-faults[${name}]: jobs=${jobs.length} refused=${stream.refused} lost=${lost.length} failed=${failed.length} ` +
+        `max-to-terminal=${(maxMs / 1000).toFixed(1)}s healthy-after=${healthyAfter < 0 ? 'never' : `${(healthyAfter / 1000).toFixed(0)}s`} left=${left.length}`);
+      if (healthyAfter < 0 || failed.length || lost.length || left.length) {
+        console.log((await status()).out, (await sh('tail -n 40 /var/log/menagerie-watch.log; /usr/local/sbin/menageriectl logs menage 2>&1 | tail -n 60')).out);
+      }
+      expect(injected, 'the fault could be injected').to.equal(undefined);
+      expect(jobs.length, 'jobs accepted during the scenario').to.be.greaterThan(0);
+      expect(healthyAfter, 'the stack became healthy again').to.be.at.least(0);
+      expect(failed.map((j) => `${j.id}: ${j.summary ?? ''}`), 'jobs that did not succeed').to.deep.equal([]);
+      expect(lost.map((j) => j.id), 'jobs not finished in time').to.deep.equal([]);
+      expect(left, 'engine containers or volumes left').to.deep.equal([]);
+    });
+  }
+});
