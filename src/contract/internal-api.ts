@@ -21,7 +21,8 @@ export const REPORT_LIMIT = 1024 * 1024;
 /** The largest JSON request body of the internal API. */
 export const JSON_LIMIT = 2 * 1024 * 1024;
 
-/** The longest failure detail (engine output) and release error text, in characters. */
+/** The longest failure reason, failure detail (engine output) and release error text, in characters. */
+export const REASON_LIMIT = 255;
 export const DETAIL_LIMIT = 1024 * 1024;
 export const RELEASE_ERROR_LIMIT = 1024;
 

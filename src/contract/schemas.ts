@@ -1,7 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { JOB_ID_PATTERN, JOB_STATUSES, LEASE_PATTERN } from './ids.js';
 import {
-  DETAIL_LIMIT, RELEASE_ERROR_LIMIT, type Containment, type ErrorAnswer, type FailRequest, type HealthAnswer, type HeartbeatAnswer, type HeartbeatRequest, type JobStatusView, type JobView,
+  DETAIL_LIMIT, REASON_LIMIT, RELEASE_ERROR_LIMIT, type Containment, type ErrorAnswer, type FailRequest, type HealthAnswer, type HeartbeatAnswer, type HeartbeatRequest, type JobStatusView, type JobView,
   type ReleaseRequest, type SavedAnswer, type StartedJob, type StartRequest,
 } from './internal-api.js';
 
@@ -21,7 +21,7 @@ const closed = (properties: Record<string, unknown>, required: string[]) =>
 /** Request bodies (the frontend's routes validate them). */
 export const REQUEST_SCHEMAS = {
   start: closed({ worker: str(128, 1) }, ['worker']),
-  fail: closed({ lease, reason: str(255, 1), detail: str(DETAIL_LIMIT), containment }, ['reason']),
+  fail: closed({ lease, reason: str(REASON_LIMIT, 1), detail: str(DETAIL_LIMIT), containment }, ['reason']),
   heartbeat: closed({ lease }, ['lease']),
   release: closed({ lease, error: str(RELEASE_ERROR_LIMIT, 1), infrastructure: { type: 'boolean' } }, ['lease', 'error']),
   report: containment,

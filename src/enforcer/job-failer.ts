@@ -1,4 +1,4 @@
-import { CALLS, checkResponse, HEADERS, isJobId, pathOf, type FailRequest } from '../contract/index.js';
+import { CALLS, checkResponse, HEADERS, isJobId, pathOf, REASON_LIMIT, type FailRequest } from '../contract/index.js';
 import type { Log } from './log.js';
 
 /** Where the frontend's internal API is, if the enforcer should tell it about kills. */
@@ -18,7 +18,7 @@ export async function failJob(target: FrontendTarget, jobId: string, rule: strin
     log('warn', 'not telling the frontend: the container\'s job label is not a job id', { jobId: jobId.slice(0, 40), rule });
     return false;
   }
-  const request: FailRequest = { reason: `killed by policy: ${rule}`.slice(0, 255), detail };
+  const request: FailRequest = { reason: `killed by policy: ${rule}`.slice(0, REASON_LIMIT), detail };
   try {
     const res = await fetch(`${target.url.replace(/\/+$/, '')}${pathOf('fail', jobId)}`, {
       method: CALLS.fail.method,

@@ -29,7 +29,9 @@ export function jobId(ctx: Context): string {
 
 /** The public API, compatible with the original: upload, result, link. */
 export function publicRoutes(service: JobService, files: FileStore, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS): Router {
-  const router = new Router({ sensitive: true, strict: true });
+  // Case-sensitive; a trailing slash is tolerated as before (`/result/1/`): only the
+  // internal router is strict, and the public one has no internal route to reach.
+  const router = new Router({ sensitive: true, strict: false });
 
   let active = 0;
   const upload = async (ctx: Context): Promise<void> => {

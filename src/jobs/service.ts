@@ -3,7 +3,7 @@ import type { ReadStream } from 'node:fs';
 import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { StartedJob } from '../contract/internal-api.js';
+import type { JobView, StartedJob } from '../contract/internal-api.js';
 import type { Engine } from '../engines/engines.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
@@ -16,12 +16,8 @@ export interface JobQueue {
   publish(message: { jobId: string; engine: string }): Promise<void>;
 }
 
-/** The public view of a job, in the original API's shape. */
-export interface JobView {
-  status: Job['status'];
-  summary: string;
-  link: string;
-}
+/** The public view of a job, in the original API's shape (the contract's answer to completions too). */
+export type { JobView };
 
 export interface JobServiceDeps {
   store: JobStore;

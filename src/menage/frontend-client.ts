@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
-  CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, pathOf, RELEASE_ERROR_LIMIT,
+  CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, pathOf, REASON_LIMIT, RELEASE_ERROR_LIMIT,
   type CallName, type Containment, type JobStatusView, type ResponseTypes, type StartedJob,
 } from '../contract/index.js';
 
@@ -161,7 +161,7 @@ export class FrontendClient {
 
   /** Reports a failure the engine is responsible for (the detail keeps the end of the output). */
   async fail(id: string, lease: string, reason: string, detail: string, containment: Containment | null | undefined): Promise<Recorded> {
-    const json = { lease, reason, detail: detail.length > DETAIL_LIMIT ? detail.slice(-DETAIL_LIMIT) : detail, containment: containment ?? null };
+    const json = { lease, reason: reason.slice(0, REASON_LIMIT), detail: detail.length > DETAIL_LIMIT ? detail.slice(-DETAIL_LIMIT) : detail, containment: containment ?? null };
     const res = await this.#call('fail', id, { json });
     return this.#recorded(res, 'fail', `failure of job ${id}`);
   }

@@ -28,7 +28,7 @@ describe('e2e: the front door (public and internal listeners of a running fronte
   let lease: string;
 
   before(async () => {
-    stack = await startStack([testEngine('copy')], { menage: false, overrides: { jobs: { maxAttempts: 2, reapGraceSeconds: 60, leaseSeconds: 30 } } });
+    stack = await startStack([testEngine('copy')], { menage: false, overrides: { jobs: { maxAttempts: 2, reapGraceSeconds: 60, leaseSeconds: 30, infrastructureTimeoutSeconds: 1 } } });
     client = new FrontendClient(stack.internalUrl, stack.env.config.internalToken);
     id = (await upload(stack.url, 'copy', 'secret sample')).json.jobid as string;
     const s = await client.start(id, 'front-door');
@@ -86,13 +86,13 @@ describe('e2e: the front door (public and internal listeners of a running fronte
     expect((await fetch(`${stack.url}/healthz`)).status, 'still serving').to.equal(200);
   });
 
-  it('a job infrastructure kept failing shows the reason and a fixed text; the driver error is only in the operator view', async () => {
+  it('a job handed back until its attempts ran out shows the reason and a fixed text; the driver error is only in the operator view', async () => {
     const job = (await upload(stack.url, 'copy', 'x')).json.jobid as string;
     const driver = 'cannot create the container: connect ECONNREFUSED /var/run/docker.sock\n    at Pipe.onStreamRead (node:internal/stream_base_commons:217:20)';
     for (let i = 0; i < 2; i++) {
       const s = await client.start(job, 'w');
       if (typeof s === 'string') throw new Error(`attempt ${i + 1} not started: ${s}`);
-      expect(await client.release(job, s.lease, driver, true)).to.equal('recorded');
+      expect(await client.release(job, s.lease, driver)).to.equal('recorded');
     }
     expect(await client.start(job, 'w')).to.equal('finished');
     const view = (await (await fetch(`${stack.url}/result/${job}`)).json()) as { status: string; summary: string };
@@ -103,7 +103,24 @@ describe('e2e: the front door (public and internal listeners of a running fronte
     for (const shown of [view.summary, details, text]) expect(shown).to.not.match(/ECONNREFUSED|docker\.sock|\/var\/run|node:internal|at Pipe/);
     expect(text).to.match(/^gave up after 2 attempts\nthe appliance could not run this job/);
     expect((await client.status(job))?.lastError).to.include('ECONNREFUSED /var/run/docker.sock');
-    expect(stack.logs.some((l) => l.startsWith(`job ${job} handed back (infrastructure): cannot create the container: connect ECONNREFUSED`)), 'logged for operators').to.equal(true);
+    expect(stack.logs.some((l) => l.startsWith(`job ${job} handed back: cannot create the container: connect ECONNREFUSED`)), 'logged for operators').to.equal(true);
+  });
+
+  it('a job our own outages kept from running past the timeout: the same, with the infrastructure reason', async () => {
+    const job = (await upload(stack.url, 'copy', 'z')).json.jobid as string;
+    const driver = 'cannot start the container: (HTTP code 500) server error - open /var/lib/docker/overlay2/x: no such file';
+    for (let i = 0; i < 2; i++) {
+      const s = await client.start(job, 'w');
+      if (typeof s === 'string') throw new Error(`run ${i + 1} not started: ${s}`);
+      await client.release(job, s.lease, driver, true);
+      await new Promise((r) => setTimeout(r, 1200));
+    }
+    const view = (await (await fetch(`${stack.url}/result/${job}`)).json()) as { status: string; summary: string };
+    const shown = [view.summary, await (await fetch(`${stack.url}/jobs/${job}`)).text(), await (await fetch(`${stack.url}/link/${job}`)).text()];
+    expect(view.status).to.equal('Fail');
+    expect(view.summary).to.match(/^infrastructure unavailable\n/);
+    for (const text of shown) expect(text).to.not.match(/overlay2|\/var\/lib|HTTP code 500/);
+    expect((await client.status(job))?.lastError).to.include('overlay2');
   });
 
   it("the original's client (base ending in '/' + link) follows a 301 to the clean path and gets the result", async () => {

@@ -54,7 +54,7 @@ export async function serve(handler: RequestListener): Promise<{ url: string; cl
 /**
  * Every spelling of the internal job route we know a router or a path check may read
  * differently: case, percent-encoding, dot segments, doubled slashes, trailing slash,
- * `;` parameters. `id` is a job that exists.
+ * `;` parameters, the absolute form a proxy would send. `id` is a job that exists.
  */
 export function internalSpellings(id: string): string[] {
   return [
@@ -64,5 +64,6 @@ export function internalSpellings(id: string): string[] {
     `//internal/jobs/${id}`, `/internal//jobs/${id}`, `/internal/jobs//${id}/input`, `/internal/jobs/${id}/`, `/internal/`,
     `/internal`, `/internal;x=1/jobs/${id}`, `/internal/jobs/${id};x`, `/internal/jobs/${id}/input;.txt`, `/internal/jobs/${id}?x=1`,
     `/internal/nosuch`, `/internal/healthz`, `/internal/jobs/${id}%2finput`,
+    `http://127.0.0.1/internal/jobs/${id}`, `*`,
   ];
 }

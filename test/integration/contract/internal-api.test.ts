@@ -67,6 +67,10 @@ describe('integration: the internal API contract, client against the real fronte
     exercised.add('fail');
     expect(await client.fail(failed, f.lease, 'exit code 3', 'engine output', null), 'a repeat is idempotent').to.equal('recorded');
     expect(await client.fail(failed, 'b'.repeat(32), 'exit code 3', 'other', null)).to.equal('stale');
+    const long = await newJob();
+    const l = await started(long);
+    expect(await client.fail(long, l.lease, `output not a regular file: ${'x'.repeat(400)}`, 'd'.repeat(2 * 1024 * 1024), null), 'cut to the contract, not refused').to.equal('recorded');
+    expect(((await (await fetch(`${stack.url}/jobs/${long}`)).json()) as { reason: string }).reason).to.have.length(255);
     expect(await client.start(failed, 'w')).to.equal('finished');
     expect(await client.heartbeat(failed, f.lease)).to.equal('stale');
 

@@ -23,12 +23,13 @@ describe('http: the public app (createApp)', () => {
     expect((await get('/jobs/1')).json).to.include({ jobid: '1', status: 'Running' });
     expect((await get('/jobs/1/log')).text).to.equal('log');
     expect((await get('/healthz')).json).to.deep.equal({ status: 'ok' });
+    expect((await get('/result/1/')).json, 'a trailing slash is tolerated, as before').to.include({ status: 'Running' });
   });
 
   it('answers errors as JSON with the catalogue status, never a driver message', async () => {
     const cases: [string, number, string][] = [
       ['/result/9', 404, 'JOB_NOT_FOUND'], ['/result/abc', 400, 'INVALID_JOB_ID'], ['/result/01', 400, 'INVALID_JOB_ID'],
-      ['/link/1', 409, 'JOB_NOT_FINISHED'], ['/nosuch', 404, 'NOT_FOUND'], ['/RESULT/1', 404, 'NOT_FOUND'], ['/result/1/', 404, 'NOT_FOUND'],
+      ['/link/1', 409, 'JOB_NOT_FINISHED'], ['/nosuch', 404, 'NOT_FOUND'], ['/RESULT/1', 404, 'NOT_FOUND'], ['/Result/1', 404, 'NOT_FOUND'],
       ['/result/2', 500, 'INTERNAL_ERROR'],
     ];
     for (const [path, status, code] of cases) {
