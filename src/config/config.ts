@@ -7,6 +7,8 @@ import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, t
 /** The global configuration, validated and frozen. */
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
+  /** Where the internal API (workers, enforcer) listens: never the public port. */
+  readonly internalListen: { readonly host: string; readonly port: number };
   readonly mysql: {
     readonly host: string;
     readonly port: number;
@@ -22,6 +24,8 @@ export interface Config {
   readonly enginesFile: string;
   readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
   readonly retention: { readonly days: number };
+  /** Bounds on public uploads: bodies received at once, and seconds a body may send nothing. */
+  readonly uploads: { readonly maxConcurrent: number; readonly idleTimeoutSeconds: number };
   readonly menage: {
     readonly frontendUrl: string;
     readonly dockerSocket: string;
@@ -31,6 +35,12 @@ export interface Config {
     readonly policyRules: string;
   };
   readonly engines: readonly Engine[];
+  /** The Docker API proxy (`menagerie docker-proxy`): where it listens, the socket behind it. */
+  readonly dockerProxy: {
+    readonly listen: { readonly host: string; readonly port: number; readonly socket?: string };
+    readonly dockerSocket: string;
+    readonly maxJsonBytes: number;
+  };
 }
 
 const schema = {
@@ -46,6 +56,15 @@ const schema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '0.0.0.0' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8100 },
+      },
+    },
+    internalListen: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8101 },
       },
     },
     mysql: {
@@ -96,16 +115,44 @@ const schema = {
       default: {},
       properties: { days: { type: 'number', exclusiveMinimum: 0, default: 30 } },
     },
+    uploads: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxConcurrent: { type: 'integer', minimum: 1, maximum: 10000, default: 16 },
+        idleTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+      },
+    },
     menage: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
-        frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8100' },
+        frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8101' },
         dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
         policyRules: { type: 'string', minLength: 1 },
+      },
+    },
+    dockerProxy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        listen: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 2375 },
+            socket: { type: 'string', minLength: 1 },
+          },
+        },
+        dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
+        maxJsonBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304 },
       },
     },
   },

@@ -3,6 +3,7 @@ import { checkSchema, compileSchema, interpolateEnv, readJsonFile } from '../con
 import { parseRunflags, type FlagSettings } from './runflags.js';
 import { dirname } from 'node:path';
 import { loadSeccomp, type SeccompProfile } from './seccomp.js';
+import { settingProblem, type CheckedSetting } from './limits.js';
 import { parseSize } from './size.js';
 
 /** Containment applied to every container of an engine (see docs in README). */
@@ -62,13 +63,14 @@ const engineSchema = {
     user: { oneOf: [{ type: 'string', pattern: '^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$' }, { type: 'integer', minimum: 0 }] },
     timeout: { type: 'number', exclusiveMinimum: 0 },
     memory: SIZE,
-    cpus: { type: 'number', exclusiveMinimum: 0, maximum: 64 },
-    pids: { type: 'integer', minimum: 1, maximum: 100000 },
+    // Bounds are not here: limits.ts checks these for fields and runflags alike.
+    cpus: { type: 'number', exclusiveMinimum: 0 },
+    pids: { type: 'integer', minimum: 1 },
     tmpfs: { type: 'object', additionalProperties: SIZE, propertyNames: { pattern: '^/[A-Za-z0-9._/-]+$' } },
     network: { enum: ['none'] },
     readonly: { type: 'boolean' },
     apparmor: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
-    seccomp: { type: 'string', minLength: 1, not: { enum: ['unconfined'] } },
+    seccomp: { type: 'string', minLength: 1 },
     runtime: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
     resultlimit: SIZE,
     loglimit: SIZE,
@@ -125,10 +127,17 @@ export function loadEngines(file: string, env: NodeJS.ProcessEnv, problems: Conf
 
 type Report = (pointer: string, message: string) => void;
 
+/** Fields that pass the same checks as their runflags (limits.ts). */
+const CHECKED: readonly CheckedSetting[] = ['apparmor', 'seccomp', 'user', 'pids', 'memory', 'cpus'];
+
 /** Merges an entry's explicit fields with its runflags and the defaults; files resolve against `baseDir`. */
 export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.cwd()): Engine | undefined {
   const { settings, errors } = parseRunflags(e.runflags);
   for (const msg of errors) report('/runflags', `engine "${e.name}": ${msg}`);
+  for (const key of CHECKED) {
+    const problem = e[key] === undefined ? undefined : settingProblem(key, e[key]);
+    if (problem) report(`/${key}`, `engine "${e.name}": ${problem}`);
+  }
   const pick = <K extends keyof FlagSettings>(key: K, field: string): unknown => {
     const explicit = e[field];
     const flag = settings[key];
@@ -137,9 +146,9 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
     }
     return explicit ?? flag;
   };
-  const size = (value: unknown, fallback: string, field: string): number => {
+  const size = (value: unknown, fallback: string, field: string, quiet = false): number => {
     const n = parseSize(value ?? fallback);
-    if (n === undefined) report(`/${field}`, `engine "${e.name}": cannot read size ${JSON.stringify(value)}`);
+    if (n === undefined && !quiet) report(`/${field}`, `engine "${e.name}": cannot read size ${JSON.stringify(value)}`);
     return n ?? 0;
   };
   const tmpfs: Record<string, string> = {};
@@ -149,7 +158,7 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
   }
   const user = pick('user', 'user') ?? DEFAULTS.user;
   const seccompName = pick('seccomp', 'seccomp');
-  const seccomp = typeof seccompName === 'string'
+  const seccomp = typeof seccompName === 'string' && !settingProblem('seccomp', seccompName)
     ? loadSeccomp(seccompName, baseDir, (m) => report('/seccomp', `engine "${e.name}": ${m}`)) : undefined;
   const mountpoint = (e.mountpoint as string).replace(/\/+$/, '') || '/';
   for (const path of Object.keys(tmpfs)) {
@@ -161,7 +170,7 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
   const containment: Containment = {
     network: 'none',
     readonly: (pick('readonly', 'readonly') as boolean | undefined) ?? true,
-    memoryBytes: size(pick('memory', 'memory'), DEFAULTS.memory, 'memory'),
+    memoryBytes: size(pick('memory', 'memory'), DEFAULTS.memory, 'memory', true),
     nanoCpus: Math.round(((pick('cpus', 'cpus') as number | undefined) ?? DEFAULTS.cpus) * 1e9),
     pids: (pick('pids', 'pids') as number | undefined) ?? DEFAULTS.pids,
     tmpfs,
@@ -173,7 +182,6 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
     ...(e.volumesize !== undefined ? { volumeBytes: size(e.volumesize, '0', 'volumesize') } : {}),
   };
   pick('network', 'network');
-  if (containment.memoryBytes < 4 * 1024 * 1024) report('/memory', `engine "${e.name}": memory must be at least 4m`);
   return {
     name: e.name,
     workers: e.workers as number,

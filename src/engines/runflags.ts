@@ -3,6 +3,7 @@
  * settings. Only a documented, safe subset is understood; every other flag is refused so
  * that an old engines.json can never quietly weaken a container.
  */
+import { settingProblem, type CheckedSetting } from './limits.js';
 
 /** Containment settings that runflags may carry. */
 export interface FlagSettings {
@@ -81,14 +82,14 @@ function applyFlag(flag: string, value: string, s: FlagSettings, errors: string[
       else errors.push(`${flag}=${value}: engines get no network; only "none" is allowed`);
       return;
     case '--memory':
-      s.memory = value;
+      checked(`${flag} ${value}`, 'memory', value, s, errors);
       return;
     case '--cpus':
-      if (/^\d+(\.\d+)?$/.test(value) && Number(value) > 0) s.cpus = Number(value);
+      if (/^\d+(\.\d+)?$/.test(value) && Number(value) > 0) checked(`${flag} ${value}`, 'cpus', Number(value), s, errors);
       else errors.push(`--cpus ${value}: not a positive number`);
       return;
     case '--pids-limit':
-      if (/^\d+$/.test(value) && Number(value) > 0) s.pids = Number(value);
+      if (/^\d+$/.test(value) && Number(value) > 0) checked(`${flag} ${value}`, 'pids', Number(value), s, errors);
       else errors.push(`--pids-limit ${value}: not a positive integer (unlimited is refused)`);
       return;
     case '--security-opt':
@@ -98,7 +99,7 @@ function applyFlag(flag: string, value: string, s: FlagSettings, errors: string[
       s.runtime = value;
       return;
     case '--user':
-      s.user = value;
+      checked(`${flag} ${value}`, 'user', value, s, errors);
       return;
     case '--cap-drop':
       // Every capability is dropped anyway; dropping some explicitly changes nothing.
@@ -120,12 +121,14 @@ function applySecurityOpt(value: string, s: FlagSettings, errors: string[]): voi
     if (arg !== undefined && arg !== 'true') errors.push(`--security-opt ${value}: no-new-privileges cannot be turned off`);
     return;
   }
-  if (!arg || arg === 'unconfined') {
-    errors.push(`--security-opt ${value}: ${key} needs a profile and cannot be unconfined`);
-    return;
-  }
-  if (key === 'apparmor') s.apparmor = arg;
-  else s.seccomp = arg;
+  checked(`--security-opt ${value}`, key as 'apparmor' | 'seccomp', arg ?? '', s, errors);
+}
+
+/** Takes a setting only if it passes the check explicit engines.json fields get too. */
+function checked<K extends CheckedSetting>(what: string, key: K, value: FlagSettings[K], s: FlagSettings, errors: string[]): void {
+  const problem = settingProblem(key, value);
+  if (problem) errors.push(`${what}: ${problem}`);
+  else s[key] = value;
 }
 
 function applyTmpfs(value: string, s: FlagSettings, errors: string[]): void {

@@ -1,10 +1,21 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { InvalidError, TooLargeError } from '../errors.js';
+import { invalidJobId, TooLargeError, UnavailableError } from '../errors.js';
 import { isJobId, type Job } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
 import { receiveUpload } from './upload.js';
+
+/** Bounds on uploads (`uploads` in the configuration). */
+export interface UploadLimits {
+  /** Uploads received at once; more are answered 503 with Retry-After. */
+  maxConcurrent: number;
+  /** An upload body that sends nothing for this long is abandoned (408). */
+  idleTimeoutMs: number;
+}
+
+/** The configuration's defaults, for apps built without a configuration (tests). */
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 16, idleTimeoutMs: 30_000 };
 
 /** Room for multipart framing when judging a Content-Length against a size limit. */
 const MULTIPART_SLACK = 64 * 1024;
@@ -12,35 +23,30 @@ const MULTIPART_SLACK = 64 * 1024;
 /** Reads and checks the `:id` route parameter. */
 export function jobId(ctx: Context): string {
   const id = String(ctx.params.id ?? '');
-  if (!isJobId(id)) throw new InvalidError('INVALID_JOB_ID', `"${id.slice(0, 40)}" is not a job id (a positive integer)`);
+  if (!isJobId(id)) throw invalidJobId(id);
   return id;
 }
 
 /** The public API, compatible with the original: upload, result, link. */
-export function publicRoutes(service: JobService, files: FileStore): Router {
-  const router = new Router();
+export function publicRoutes(service: JobService, files: FileStore, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS): Router {
+  const router = new Router({ sensitive: true, strict: true });
 
+  let active = 0;
   const upload = async (ctx: Context): Promise<void> => {
-    const engine = service.engine(String(ctx.params.engine));
-    const declared = Number(ctx.get('content-length') || 0);
-    if (declared > engine.sizelimit + MULTIPART_SLACK) {
+    // Beyond the bound the body is not read at all: the client tries again later.
+    if (active >= limits.maxConcurrent) {
       ctx.set('Connection', 'close');
-      throw new TooLargeError(`upload is larger than the limit of ${engine.sizelimit} bytes for engine ${engine.name}`);
+      throw new UnavailableError('TOO_MANY_UPLOADS', 'too many uploads at once; try again later');
     }
-    let received;
+    active++;
     try {
-      received = await receiveUpload(ctx.req, files, 'upload', engine.sizelimit);
+      await receiveAndSubmit(ctx, service, files, limits);
     } catch (err) {
-      if (err instanceof TooLargeError) {
-        ctx.set('Connection', 'close');
-        throw new TooLargeError(`upload is larger than the limit of ${engine.sizelimit} bytes for engine ${engine.name}`);
-      }
+      // A refused body may still be arriving: do not read it to keep the connection.
+      ctx.set('Connection', 'close');
       throw err;
-    }
-    try {
-      ctx.body = { jobid: await service.submit(engine, received.written, received.filename) };
     } finally {
-      await files.discard(received.written.path);
+      active--;
     }
   };
   router.post('/:engine/upload', upload);
@@ -76,6 +82,24 @@ export function publicRoutes(service: JobService, files: FileStore): Router {
   });
 
   return router;
+}
+
+/** Receives one upload and queues its job; the temporary file is gone whatever happens. */
+async function receiveAndSubmit(ctx: Context, service: JobService, files: FileStore, limits: UploadLimits): Promise<void> {
+  const engine = service.engine(String(ctx.params.engine));
+  const tooLarge = (): TooLargeError => new TooLargeError(`upload is larger than the limit of ${engine.sizelimit} bytes for engine ${engine.name}`);
+  if (Number(ctx.get('content-length') || 0) > engine.sizelimit + MULTIPART_SLACK) throw tooLarge();
+  let received;
+  try {
+    received = await receiveUpload(ctx.req, files, { field: 'upload', limit: engine.sizelimit, idleMs: limits.idleTimeoutMs });
+  } catch (err) {
+    throw err instanceof TooLargeError ? tooLarge() : err;
+  }
+  try {
+    ctx.body = { jobid: await service.submit(engine, received.written, received.filename) };
+  } finally {
+    await files.discard(received.written.path);
+  }
 }
 
 /** The detailed public view of a job (`GET /jobs/<id>`). */

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, TooLargeError } from '../errors.js';
+import { invalidJobId, TooLargeError } from '../errors.js';
 import { isJobId } from '../jobs/job.js';
 
 /** The files a job may have in the store. */
@@ -59,12 +59,31 @@ export class FileStore {
    */
   async init(maxTmpAgeMs = 3600_000): Promise<void> {
     await mkdir(this.#tmp, { recursive: true, mode: 0o700 });
+    await this.sweepTmp(maxTmpAgeMs);
+  }
+
+  /**
+   * Removes temporary files not written for `maxAgeMs` and those of dead local processes;
+   * returns how many went. A running write touches its file with every chunk, so only
+   * abandoned files grow old. The frontend runs this periodically as a backstop.
+   */
+  async sweepTmp(maxAgeMs: number): Promise<number> {
     const now = Date.now();
-    for (const name of await readdir(this.#tmp)) {
+    let removed = 0;
+    for (const name of await readdir(this.#tmp).catch(() => [] as string[])) {
       const p = join(this.#tmp, name);
       const s = await stat(p).catch(() => undefined);
-      if ((s && now - s.mtimeMs > maxTmpAgeMs) || deadLocalWriter(name)) await rm(p, { force: true, recursive: true });
+      if ((s && now - s.mtimeMs > maxAgeMs) || deadLocalWriter(name)) {
+        await rm(p, { force: true, recursive: true });
+        removed++;
+      }
     }
+    return removed;
+  }
+
+  /** Names of the temporary files present now (for checks that nothing was left behind). */
+  async listTmp(): Promise<string[]> {
+    return readdir(this.#tmp).catch(() => [] as string[]);
   }
 
   /** A fresh temporary path on the store's file system, named after its writer. */
@@ -74,7 +93,7 @@ export class FileStore {
 
   /** The folder of one job. */
   dir(id: string): string {
-    if (!isJobId(id)) throw new AppError('INVALID_JOB_ID', 400, `invalid job id "${id}"`);
+    if (!isJobId(id)) throw invalidJobId(id);
     return join(this.root, id);
   }
 
@@ -111,6 +130,8 @@ export class FileStore {
     // failure had already removed it.
     const handle = await open(dest, 'wx', 0o600);
     try {
+      // pipeline() never settles for a source destroyed before it starts (Node 20).
+      if (source.destroyed) throw source.errored ?? new Error(`${what} stream closed before it was written`);
       await pipeline(source, meter, handle.createWriteStream());
     } catch (err) {
       await handle.close().catch(() => undefined);

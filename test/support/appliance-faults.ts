@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { LABELS } from '../../src/menage/container-spec.js';
+import { LABELS } from '../../src/contract/labels.js';
 
 /** The repository root (holds appliance/). */
 export const ROOT = ((): string => {

@@ -52,6 +52,11 @@ export class CliProcess {
     return code;
   }
 
+  /** The process id of the running child (undefined when stopped). */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
   get running(): boolean {
     return !!this.#proc && this.#proc.exitCode === null && this.#proc.signalCode === null;
   }

@@ -91,6 +91,7 @@ async function writeConfig(dir: string, db: TestEnv['db'], engines: unknown[], o
   await writeFile(join(dir, 'engines.json'), JSON.stringify({ engines }));
   const raw = {
     listen: { host: '127.0.0.1', port: 0 },
+    internalListen: { host: '127.0.0.1', port: 0 },
     mysql: { user: db.user, password: db.password, database: db.name },
     rabbitmq: { url: amqpUrl(), prefix: unique('mt-') },
     store: { dir: join(dir, 'store') },

@@ -111,4 +111,32 @@ describe('engines/engines: engines.json validation and containment', () => {
     expect(seen).to.match(/\/engines\/1\/seccomp: .*allows system calls by default; a profile must deny by default/);
     expect(seen).to.match(/\/engines\/2\/seccomp/);
   });
+  it('refuses unconfined profiles, root users and resources above the bounds in fields as in runflags (issue 15.7)', async () => {
+    const fields = [
+      { apparmor: 'unconfined' }, { seccomp: 'unconfined' }, { user: '0:0' }, { user: 'root' }, { user: 0 }, { user: '65534:0' },
+      { pids: 100000 }, { memory: '32g' }, { cpus: 32 },
+    ];
+    const flags = ['--security-opt apparmor=unconfined', '--security-opt seccomp=unconfined', '--user 0:0', '-u root', '--user 0',
+      '--user 65534:0', '--pids-limit 100000', '--memory 32g', '--cpus 32'];
+    const { engines, problems } = await load([
+      ...fields.map((f, i) => ({ ...base, name: `field${i}`, ...f })),
+      ...flags.map((f, i) => ({ ...base, name: `flag${i}`, runflags: f })),
+    ]);
+    const seen = messages(problems);
+    fields.forEach((f, i) => {
+      const key = Object.keys(f)[0] as string;
+      expect(seen.filter((m) => m.startsWith(`/engines/${i}/${key}: engine "field${i}": `)), JSON.stringify(f)).to.have.length(1);
+    });
+    flags.forEach((f, i) => {
+      expect(seen.filter((m) => m.startsWith(`/engines/${fields.length + i}/runflags: engine "flag${i}": `)), f).to.have.length(1);
+    });
+    expect(problems).to.have.length(fields.length + flags.length);
+    expect(engines.map((e) => e.name)).to.have.length(fields.length + flags.length);
+  });
+
+  it('accepts every setting exactly at its bound', async () => {
+    const { engines, problems } = await load([{ ...base, pids: 4096, memory: '16g', cpus: 16, user: '1:1', apparmor: 'p' }, { ...base, name: 'f', runflags: '--pids-limit 4096 -m 16g --cpus 16 -u 1:1' }]);
+    expect(problems).to.deep.equal([]);
+    for (const e of engines) expect(e.containment).to.deep.include({ pids: 4096, memoryBytes: 16 * 2 ** 30, nanoCpus: 16e9 });
+  });
 });

@@ -1,0 +1,151 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFrontendProcess, type FrontendProcess } from '../support/frontend-process.js';
+import { filePart, makeCase, multipart, referenceFile, Rng, type FuzzCase } from '../support/multipart-fuzz.js';
+import { rawRequest, type RawOutcome } from '../support/raw-socket.js';
+import { testEngine } from '../support/services.js';
+import { upload } from '../support/stack.js';
+
+const LIMIT = 4096;
+const COUNT = Number(process.env.MENAGERIE_FUZZ_COUNT ?? 2000);
+const BUDGET_MS = 75_000;
+const PARALLEL = 8;
+
+/** The seed: from MENAGERIE_FUZZ_SEED to replay a failure, else fresh. */
+const SEED = Number(process.env.MENAGERIE_FUZZ_SEED ?? randomBytes(4).readUInt32BE());
+
+/** A request head for a body sent in one piece. */
+function post(path: string, contentType: string, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+}
+
+/** Why an outcome breaks the rule (4xx JSON error or a clean close), or undefined if it keeps it. */
+function judge(out: RawOutcome): string | undefined {
+  if (out.kind === 'aborted' || out.kind === 'closed') return undefined;
+  if (out.kind !== 'response') return `${out.kind}${out.kind === 'garbage' ? `: ${out.raw}` : ''}`;
+  if (out.status === 200) return undefined;
+  if (out.status < 400 || out.status > 499) return `status ${out.status}: ${out.body.toString().slice(0, 200)}`;
+  if (!/^application\/json/.test(out.headers['content-type'] ?? '')) return `status ${out.status} without JSON: ${out.body.toString().slice(0, 200)}`;
+  try {
+    const json = JSON.parse(out.body.toString()) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof json.error?.code !== 'string' || typeof json.error.message !== 'string') return `status ${out.status}: not an error object`;
+  } catch {
+    return `status ${out.status}: body is not JSON`;
+  }
+  return undefined;
+}
+
+/** The process still answers, has the pid it started with, and accepts a good upload. */
+async function expectSameProcessServing(fe: FrontendProcess): Promise<string> {
+  expect(fe.proc.running, `frontend exited:\n${fe.proc.output}`).to.equal(true);
+  expect(fe.proc.pid).to.equal(fe.pid);
+  expect((await fetch(`${fe.url}/healthz`)).status).to.equal(200);
+  const good = await upload(fe.url, 'fuzz', 'a good sample');
+  expect(good.status).to.equal(200);
+  return String(good.json.jobid);
+}
+
+async function tmpFiles(fe: FrontendProcess): Promise<string[]> {
+  return (await fe.storeFiles()).filter((f) => f.startsWith('.tmp/'));
+}
+
+describe('e2e: the upload endpoint of a real frontend process under hostile bodies', function () {
+  this.timeout(180_000);
+  let fe: FrontendProcess;
+  const accepted = new Map<string, string>();
+  /** Files of valid uploads whose client hung up before the answer: their jobs may exist. */
+  const unanswered: string[] = [];
+
+  before(async () => {
+    fe = await startFrontendProcess([testEngine('fuzz', { sizelimit: LIMIT })], { uploads: { idleTimeoutSeconds: 2, maxConcurrent: 64 } });
+  });
+  after(async () => {
+    await fe?.close();
+  });
+
+  it('a second file in "upload" gets 400 JSON and the process lives on (issue 15.2)', async () => {
+    const b = 'dup-boundary';
+    const body = multipart(b, [filePart('upload', Buffer.from('first')), filePart('upload', Buffer.from('second'))]);
+    const out = await rawRequest(fe.port, { pieces: [{ data: post('/fuzz/upload', `multipart/form-data; boundary=${b}`, body) }], ending: 'wait', timeoutMs: 10_000 });
+    expect(out.kind === 'response' && out.status, JSON.stringify(out)).to.equal(400);
+    expect(judge(out)).to.equal(undefined);
+    expect(await tmpFiles(fe)).to.deep.equal([]);
+    accepted.set(await expectSameProcessServing(fe), '');
+  });
+
+  it('a truncated multipart body gets 400 JSON and the process lives on (issue 15.2)', async () => {
+    const b = 'cut-boundary';
+    const whole = multipart(b, [filePart('upload', Buffer.from('some content'))]);
+    // Inside the part headers, inside the content, after the content, inside the closing boundary.
+    for (const cut of [10, 60, whole.length - 20, whole.length - 3]) {
+      const body = whole.subarray(0, cut);
+      const out = await rawRequest(fe.port, { pieces: [{ data: post('/fuzz/upload', `multipart/form-data; boundary=${b}`, body) }], ending: 'wait', timeoutMs: 10_000 });
+      expect(out.kind === 'response' && out.status, `cut at ${cut}: ${JSON.stringify(out)}`).to.equal(400);
+      expect(judge(out)).to.equal(undefined);
+      expect(await tmpFiles(fe)).to.deep.equal([]);
+    }
+    accepted.set(await expectSameProcessServing(fe), '');
+  });
+
+  it(`answers thousands of mutated bodies with 4xx JSON or a clean close, keeps serving, leaves nothing behind (seed ${SEED})`, async () => {
+    const started = Date.now();
+    const failures: string[] = [];
+    const tally = new Map<string, number>();
+    const only = process.env.MENAGERIE_FUZZ_CASE === undefined ? undefined : Number(process.env.MENAGERIE_FUZZ_CASE);
+    let next = only ?? 0;
+    const last = only ?? COUNT - 1;
+    const runCase = async (i: number): Promise<void> => {
+      const c: FuzzCase = makeCase(new Rng(SEED ^ Math.imul(i + 1, 0x9e3779b1)), '/fuzz/upload', LIMIT);
+      const out = await rawRequest(fe.port, c.request);
+      const key = out.kind === 'response' ? String(out.status) : out.kind;
+      tally.set(key, (tally.get(key) ?? 0) + 1);
+      let problem = judge(out);
+      if (!problem && out.kind === 'response' && out.status === 200) {
+        const want = await referenceFile(c, LIMIT);
+        const jobid = String((JSON.parse(out.body.toString()) as { jobid?: unknown }).jobid ?? '');
+        if (!/^[1-9][0-9]*$/.test(jobid)) problem = `200 without a jobid: ${out.body.toString()}`;
+        else if (!want) problem = `200 (job ${jobid}) for a body that is not a valid upload`;
+        else accepted.set(jobid, want);
+      }
+      if (out.kind === 'aborted' && c.mayLand) {
+        const sha256 = await referenceFile({ ...c, framed: true }, LIMIT);
+        if (sha256) unanswered.push(sha256);
+      }
+      if (problem) failures.push(`case ${i} [${c.label}]: ${problem}`);
+    };
+    const worker = async (): Promise<void> => {
+      while (next <= last && Date.now() - started < BUDGET_MS) await runCase(next++);
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    const ran = Math.min(next, last + 1) - (only ?? 0);
+    console.log(`      fuzz: seed=${SEED} cases=${ran} in ${((Date.now() - started) / 1000).toFixed(1)}s outcomes=${JSON.stringify(Object.fromEntries(tally))}`);
+    const replay = `replay with MENAGERIE_FUZZ_SEED=${SEED} (and MENAGERIE_FUZZ_CASE=<n> for one case)`;
+    expect(failures, `${failures.length} cases broke the rule; ${replay}:\n${failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
+    expect(ran, `too few cases ran in the time budget; ${replay}`).to.be.at.least(only === undefined ? Math.min(COUNT, 500) : 1);
+    accepted.set(await expectSameProcessServing(fe), '');
+
+    // Nothing left behind: no temporary file, only accepted jobs' inputs, no orphan rows.
+    let tmp = await tmpFiles(fe);
+    for (let k = 0; k < 30 && tmp.length; k++) {
+      await sleep(100);
+      tmp = await tmpFiles(fe);
+    }
+    expect(tmp, replay).to.deep.equal([]);
+    // Jobs nobody was told about may exist only for valid bodies whose client hung up after sending them.
+    const ids = await fe.jobIds();
+    for (const id of ids.filter((j) => !accepted.has(j))) {
+      const job = (await (await fetch(`${fe.url}/jobs/${id}`)).json()) as { sha256: string };
+      const at = unanswered.indexOf(job.sha256);
+      expect(at, `job ${id} was never answered and is no valid unanswered upload; ${replay}`).to.be.at.least(0);
+      unanswered.splice(at, 1);
+    }
+    expect(ids, replay).to.include.members([...accepted.keys()]);
+    expect(await fe.storeFiles(), replay).to.deep.equal(ids.map((id) => `${id}/input`).sort());
+    for (const [id, sha256] of accepted) {
+      if (!sha256) continue;
+      const job = (await (await fetch(`${fe.url}/jobs/${id}`)).json()) as { sha256: string };
+      expect(job.sha256, `job ${id}; ${replay}`).to.equal(sha256);
+    }
+  });
+});
