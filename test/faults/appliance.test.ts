@@ -42,6 +42,7 @@ describe('faults: the provisioned appliance survives operations', function () {
     ['docker kill frontend', () => kill('frontend')],
     ['docker kill menage', () => kill('menage')],
     ['docker kill enforcer', () => kill('enforcer')],
+    ['docker kill docker-proxy', () => kill('docker-proxy')],
     ['restart of the whole stack', () => must('if [ -x /etc/init.d/menagerie ]; then /etc/init.d/menagerie restart; else ' +
       '/usr/local/sbin/menageriectl stop && /usr/local/sbin/menageriectl start; fi', 600_000).then(() => undefined)],
     ['dockerd restart (kill + start)', async () => {
