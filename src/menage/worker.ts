@@ -3,7 +3,7 @@ import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
 import type { Breaker, Dependency } from './breaker.js';
-import { FrontendUnavailable, type FrontendClient } from './frontend-client.js';
+import { FrontendUnavailable, type FrontendClient, type StartedJob } from './frontend-client.js';
 import { InfrastructureError, RunAborted, type ContainerDispatcher } from './runner.js';
 
 export interface WorkerDeps {
@@ -41,24 +41,8 @@ export function createJobHandler(d: WorkerDeps) {
       return 'dead-letter';
     }
     const id = message.jobId;
-    // Delivered as the breaker opened: give it back uncounted (the consumer pauses now).
-    if (d.breaker.isOpen && !(await d.breaker.waitClosed(signal, Math.min(5000, d.holdMs ?? 5000)))) return 'republish';
-    let started;
-    try {
-      started = await d.client.start(id, d.node);
-    } catch (err) {
-      d.log(`job ${id}: cannot start: ${(err as Error).message}`);
-      if (err instanceof FrontendUnavailable) {
-        d.breaker.trip('frontend', (err as Error).message);
-        return 'republish';
-      }
-      await sleep(backoff(1), undefined, { signal }).catch(() => undefined);
-      return 'requeue';
-    }
-    if (typeof started === 'string') {
-      d.log(`job ${id}: not started (${started})`);
-      return 'ack';
-    }
+    const started = await take(d, id, signal, backoff);
+    if (typeof started === 'string') return started;
     const { lease, attempt } = started;
     const saveOutput = async (text: string): Promise<void> => {
       if (text) await d.client.log(id, lease, text).catch((e: Error) => d.log(`job ${id}: output not kept: ${e.message}`));
@@ -108,6 +92,26 @@ export function createJobHandler(d: WorkerDeps) {
       signal.removeEventListener('abort', stopJob);
     }
   };
+}
+
+/** Asks the frontend for a lease on the job; what to do with the message if there is none. */
+async function take(d: WorkerDeps, id: string, signal: AbortSignal, backoff: (attempt: number) => number): Promise<StartedJob | Disposition> {
+  // Delivered as the breaker opened: give it back uncounted (the consumer pauses now).
+  if (d.breaker.isOpen && !(await d.breaker.waitClosed(signal, Math.min(5000, d.holdMs ?? 5000)))) return 'republish';
+  try {
+    const started = await d.client.start(id, d.node);
+    if (typeof started !== 'string') return started;
+    d.log(`job ${id}: not started (${started})`);
+    return 'ack';
+  } catch (err) {
+    d.log(`job ${id}: cannot start: ${(err as Error).message}`);
+    if (err instanceof FrontendUnavailable) {
+      d.breaker.trip('frontend', (err as Error).message);
+      return 'republish';
+    }
+    await sleep(backoff(1), undefined, { signal }).catch(() => undefined);
+    return 'requeue';
+  }
 }
 
 /**

@@ -30,10 +30,19 @@ describe('faults: the provisioned appliance survives operations', function () {
   const service = (name: string): string =>
     `docker ps -q --filter label=com.docker.compose.project=menagerie --filter label=com.docker.compose.service=${name}`;
 
+  /** Kills a service's container; `menageriectl status` must report it at once. */
+  const kill = async (name: string): Promise<void> => {
+    await must(`docker kill $(${service(name)})`);
+    const r = await status();
+    expect([r.code, r.out], 'status right after the kill').to.satisfy(([code, out]: [number, string]) =>
+      code === 3 && new RegExp(`^${name} (exited|restarting|missing) `, 'm').test(out));
+  };
+
   const FAULTS: [string, () => Promise<void>][] = [
-    ['docker kill frontend', () => must(`docker kill $(${service('frontend')})`).then(() => undefined)],
-    ['docker kill menage', () => must(`docker kill $(${service('menage')})`).then(() => undefined)],
-    ['docker kill enforcer', () => must(`docker kill $(${service('enforcer')})`).then(() => undefined)],
+    ['docker kill frontend', () => kill('frontend')],
+    ['docker kill menage', () => kill('menage')],
+    ['docker kill enforcer', () => kill('enforcer')],
+    ['docker kill docker-proxy', () => kill('docker-proxy')],
     ['restart of the whole stack', () => must('if [ -x /etc/init.d/menagerie ]; then /etc/init.d/menagerie restart; else ' +
       '/usr/local/sbin/menageriectl stop && /usr/local/sbin/menageriectl start; fi', 600_000).then(() => undefined)],
     ['dockerd restart (kill + start)', async () => {

@@ -15,6 +15,8 @@ describe('integration: infrastructure hand-backs', function () {
     stack = await startStack([testEngine('copy')], {
       menage: false, overrides: { jobs: { maxAttempts: 2, leaseSeconds: 3, infrastructureTimeoutSeconds: 2 } },
     });
+    // The tests run their own reaper scans; the stack's would race them for the same jobs.
+    await stack.frontend.reaper.close();
   });
   after(async () => {
     await stack?.close();
