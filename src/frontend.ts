@@ -42,6 +42,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const files = new FileStore(config.store.dir);
     await files.init();
     const publisher = new Publisher(broker, config.rabbitmq.prefix, config.engines.map((e) => e.name));
+    cleanups.push(() => publisher.close());
     await publisher.start();
     const service = new JobService({
       store, files, queue: publisher, engines: config.engines,

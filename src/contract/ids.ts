@@ -1,6 +1,12 @@
 /** Job statuses, as the original API names them (the public and the internal API show them). */
 export const JOB_STATUSES = ['Received', 'Running', 'Success', 'Fail'] as const;
 
+/** Each status by its role: waiting for a worker, held by one, and the two ends. */
+export const STATUS = { waiting: 'Received', running: 'Running', success: 'Success', fail: 'Fail' } as const;
+
+/** The statuses nothing changes any more. */
+export const TERMINAL_STATUSES: readonly string[] = [STATUS.success, STATUS.fail];
+
 /** A job id: a positive decimal integer without leading zero, at most 18 digits (fits BIGINT). */
 export const JOB_ID_PATTERN = '^[1-9][0-9]{0,17}$';
 

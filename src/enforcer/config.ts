@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, throwIfProblems } from '../config/validate.js';
+import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, throwIfProblems } from '../schema/validate.js';
 import type { ConfigProblem } from '../errors.js';
 
 /** WARN reports only; KILL applies each rule's action (or denies, in AuthZ mode). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { checkSchema, deepFreeze, throwIfProblems } from '../config/validate.js';
+import { checkSchema, deepFreeze, throwIfProblems } from '../schema/validate.js';
 import type { ConfigProblem } from '../errors.js';
 import { compileCondition, conditionSchema, type Condition, type Predicate } from './conditions.js';
 import { compileExemptions, compileWhitelist, exemptionSchema, whitelistSchema, type Exemption, type WhitelistEntry } from './exemptions.js';

@@ -1,5 +1,5 @@
 import type { ConfigProblem } from '../errors.js';
-import { checkSchema, compileSchema, interpolateEnv, readJsonFile } from '../config/validate.js';
+import { checkSchema, compileSchema, interpolateEnv, readJsonFile } from '../schema/validate.js';
 import { parseRunflags, type FlagSettings } from './runflags.js';
 import { dirname } from 'node:path';
 import { loadSeccomp, type SeccompProfile } from './seccomp.js';

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { invalidJobId, TooLargeError, UnavailableError } from '../errors.js';
-import { isJobId, type Job } from '../jobs/job.js';
+import { isJobId, isTerminal, STATUS, type Job } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
 import { receiveUpload } from './upload.js';
@@ -63,7 +63,7 @@ export function publicRoutes(service: JobService, files: FileStore, limits: Uplo
     const { stream, size, job } = await service.openLink(id);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
-    ctx.set('Content-Disposition', `attachment; filename="${job.status === 'Success' ? 'result' : 'error'}-${id}"`);
+    ctx.set('Content-Disposition', `attachment; filename="${job.status === STATUS.success ? 'result' : 'error'}-${id}"`);
     ctx.set('Cache-Control', 'private, no-store');
     ctx.type = 'application/octet-stream';
     ctx.length = size;
@@ -106,7 +106,7 @@ async function receiveAndSubmit(ctx: Context, service: JobService, files: FileSt
 
 /** The detailed public view of a job (`GET /jobs/<id>`). */
 export function describeJob(job: Job): Record<string, unknown> {
-  const done = job.status === 'Success' || job.status === 'Fail';
+  const done = isTerminal(job.status);
   return {
     jobid: job.id,
     engine: job.engine,

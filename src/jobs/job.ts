@@ -1,8 +1,22 @@
-import { isJobId, JOB_STATUSES } from '../contract/ids.js';
+import { isJobId, JOB_STATUSES, STATUS, TERMINAL_STATUSES } from '../contract/ids.js';
 
 /** Job statuses, as the original API names them (the wire list lives in the contract). */
 export const STATUSES = JOB_STATUSES;
 export type JobStatus = (typeof STATUSES)[number];
+
+/** Each status by its role (use these, not string literals, in code and SQL). */
+export { STATUS };
+
+/**
+ * A SQL list of statuses, e.g. `status IN (${sqlStatuses(TERMINAL)})`: the statuses are the
+ * constants above, never input, so they are safe to write into a statement.
+ */
+export function sqlStatuses(statuses: readonly string[]): string {
+  return statuses.map((s) => `'${s}'`).join(',');
+}
+
+/** The statuses nothing changes any more. */
+export const TERMINAL = TERMINAL_STATUSES as readonly JobStatus[];
 
 /** A job as stored: one upload to one engine. */
 export interface Job {
@@ -41,18 +55,18 @@ export type JobEvent = 'start' | 'heartbeat' | 'requeue' | 'release' | 'succeed'
  * queued again (its message was published once more); `heartbeat` extends a live lease.
  */
 export const TRANSITIONS: Readonly<Record<JobEvent, { from: readonly JobStatus[]; to: JobStatus }>> = {
-  start: { from: ['Received', 'Running'], to: 'Running' },
-  heartbeat: { from: ['Running'], to: 'Running' },
-  requeue: { from: ['Received'], to: 'Received' },
-  release: { from: ['Running'], to: 'Received' },
-  succeed: { from: ['Running'], to: 'Success' },
-  fail: { from: ['Running'], to: 'Fail' },
-  'force-fail': { from: ['Received', 'Running'], to: 'Fail' },
+  start: { from: [STATUS.waiting, STATUS.running], to: STATUS.running },
+  heartbeat: { from: [STATUS.running], to: STATUS.running },
+  requeue: { from: [STATUS.waiting], to: STATUS.waiting },
+  release: { from: [STATUS.running], to: STATUS.waiting },
+  succeed: { from: [STATUS.running], to: STATUS.success },
+  fail: { from: [STATUS.running], to: STATUS.fail },
+  'force-fail': { from: [STATUS.waiting, STATUS.running], to: STATUS.fail },
 };
 
 /** True for Success and Fail: nothing changes a finished job. */
 export function isTerminal(status: JobStatus): boolean {
-  return status === 'Success' || status === 'Fail';
+  return TERMINAL.includes(status);
 }
 
 /** Whether `event` may happen to a job in `status`. */

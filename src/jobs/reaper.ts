@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { STATUS } from './job.js';
 import type { JobService } from './service.js';
 import type { JobStore } from './store.js';
 
@@ -28,6 +29,7 @@ export class Reaper {
   readonly #o: ReaperOptions;
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
   /** Since when scans have succeeded without a break. */
   #healthySince = Date.now();
   #failing = false;
@@ -53,7 +55,7 @@ export class Reaper {
     this.#failing = false;
     const settling = Date.now() < this.#healthySince + (this.#o.settleMs ?? 0);
     for (const job of found) {
-      if (settling && job.status === 'Running') continue;
+      if (settling && job.status === STATUS.running) continue;
       try {
         const outcome = await this.#o.service.reap(job);
         if (outcome !== 'skipped') {
@@ -75,8 +77,9 @@ export class Reaper {
   }
 
   /** Stops scanning; safe to call twice. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#stop.abort();
-    await this.#loop;
+    this.#closing ??= this.#loop ?? Promise.resolve();
+    return this.#closing;
   }
 }

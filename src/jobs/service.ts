@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
-import { readdir, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { JobView, StartedJob } from '../contract/internal-api.js';
 import type { Engine } from '../engines/engines.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
-import { isTerminal, type Job } from './job.js';
+import { isTerminal, STATUS, type Job } from './job.js';
 import type { JobStore } from './store.js';
 import { summarize } from './summary.js';
 
@@ -95,9 +93,9 @@ export class JobService {
   async openLink(id: string): Promise<{ stream: ReadStream; size: number; job: Job }> {
     const job = await this.get(id);
     if (!isTerminal(job.status)) throw new ConflictError('JOB_NOT_FINISHED', `job ${id} is ${job.status}; no result yet`);
-    const file: StoredFile = job.status === 'Success' ? 'result' : 'error';
+    const file: StoredFile = job.status === STATUS.success ? 'result' : 'error';
     let opened = await this.#d.files.open(id, file);
-    if (!opened && job.lease && (await this.#repair(id, file, job.lease))) opened = await this.#d.files.open(id, file);
+    if (!opened && job.lease && (await this.#d.files.recover(id, file, job.lease))) opened = await this.#d.files.open(id, file);
     if (!opened) throw new NotFoundError('RESULT_MISSING', `the ${file} of job ${id} is no longer stored`);
     return { ...opened, job };
   }
@@ -124,7 +122,7 @@ export class JobService {
         deadline: deadline.toISOString(), heartbeatMs: Math.max(1000, Math.floor(this.#d.leaseMs / 3)) };
     }
     if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
-    if (res.job.status === 'Running' && (res.job.deadline?.getTime() ?? 0) > Date.now()) {
+    if (res.job.status === STATUS.running && (res.job.deadline?.getTime() ?? 0) > Date.now()) {
       throw new ConflictError('JOB_BUSY', `job ${id} is running under another lease until ${res.job.deadline?.toISOString()}`);
     }
     if (!isTerminal(res.job.status)) {
@@ -152,7 +150,7 @@ export class JobService {
   /** Records a worker's result, streamed from `body`, if its lease is current. */
   async succeed(id: string, lease: string, body: Readable, containment?: unknown): Promise<JobView> {
     const engine = this.engine((await this.get(id)).engine);
-    const staging = await this.#staging(id, 'result', lease);
+    const staging = await this.#d.files.stage(id, 'result', lease);
     const written = await this.#d.files.write(staging, body, engine.containment.resultLimit, 'result');
     const res = await this.#d.store.apply(id, 'succeed',
       { summary: summarize(written.head), resultSize: written.size, finishedNow: true, deadline: null, containment }, { lease });
@@ -166,7 +164,7 @@ export class JobService {
   async fail(id: string, lease: string | undefined, reason: string, detail = '', containment?: unknown): Promise<JobView> {
     const text = detail ? `${reason}\n${detail}` : `${reason}\n`;
     const tag = lease ?? `forced-${randomBytes(8).toString('hex')}`;
-    const staging = await this.#staging(id, 'error', tag);
+    const staging = await this.#d.files.stage(id, 'error', tag);
     const written = await this.#d.files.write(staging, Readable.from([Buffer.from(text).subarray(0, ERROR_TEXT_LIMIT)]),
       ERROR_TEXT_LIMIT, 'error text');
     const fields = { reason, summary: summarize(written.head), finishedNow: true, deadline: null, containment };
@@ -180,9 +178,9 @@ export class JobService {
   async saveLog(id: string, lease: string, body: Readable, limit: number): Promise<void> {
     const job = await this.get(id);
     if (job.lease !== lease) throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
-    const staging = await this.#staging(id, 'log', lease);
+    const staging = await this.#d.files.stage(id, 'log', lease);
     await this.#d.files.write(staging, body, limit, 'engine output');
-    await rename(staging, this.#d.files.path(id, 'log'));
+    await this.#d.files.commit(id, 'log', staging);
   }
 
   /** The engine output kept for a job (empty if the engine printed nothing). */
@@ -243,13 +241,13 @@ export class JobService {
       return 'failed';
     }
     if (await this.#infrastructureExpired(job)) return 'failed';
-    if (job.status === 'Received' && job.queued) return 'skipped';
-    if (job.status === 'Received' && job.attempts === 0 && !job.startedAt) {
+    if (job.status === STATUS.waiting && job.queued) return 'skipped';
+    if (job.status === STATUS.waiting && job.attempts === 0 && !job.startedAt) {
       if (!(await this.#d.store.removeAbandoned(job.id))) return 'skipped';
       await this.#d.files.removeJob(job.id);
       return 'removed';
     }
-    if (job.status === 'Running') {
+    if (job.status === STATUS.running) {
       if (job.attempts >= this.#d.maxAttempts) {
         await this.fail(job.id, undefined, 'timeout', `no completion within the engine timeout plus grace after ${job.attempts} attempts`);
         return 'failed';
@@ -273,10 +271,6 @@ export class JobService {
     });
   }
 
-  async #staging(id: string, file: StoredFile, tag: string): Promise<string> {
-    return `${await this.#d.files.stagingPath(id, file, tag)}.${randomBytes(4).toString('hex')}`;
-  }
-
   async #settle(id: string, file: StoredFile, staging: string, res: Awaited<ReturnType<JobStore['apply']>>): Promise<JobView> {
     if (res.kind !== 'applied') await this.#d.files.discard(staging);
     if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
@@ -285,19 +279,9 @@ export class JobService {
       throw new ConflictError(why, `job ${id} is ${res.job.status}; this completion was not recorded`);
     }
     if (res.kind === 'applied') {
-      await rename(staging, this.#d.files.path(id, file));
+      await this.#d.files.commit(id, file, staging);
       await this.#d.files.dropStaging(id, ['result', 'error']);
     }
     return this.view(id);
-  }
-
-  /** Finishes a rename that a crash interrupted after the database had been updated. */
-  async #repair(id: string, file: StoredFile, lease: string): Promise<boolean> {
-    const dir = this.#d.files.dir(id);
-    const names = await readdir(dir).catch(() => [] as string[]);
-    const staged = names.find((n) => n.startsWith(`.${file}-${lease}.`));
-    if (!staged) return false;
-    await rename(join(dir, staged), this.#d.files.path(id, file));
-    return true;
   }
 }

@@ -1,6 +1,6 @@
 import mysql, { type Pool, type PoolConnection, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
-import { TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
+import { sqlStatuses, STATUS, TERMINAL, TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** The outcome of a conditional state change. */
@@ -78,7 +78,7 @@ interface CoreConnection {
 /** The MySQL/MariaDB job store: the one place where job rows are read and changed. */
 export class JobStore {
   readonly #pool: Pool;
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: PoolOptions) {
     this.#pool = mysql.createPool(poolOptions(options));
@@ -142,9 +142,9 @@ export class JobStore {
     // Deadlines are computed by the app, so they are compared with the app's clock.
     const [rows] = await this.#pool
       .query<RowDataPacket[]>(
-        t(`SELECT * FROM jobs WHERE (status = 'Running' AND deadline < ?)
-           OR (status = 'Received' AND queued = 0 AND (attempts > 0 OR started_at IS NOT NULL OR created_at < ?))
-           OR (status = 'Received' AND infra_since < ?)
+        t(`SELECT * FROM jobs WHERE (status = '${STATUS.running}' AND deadline < ?)
+           OR (status = '${STATUS.waiting}' AND queued = 0 AND (attempts > 0 OR started_at IS NOT NULL OR created_at < ?))
+           OR (status = '${STATUS.waiting}' AND infra_since < ?)
          ORDER BY id LIMIT ?`),
         [new Date(), unqueuedBefore, infraBefore, limit])
       .catch(translate);
@@ -154,7 +154,7 @@ export class JobStore {
   /** Finished jobs that ended before `before`, oldest first. */
   async listFinishedBefore(before: Date, limit: number): Promise<string[]> {
     const [rows] = await this.#pool
-      .query<RowDataPacket[]>(t(`SELECT id FROM jobs WHERE status IN ('Success','Fail') AND finished_at < ? ORDER BY finished_at LIMIT ?`),
+      .query<RowDataPacket[]>(t(`SELECT id FROM jobs WHERE status IN (${sqlStatuses(TERMINAL)}) AND finished_at < ? ORDER BY finished_at LIMIT ?`),
         [before, limit])
       .catch(translate);
     return rows.map((r) => String(r.id));
@@ -164,7 +164,7 @@ export class JobStore {
   async removeFinished(id: string, before: Date): Promise<boolean> {
     return this.#transaction(async (conn) => {
       const [res] = await conn.query<ResultSetHeader>(
-        t(`DELETE FROM jobs WHERE id = ? AND status IN ('Success','Fail') AND finished_at < ?`), [id, before]);
+        t(`DELETE FROM jobs WHERE id = ? AND status IN (${sqlStatuses(TERMINAL)}) AND finished_at < ?`), [id, before]);
       if (res.affectedRows === 1) await conn.query(t('DELETE FROM job_events WHERE job_id = ?'), [id]);
       return res.affectedRows === 1;
     });
@@ -185,7 +185,7 @@ export class JobStore {
   /** Deletes a Received job whose message was never confirmed; false if it moved on meanwhile. */
   async removeAbandoned(id: string): Promise<boolean> {
     const [res] = await this.#pool
-      .execute<ResultSetHeader>(t(`DELETE FROM jobs WHERE id = ? AND status = 'Received' AND queued = 0 AND attempts = 0 AND started_at IS NULL`), [id])
+      .execute<ResultSetHeader>(t(`DELETE FROM jobs WHERE id = ? AND status = '${STATUS.waiting}' AND queued = 0 AND attempts = 0 AND started_at IS NULL`), [id])
       .catch(translate);
     return res.affectedRows === 1;
   }
@@ -204,7 +204,7 @@ export class JobStore {
       whereParams.push(guard.lease);
     }
     if (guard.runningOnlyIfExpired) {
-      where.push(`(status <> 'Running' OR deadline < ?)`);
+      where.push(`(status <> '${STATUS.running}' OR deadline < ?)`);
       whereParams.push(new Date());
     }
     if (guard.maxAttempts !== undefined) {
@@ -256,10 +256,9 @@ export class JobStore {
   }
 
   /** Closes the pool; safe to call twice. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#pool.end().catch(() => undefined);
+  close(): Promise<void> {
+    this.#closing ??= this.#pool.end().catch(() => undefined);
+    return this.#closing;
   }
 }
 

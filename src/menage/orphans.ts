@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { TERMINAL_STATUSES } from '../contract/ids.js';
 import { LABELS } from '../contract/labels.js';
 import { removeContainer } from './container-removal.js';
 
@@ -15,7 +16,7 @@ export interface SweptContainer {
 /** What to do with one container: keep it, remove it, or kill it first (still running). */
 export type Verdict = { action: 'keep' } | { action: 'remove' | 'kill'; why: string };
 
-const FINISHED = new Set(['Success', 'Fail']);
+const FINISHED = new Set(TERMINAL_STATUSES);
 const VOLUME_MIN_AGE_MS = 60_000;
 
 /**
@@ -61,6 +62,7 @@ export class OrphanSweeper {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<SweepReport> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: OrphanSweeperOptions) {
     this.#o = { intervalMs: 30_000, now: Date.now, ...options };
@@ -75,10 +77,11 @@ export class OrphanSweeper {
   }
 
   /** Stops sweeping and waits for a sweep in progress; safe to call twice. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await this.#running?.catch(() => undefined);
+    this.#closing ??= (this.#running ?? Promise.resolve()).then(() => undefined, () => undefined);
+    return this.#closing;
   }
 
   /** One sweep (never two at once); what it did. */

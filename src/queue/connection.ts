@@ -10,6 +10,7 @@ export class BrokerConnection extends EventEmitter {
   #model: ChannelModel | undefined;
   #connecting: Promise<ChannelModel> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(url: string) {
     super();
@@ -48,12 +49,14 @@ export class BrokerConnection extends EventEmitter {
     return this.#model !== undefined;
   }
 
-  /** Closes the connection; safe to call twice. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    const model = this.#model ?? (await this.#connecting?.catch(() => undefined));
-    this.#model = undefined;
-    await model?.close().catch(() => undefined);
+  /** Closes the connection; every caller gets the first call's promise. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      const model = this.#model ?? (await this.#connecting?.catch(() => undefined));
+      this.#model = undefined;
+      await model?.close().catch(() => undefined);
+    })();
+    return this.#closing;
   }
 }

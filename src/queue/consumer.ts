@@ -44,6 +44,7 @@ export class EngineConsumer {
   #subscribing = false;
   /** The newest channel, from its creation on (#channel is set once it is ready). */
   #opening: Channel | undefined;
+  #closing: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(conn: BrokerConnection, opts: ConsumerOptions) {
@@ -212,13 +213,17 @@ export class EngineConsumer {
 
   /**
    * Stops taking work, lets in-flight jobs finish for up to `graceMs`, then aborts them
-   * (their handlers hand the jobs back), and closes the channel. Safe to call twice.
+   * (their handlers hand the jobs back), and closes the channel. Every caller gets the
+   * first call's promise: a second call never starts a second shutdown.
    */
-  async close(graceMs = 10_000): Promise<void> {
-    if (!this.#stopped.signal.aborted) {
-      this.#stopped.abort();
-      if (this.#channel && this.#tag) await this.#channel.cancel(this.#tag).catch(() => undefined);
-    }
+  close(graceMs = 10_000): Promise<void> {
+    this.#closing ??= this.#close(graceMs);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    this.#stopped.abort();
+    if (this.#channel && this.#tag) await this.#channel.cancel(this.#tag).catch(() => undefined);
     const all = Promise.allSettled([...this.#inFlight]);
     const timer = setTimeout(() => this.#abort.abort(), graceMs);
     await all;

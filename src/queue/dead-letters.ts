@@ -21,6 +21,7 @@ export class DeadLetterConsumer {
   readonly #o: DeadLetterOptions;
   readonly #stop = new AbortController();
   #channel: ConfirmChannel | undefined;
+  #closing: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(conn: BrokerConnection, options: DeadLetterOptions) {
@@ -84,11 +85,14 @@ export class DeadLetterConsumer {
     }
   }
 
-  /** Stops consuming; safe to call twice. */
-  async close(): Promise<void> {
-    this.#stop.abort();
-    await this.#channel?.close().catch(() => undefined);
-    await this.#loop;
+  /** Stops consuming; every caller gets the first call's promise. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stop.abort();
+      await this.#channel?.close().catch(() => undefined);
+      await this.#loop;
+    })();
+    return this.#closing;
   }
 }
 

@@ -13,6 +13,7 @@ export class Publisher {
   readonly #engines: readonly string[];
   readonly #timeoutMs: number;
   #channel: Promise<ConfirmChannel> | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(conn: BrokerConnection, prefix: string, engines: readonly string[], timeoutMs = 10_000) {
     this.#conn = conn;
@@ -27,6 +28,7 @@ export class Publisher {
   }
 
   #getChannel(): Promise<ConfirmChannel> {
+    if (this.#closing) return Promise.reject(new Error('the publisher is closed'));
     this.#channel ??= (async () => {
       const ch = await (await this.#conn.get()).createConfirmChannel();
       ch.on('error', () => undefined);
@@ -61,5 +63,20 @@ export class Publisher {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Waits for confirms still due on its channel, then closes it; later publishes fail at once.
+   * Every caller gets the first call's promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const ch = await this.#channel?.catch(() => undefined);
+      this.#channel = undefined;
+      if (!ch) return;
+      await ch.waitForConfirms().catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    })();
+    return this.#closing;
   }
 }

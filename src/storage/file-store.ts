@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { invalidJobId, TooLargeError } from '../errors.js';
-import { isJobId } from '../jobs/job.js';
+import { isJobId } from '../contract/ids.js';
 
 /** The files a job may have in the store. */
 export type StoredFile = 'input' | 'result' | 'error' | 'log';
@@ -147,10 +147,27 @@ export class FileStore {
     await rename(from, this.path(id, file));
   }
 
-  /** A staging path inside the job's folder for a file written on behalf of one lease. */
-  async stagingPath(id: string, file: StoredFile, lease: string): Promise<string> {
+  /**
+   * A fresh staging path inside the job's folder for `file`, written on behalf of `tag` (a
+   * lease): it becomes the file only through commit(), so a reader never sees a partial one.
+   */
+  async stage(id: string, file: StoredFile, tag: string): Promise<string> {
     await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
-    return join(this.dir(id), `.${file}-${lease}`);
+    return join(this.dir(id), `.${file}-${tag}.${randomBytes(4).toString('hex')}`);
+  }
+
+  /** Moves a staged file into place as the job's `file`. */
+  async commit(id: string, file: StoredFile, staged: string): Promise<void> {
+    await rename(staged, this.path(id, file));
+  }
+
+  /** Commits a file staged for `tag` that a crash left uncommitted; false if there is none. */
+  async recover(id: string, file: StoredFile, tag: string): Promise<boolean> {
+    const names = await readdir(this.dir(id)).catch(() => [] as string[]);
+    const staged = names.find((n) => n.startsWith(`.${file}-${tag}.`));
+    if (!staged) return false;
+    await this.commit(id, file, join(this.dir(id), staged));
+    return true;
   }
 
   /** Opens a job's file for reading, with its size; undefined if it does not exist. */

@@ -48,6 +48,39 @@ describe('integration: consumer lifecycle (close while opening, pause, resume, r
     }
   });
 
+  it('every close() returns the promise of the first call (consumer, dead letters, publisher, connection)', async () => {
+    const dead = new DeadLetterConsumer(conn, { prefix, engines: ['e'], handle: async () => undefined, log: () => undefined });
+    dead.start();
+    const engine = new EngineConsumer(conn, { prefix, engine: 'e', slots: 1, log: () => undefined, handle: async () => 'ack' });
+    await engine.start();
+    const publisher = new Publisher(conn, prefix, ['e']);
+    await publisher.start();
+    for (const closable of [engine, dead, publisher, conn]) {
+      const first = closable.close();
+      expect(closable.close(), closable.constructor.name).to.equal(first);
+      await within(first, 10_000, `${closable.constructor.name}.close()`);
+      expect(closable.close(), `${closable.constructor.name} after it closed`).to.equal(first);
+    }
+  });
+
+  it('a closed publisher waited for its confirms, and refuses later publishes with BROKER_UNAVAILABLE', async () => {
+    const publisher = new Publisher(conn, prefix, ['e']);
+    await publisher.start();
+    const sent = Array.from({ length: 20 }, (_, i) => publisher.publish({ jobId: String(i + 1), engine: 'e' }));
+    await publisher.close();
+    await Promise.all(sent);
+    const admin = await connect(amqpUrl());
+    try {
+      const ch = await admin.createChannel();
+      expect((await ch.checkQueue(names(prefix).queue('e'))).messageCount).to.equal(20);
+    } finally {
+      await admin.close();
+    }
+    let refused: unknown;
+    await publisher.publish({ jobId: '99', engine: 'e' }).catch((err: unknown) => (refused = err));
+    expect((refused as { code?: string } | undefined)?.code).to.equal('BROKER_UNAVAILABLE');
+  });
+
   it('a paused consumer takes nothing; resumed, it does; republish hands back a message without counting a delivery', async () => {
     const publisher = new Publisher(conn, prefix, ['e']);
     await publisher.start();

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { canApply, isJobId, isTerminal, STATUSES, TRANSITIONS, type JobEvent, type JobStatus } from '../../../src/jobs/job.js';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { canApply, isJobId, isTerminal, STATUSES, TERMINAL, TRANSITIONS, type JobEvent, type JobStatus } from '../../../src/jobs/job.js';
 import { summarize } from '../../../src/jobs/summary.js';
 
 describe('jobs: state transitions', () => {
@@ -47,4 +50,31 @@ describe('jobs: summary', () => {
       expect(Buffer.byteLength(got)).to.be.at.most(80 + 2);
     });
   }
+});
+
+describe('jobs: statuses are named in one place', () => {
+  const root = fileURLToPath(new URL('../../../../', import.meta.url));
+  const sources = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
+  });
+  // The contract holds the wire names; shipped migrations are history and never edited.
+  const allowed = new Set(['src/contract/ids.ts', 'src/jobs/migrations.ts']);
+
+  it('no file in src/ spells a status as a string literal (SQL included): they use STATUS, TERMINAL, isTerminal', () => {
+    const offenders: string[] = [];
+    for (const file of sources(join(root, 'src'))) {
+      const rel = file.slice(root.length);
+      if (allowed.has(rel)) continue;
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/'(Received|Running|Success|Fail)'/g)) offenders.push(`${rel}: ${m[0]}`);
+    }
+    expect(offenders).to.deep.equal([]);
+  });
+
+  it('the terminal statuses are exactly those no transition leaves', () => {
+    const left = new Set(Object.values(TRANSITIONS).flatMap((t) => t.from));
+    expect(STATUSES.filter((s) => !left.has(s))).to.deep.equal([...TERMINAL]);
+    expect(STATUSES.filter(isTerminal)).to.deep.equal([...TERMINAL]);
+  });
 });
