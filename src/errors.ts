@@ -133,3 +133,25 @@ function formatProblems(problems: ConfigProblem[]): string {
   const lines = problems.map((p) => `  ${p.file}: ${p.pointer || '/'}: ${p.message}`);
   return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
+
+/** The client sent no body bytes for too long; the upload was abandoned. */
+export class UploadTimeoutError extends AppError {
+  constructor(message: string) {
+    super('UPLOAD_TIMEOUT', message);
+  }
+}
+
+/*
+ * How a worker classifies what went wrong (never shown to clients): the frontend could not
+ * be reached, or Docker or the run failed on our side. Either way the job is not at fault:
+ * it is handed back, never failed.
+ */
+
+/** The frontend could not be reached or failed: retry later, the job is not at fault. */
+export class FrontendUnavailable extends Error {}
+
+/** The Docker daemon or the run was interrupted: not the engine's fault, hand the job back. */
+export class InfrastructureError extends Error {}
+
+/** The run was aborted (shutdown); the job goes back to the queue. */
+export class RunAborted extends InfrastructureError {}

@@ -1,7 +1,7 @@
 import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { AppError, InvalidError } from '../errors.js';
+import { AppError, InvalidError, UploadTimeoutError } from '../errors.js';
 import type { FileStore, Written } from '../storage/file-store.js';
 
 /** An upload written to a temporary file in the store. */
@@ -18,13 +18,6 @@ export interface UploadRules {
   limit: number;
   /** The body is abandoned when no byte arrives for this long. */
   idleMs: number;
-}
-
-/** The client sent no body bytes for too long; the upload was abandoned. */
-export class UploadTimeoutError extends AppError {
-  constructor(message: string) {
-    super('UPLOAD_TIMEOUT', message);
-  }
 }
 
 const malformed = (): InvalidError => new InvalidError('INVALID_UPLOAD', 'the multipart body is malformed');

@@ -1,3 +1,4 @@
+import { FrontendUnavailable } from '../errors.js';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
@@ -7,9 +8,6 @@ import {
   CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, pathOf, REASON_LIMIT, RELEASE_ERROR_LIMIT,
   type CallName, type Containment, type JobStatusView, type ResponseTypes, type StartedJob,
 } from '../contract/index.js';
-
-/** The frontend could not be reached, failed, or answered outside the contract: retry later, the job is not at fault. */
-export class FrontendUnavailable extends Error {}
 
 /** A start that did not give us the job, and why. */
 export type StartRefusal = 'finished' | 'busy' | 'missing';

@@ -1,3 +1,4 @@
+import { InfrastructureError, RunAborted } from '../errors.js';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
 import { posix } from 'node:path';
@@ -39,12 +40,6 @@ export type RunOutcome =
 export interface ContainerDispatcher {
   run(engine: Engine, request: RunRequest): Promise<RunOutcome>;
 }
-
-/** The Docker daemon or the run was interrupted: not the engine's fault, hand the job back. */
-export class InfrastructureError extends Error {}
-
-/** Thrown when the run was aborted (shutdown); the job goes back to the queue. */
-export class RunAborted extends InfrastructureError {}
 
 /** Runner tuning; the defaults suit production. */
 export interface RunnerOptions {

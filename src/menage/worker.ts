@@ -3,8 +3,9 @@ import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
 import type { Breaker, Dependency } from './breaker.js';
-import { FrontendUnavailable, type FrontendClient, type StartedJob } from './frontend-client.js';
-import { InfrastructureError, RunAborted, type ContainerDispatcher } from './runner.js';
+import { FrontendUnavailable, InfrastructureError, RunAborted } from '../errors.js';
+import type { FrontendClient, StartedJob } from './frontend-client.js';
+import type { ContainerDispatcher } from './runner.js';
 
 export interface WorkerDeps {
   engine: Engine;

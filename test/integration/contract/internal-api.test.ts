@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { CALLS, checkResponse, type CallName } from '../../../src/contract/index.js';
 import { failJob } from '../../../src/enforcer/job-failer.js';
-import { FrontendClient, FrontendUnavailable } from '../../../src/menage/frontend-client.js';
+import { FrontendUnavailable } from '../../../src/errors.js';
+import { FrontendClient } from '../../../src/menage/frontend-client.js';
 import { startStack, upload, type Stack } from '../../support/stack.js';
 import { testEngine } from '../../support/services.js';
 

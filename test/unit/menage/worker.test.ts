@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import type { Engine } from '../../../src/engines/engines.js';
 import { Breaker } from '../../../src/menage/breaker.js';
-import { FrontendUnavailable, type FrontendClient } from '../../../src/menage/frontend-client.js';
-import { InfrastructureError, RunAborted, type ContainerDispatcher, type RunOutcome } from '../../../src/menage/runner.js';
+import { FrontendUnavailable, InfrastructureError, RunAborted } from '../../../src/errors.js';
+import type { FrontendClient } from '../../../src/menage/frontend-client.js';
+import type { ContainerDispatcher, RunOutcome } from '../../../src/menage/runner.js';
 import { createJobHandler } from '../../../src/menage/worker.js';
 
 /** A frontend that records what the worker told it; each call may be made to fail. */
