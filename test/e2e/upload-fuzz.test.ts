@@ -8,7 +8,7 @@ import { testEngine } from '../support/services.js';
 import { upload } from '../support/stack.js';
 
 const LIMIT = 4096;
-const COUNT = Number(process.env.MENAGERIE_FUZZ_COUNT ?? 2000);
+const COUNT = Number(process.env.MENAGERIE_FUZZ_COUNT ?? 3000);
 const BUDGET_MS = 75_000;
 const PARALLEL = 8;
 

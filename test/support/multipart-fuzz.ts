@@ -75,6 +75,7 @@ const MUTATIONS = [
   'none', 'truncate', 'truncate-early-close', 'abort', 'wrong-boundary', 'no-boundary', 'bad-type', 'no-type',
   'nested', 'duplicate', 'empty-parts', 'huge-header', 'many-headers', 'bad-encoding', 'flip', 'junk', 'delete',
   'chunked', 'bad-chunked', 'trickle', 'fields-only', 'other-field', 'lf-only', 'length-short', 'length-long',
+  'huge-request-header', 'bad-request-header',
 ] as const;
 
 /** Builds the next case from the generator: a valid form, then one mutation (or none). */
@@ -133,7 +134,9 @@ function frame(rng: Rng, path: string, contentType: string | undefined, body: Bu
   if (mutation === 'length-long' || mutation === 'truncate-early-close') declared = body.length + 1 + rng.int(1000);
   const head = `${rng.pick(['POST', 'PUT'])} ${path} HTTP/1.1\r\nHost: fuzz\r\n` +
     (contentType === undefined ? '' : `Content-Type: ${contentType}\r\n`) +
-    (chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${declared}\r\n`) + '\r\n';
+    (chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${declared}\r\n`) +
+    (mutation === 'huge-request-header' ? `X-Big: ${'b'.repeat(10_000 + rng.int(60_000))}\r\n` : '') +
+    (mutation === 'bad-request-header' ? rng.pick(['X-Bad\x00: 1\r\n', 'X Space: 1\r\n', 'X-Ctl: a\x01b\r\n', ': empty\r\n', 'X-Fold: a\r\n folded\r\n']) : '') + '\r\n';
   const wire = chunked ? chunk(rng, body, mutation === 'bad-chunked') : body;
   const sent = mutation === 'length-short' ? body.subarray(0, declared) : body;
   const pieces = split(rng, Buffer.concat([Buffer.from(head, 'latin1'), wire]), mutation === 'trickle');
