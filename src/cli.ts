@@ -11,6 +11,7 @@ const HELP = `usage: menagerie <command> [--config FILE]
 commands:
   frontend        public API and the internal API for workers (owns MySQL and the store)
   menage          the worker controller: runs engine containers for queued jobs
+  docker-proxy    the Docker API proxy menage goes through: only menage's endpoints, only policy-conforming containers
   enforcer        the container policy enforcer (see docs/enforcer.md; takes its own --config)
   cleanup         remove finished jobs older than retention.days (rows, then files); --dry-run to count
   check-config    validate the configuration and engines.json, report every problem, exit
@@ -67,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'frontend': {
       const f = await startFrontend(config, log);
-      log(`frontend listening on ${config.listen.host}:${config.listen.port} (${f.url})`);
+      log(`frontend listening on ${config.listen.host}:${config.listen.port} (${f.url}), internal API on ${f.internalUrl}`);
       onSignals(() => f.close());
       return -1;
     }
@@ -75,6 +76,13 @@ async function main(argv: string[]): Promise<number> {
       const m = await startMenage(config, log);
       log(`menage running ${m.consumers.length} engine queues`);
       onSignals(() => m.close());
+      return -1;
+    }
+    case 'docker-proxy': {
+      const { startDockerProxy } = await import('./docker-proxy.js');
+      const p = await startDockerProxy(config, log);
+      log(`docker-proxy listening on ${p.url}, forwarding to ${config.dockerProxy.dockerSocket}`);
+      onSignals(() => p.close());
       return -1;
     }
     default:

@@ -1,60 +1,115 @@
 /**
- * The error catalogue. Every error that can reach a client is an AppError with a
- * SCREAMING_SNAKE code and an HTTP status; driver errors are wrapped at the boundary
- * and kept as `cause`, never shown to clients.
+ * The error catalogue: every code an AppError may carry, once, with its HTTP status and who
+ * can see it (`public`: a client of the public API may get it, so README's error table lists
+ * it; otherwise only workers, the enforcer's API or the command line). Add a code here first:
+ * the constructors take only catalogue keys, so a typo does not compile.
+ */
+export const ERRORS = {
+  // Public API (and the internal one, which shares the shapes).
+  INVALID_JOB_ID: { status: 400, public: true },
+  INVALID_UPLOAD: { status: 400, public: true },
+  MISSING_UPLOAD: { status: 400, public: true },
+  UPLOAD_ABORTED: { status: 400, public: true },
+  BAD_REQUEST: { status: 400, public: true },
+  NOT_FOUND: { status: 404, public: true },
+  UNKNOWN_ENGINE: { status: 404, public: true },
+  JOB_NOT_FOUND: { status: 404, public: true },
+  RESULT_MISSING: { status: 404, public: true },
+  METHOD_NOT_ALLOWED: { status: 405, public: true },
+  REQUEST_TIMEOUT: { status: 408, public: true },
+  UPLOAD_TIMEOUT: { status: 408, public: true },
+  JOB_NOT_FINISHED: { status: 409, public: true },
+  BODY_TOO_LARGE: { status: 413, public: true },
+  UPLOAD_TOO_LARGE: { status: 413, public: true },
+  HEADERS_TOO_LARGE: { status: 431, public: true },
+  INTERNAL_ERROR: { status: 500, public: true },
+  NOT_IMPLEMENTED: { status: 501, public: true },
+  DATABASE_UNAVAILABLE: { status: 503, public: true },
+  BROKER_UNAVAILABLE: { status: 503, public: true },
+  TOO_MANY_UPLOADS: { status: 503, public: true },
+  // Internal API (workers, enforcer).
+  INVALID_REQUEST: { status: 400, public: false },
+  INVALID_JSON: { status: 400, public: false },
+  INVALID_LEASE: { status: 400, public: false },
+  UNAUTHORIZED: { status: 401, public: false },
+  INPUT_MISSING: { status: 404, public: false },
+  JOB_BUSY: { status: 409, public: false },
+  JOB_FINISHED: { status: 409, public: false },
+  STALE_LEASE: { status: 409, public: false },
+  REPORT_TOO_LARGE: { status: 413, public: false },
+  // Enforcer and command line.
+  ENFORCER_USAGE: { status: 400, public: false },
+  ENFORCER_BAD_CONTAINER: { status: 400, public: false },
+  CONFIG_INVALID: { status: 500, public: false },
+} as const satisfies Record<string, { status: number; public: boolean }>;
+
+/** A code from the catalogue. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The codes of the catalogue whose status is `S`: a subclass only takes fitting codes. */
+export type CodeWithStatus<S extends number> = { [K in ErrorCode]: (typeof ERRORS)[K]['status'] extends S ? K : never }[ErrorCode];
+
+/**
+ * An error that can reach a client: a catalogued code, the code's HTTP status and a message
+ * fit for clients. Driver errors are wrapped at the boundary and kept as `cause`, never shown.
  */
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
 
-  constructor(code: string, status: number, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.status = status;
+    this.status = ERRORS[code].status;
   }
 }
 
 /** A resource (job, engine, result) does not exist. */
 export class NotFoundError extends AppError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(code, 404, message, options);
+  constructor(code: CodeWithStatus<404>, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
 /** The request is malformed. */
 export class InvalidError extends AppError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(code, 400, message, options);
+  constructor(code: CodeWithStatus<400>, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
 /** The request conflicts with the current state (stale lease, job already finished). */
 export class ConflictError extends AppError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(code, 409, message, options);
+  constructor(code: CodeWithStatus<409>, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
 /** A dependency (database, broker, store) cannot serve the request right now. */
 export class UnavailableError extends AppError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(code, 503, message, options);
+  constructor(code: CodeWithStatus<503>, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
 /** Missing or wrong credentials. */
 export class UnauthorizedError extends AppError {
   constructor(message = 'a valid token is required') {
-    super('UNAUTHORIZED', 401, message);
+    super('UNAUTHORIZED', message);
   }
 }
 
 /** The upload is larger than the engine accepts. */
 export class TooLargeError extends AppError {
   constructor(message: string) {
-    super('UPLOAD_TOO_LARGE', 413, message);
+    super('UPLOAD_TOO_LARGE', message);
   }
+}
+
+/** The one way to refuse a malformed job id (routes and the file store alike). */
+export function invalidJobId(id: string): InvalidError {
+  return new InvalidError('INVALID_JOB_ID', `${JSON.stringify(id.slice(0, 40))} is not a job id (a positive integer)`);
 }
 
 /** One problem found while validating a configuration file. */
@@ -69,7 +124,7 @@ export class ConfigError extends AppError {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: ConfigProblem[]) {
-    super('CONFIG_INVALID', 500, formatProblems(problems));
+    super('CONFIG_INVALID', formatProblems(problems));
     this.problems = problems;
   }
 }

@@ -2,8 +2,8 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { UnavailableError } from './errors.js';
-import { createApp } from './http/app.js';
-import { answerClientError } from './http/client-errors.js';
+import { createApp, createInternalApp } from './http/app.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
@@ -14,7 +14,10 @@ import { FileStore } from './storage/file-store.js';
 
 /** A running frontend. */
 export interface Frontend {
+  /** The public API. */
   url: string;
+  /** The internal API (workers, enforcer). */
+  internalUrl: string;
   service: JobService;
   store: JobStore;
   reaper: Reaper;
@@ -51,9 +54,12 @@ export async function startFrontend(config: Config, log: (line: string) => void)
       });
     };
     const uploads = { maxConcurrent: config.uploads.maxConcurrent, idleTimeoutMs: config.uploads.idleTimeoutSeconds * 1000 };
-    const app = createApp({ service, files, internalToken: config.internalToken, health, log, uploads });
+    const app = createApp({ service, files, health, log, uploads });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
+    const internalApp = createInternalApp({ service, internalToken: config.internalToken, health, log });
+    const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
+    cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log });
     reaper.start();
     cleanups.push(() => reaper.close());
@@ -64,13 +70,16 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     });
     deadLetters.start();
     cleanups.push(() => deadLetters.close());
-    const { port } = server.address() as AddressInfo;
-    const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host;
-    return { url: `http://${host}:${port}`, service, store, reaper, close };
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+function urlOf(server: Server, host: string): string {
+  const { port } = server.address() as AddressInfo;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 }
 
 /**
@@ -93,7 +102,7 @@ const TMP_SWEEP_INTERVAL_MS = 5 * 60_000;
 
 async function listen(handler: RequestListener, host: string, port: number): Promise<Server> {
   const server = createServer({ requestTimeout: 600_000, headersTimeout: 30_000 }, handler);
-  server.on('clientError', answerClientError);
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
+import { dockerOptions } from './docker-proxy/endpoint.js';
 import { evaluateCreate, formatViolations, loadRules } from './enforcer/index.js';
 import { ConfigError } from './errors.js';
 import { buildContainerSpec } from './menage/container-spec.js';
@@ -20,7 +21,8 @@ export interface Menage {
 
 /** Composition root of menage: one consumer per engine with `workers` slots each. */
 export async function startMenage(config: Config, log: (line: string) => void, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
-  const docker = new Docker({ socketPath: config.menage.dockerSocket });
+  // A socket path (the daemon) or a tcp:// URL (the Docker API proxy: docs/containment.md).
+  const docker = new Docker(dockerOptions(config.menage.dockerSocket));
   await docker.ping().catch((err: Error) => {
     throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
   });

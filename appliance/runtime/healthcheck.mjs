@@ -1,6 +1,8 @@
 // Health check run inside the runtime image (it has no shell): `node healthcheck.mjs ROLE`.
-// frontend: its own /healthz. menage: the Docker socket and the frontend it reports to.
-// enforcer: the Docker socket and its own API.
+// frontend: its own /healthz on both listeners. menage: the Docker API (through docker-proxy)
+// and the frontend's internal listener, the one it reports to (with the internal token, as
+// menage calls it). docker-proxy: Docker's /_ping through itself (its listener and the daemon).
+// enforcer: the Docker socket (its directory is mounted at /host-run) and its own API.
 import { request } from 'node:http';
 
 /** GET over TCP or a unix socket; resolves to the status code. */
@@ -16,14 +18,20 @@ function get(options) {
   });
 }
 
+const internalAuth = { authorization: `Bearer ${process.env.MENAGERIE_INTERNAL_TOKEN ?? ''}` };
+
 const checks = {
-  frontend: [() => get({ host: '127.0.0.1', port: 8100, path: '/healthz' })],
-  menage: [
-    () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/var/run/docker.sock', path: '/_ping' }),
-    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8100, path: '/healthz' }),
+  frontend: [
+    () => get({ host: '127.0.0.1', port: 8100, path: '/healthz' }),
+    () => get({ host: '127.0.0.1', port: 8101, path: '/internal/healthz', headers: internalAuth }),
   ],
+  menage: [
+    () => get({ host: process.env.MENAGERIE_DOCKER_PROXY_HOST ?? 'docker-proxy', port: 2375, path: '/_ping' }),
+    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8101, path: '/internal/healthz', headers: internalAuth }),
+  ],
+  'docker-proxy': [() => get({ host: '127.0.0.1', port: 2375, path: '/_ping' })],
   enforcer: [
-    () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/var/run/docker.sock', path: '/_ping' }),
+    () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/host-run/docker.sock', path: '/_ping' }),
     () => get({ host: '127.0.0.1', port: 8888, path: '/metrics', headers: { authorization: `Bearer ${process.env.MENAGERIE_ENFORCER_TOKEN ?? ''}` } }),
   ],
 };

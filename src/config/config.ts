@@ -7,6 +7,8 @@ import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, t
 /** The global configuration, validated and frozen. */
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
+  /** Where the internal API (workers, enforcer) listens: never the public port. */
+  readonly internalListen: { readonly host: string; readonly port: number };
   readonly mysql: {
     readonly host: string;
     readonly port: number;
@@ -33,6 +35,12 @@ export interface Config {
     readonly policyRules: string;
   };
   readonly engines: readonly Engine[];
+  /** The Docker API proxy (`menagerie docker-proxy`): where it listens, the socket behind it. */
+  readonly dockerProxy: {
+    readonly listen: { readonly host: string; readonly port: number; readonly socket?: string };
+    readonly dockerSocket: string;
+    readonly maxJsonBytes: number;
+  };
 }
 
 const schema = {
@@ -48,6 +56,15 @@ const schema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '0.0.0.0' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8100 },
+      },
+    },
+    internalListen: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8101 },
       },
     },
     mysql: {
@@ -111,11 +128,30 @@ const schema = {
       additionalProperties: false,
       default: {},
       properties: {
-        frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8100' },
+        frontendUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8101' },
         dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
         policyRules: { type: 'string', minLength: 1 },
+      },
+    },
+    dockerProxy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        listen: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 2375 },
+            socket: { type: 'string', minLength: 1 },
+          },
+        },
+        dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
+        maxJsonBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304 },
       },
     },
   },

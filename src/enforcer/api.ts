@@ -1,10 +1,11 @@
-import { timingSafeEqual } from 'node:crypto';
 import Koa from 'koa';
 import { Router } from '@koa/router';
-import { AppError, UnauthorizedError } from '../errors.js';
+import { errorMiddleware } from '../http/errors.js';
+import { requireToken } from '../http/token-guard.js';
 import type { EnforcerConfig } from './config.js';
 import type { Detection, DetectionLog } from './detections.js';
 import type { Judge } from './judge.js';
+import type { Log } from './log.js';
 import type { EnforcerMetrics } from './prometheus.js';
 import type { Triggers } from './triggers.js';
 
@@ -16,12 +17,15 @@ export interface ApiDeps {
   readonly triggers: Triggers;
   readonly config: EnforcerConfig;
   readonly token?: string;
+  /** Where 500s are logged (with their cause). */
+  readonly log: Log;
 }
 
 /** The enforcer's read-only HTTP API (docker-enforcer's endpoints). Never listens itself. */
 export function createApiApp(deps: ApiDeps): Koa {
   const app = new Koa();
-  const router = new Router();
+  app.silent = true;
+  const router = new Router({ sensitive: true, strict: true });
   router.get('/', (ctx) => void (ctx.body = { detections: deps.detections.history().map((d) => view(d, ctx.query)) }));
   router.get('/recent', (ctx) => void (ctx.body = { detections: deps.detections.recent().map((d) => view(d, ctx.query)) }));
   router.get('/metrics', (ctx) => {
@@ -36,7 +40,7 @@ export function createApiApp(deps: ApiDeps): Koa {
     ctx.body = { enabled: authz !== undefined, endpoints: ['containers/create', 'containers/{id}/update', 'containers/{id}/exec'], denyPrivilegedExec: authz?.denyPrivilegedExec ?? false, rules };
   });
   router.get('/triggers', (ctx) => void (ctx.body = deps.triggers.describe()));
-  app.use(errors);
+  app.use(errorMiddleware((line) => deps.log('error', 'API request failed', { error: line })));
   if (deps.token !== undefined) app.use(requireToken(deps.token));
   app.use(router.routes()).use(router.allowedMethods());
   return app;
@@ -76,23 +80,4 @@ function redactUrl(url: string): string {
   u.password = '';
   u.search = '';
   return u.toString();
-}
-
-async function errors(ctx: Koa.Context, next: Koa.Next): Promise<void> {
-  try {
-    await next();
-  } catch (err) {
-    const e = err instanceof AppError ? err : new AppError('INTERNAL', 500, 'internal error', { cause: err });
-    ctx.status = e.status;
-    ctx.body = { error: { code: e.code, message: e.message } };
-  }
-}
-
-function requireToken(token: string): Koa.Middleware {
-  const want = Buffer.from(token);
-  return async (ctx, next) => {
-    const got = Buffer.from(/^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1] ?? '');
-    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new UnauthorizedError();
-    await next();
-  };
 }

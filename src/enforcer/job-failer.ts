@@ -1,3 +1,4 @@
+import { CALLS, checkResponse, HEADERS, isJobId, pathOf, type FailRequest } from '../contract/index.js';
 import type { Log } from './log.js';
 
 /** Where the frontend's internal API is, if the enforcer should tell it about kills. */
@@ -9,20 +10,27 @@ export interface FrontendTarget {
 
 /**
  * Tells the frontend a job's container is about to be killed for policy, so the job fails with
- * "killed by policy: <rule>". Bounded by a timeout; any failure is logged, never thrown.
+ * "killed by policy: <rule>" (the contract's `fail` call, without a lease). Bounded by a
+ * timeout; any failure is logged, never thrown.
  */
 export async function failJob(target: FrontendTarget, jobId: string, rule: string, detail: string, log: Log): Promise<boolean> {
-  const url = `${target.url.replace(/\/+$/, '')}/internal/jobs/${encodeURIComponent(jobId)}/fail`;
+  if (!isJobId(jobId)) {
+    log('warn', 'not telling the frontend: the container\'s job label is not a job id', { jobId: jobId.slice(0, 40), rule });
+    return false;
+  }
+  const request: FailRequest = { reason: `killed by policy: ${rule}`.slice(0, 255), detail };
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(target.internalToken ? { authorization: `Bearer ${target.internalToken}` } : {}) },
-      body: JSON.stringify({ reason: `killed by policy: ${rule}`, detail }),
+    const res = await fetch(`${target.url.replace(/\/+$/, '')}${pathOf('fail', jobId)}`, {
+      method: CALLS.fail.method,
+      headers: { 'content-type': 'application/json', ...(target.internalToken ? { [HEADERS.authorization]: `Bearer ${target.internalToken}` } : {}) },
+      body: JSON.stringify(request),
       signal: AbortSignal.timeout(target.timeoutMs),
     });
-    await res.arrayBuffer().catch(() => undefined);
+    const answer = await res.json().catch(() => undefined);
+    const checked = checkResponse(res.ok ? 'fail' : 'error', answer);
+    if (!checked.ok) log('warn', 'the frontend answered outside the contract', { jobId, status: res.status, problems: checked.problems });
     if (!res.ok) log('warn', 'frontend refused the job failure', { jobId, rule, status: res.status });
-    return res.ok;
+    return res.ok && checked.ok;
   } catch (err) {
     log('warn', 'could not tell the frontend about a policy kill', { jobId, rule, error: (err as Error).message });
     return false;

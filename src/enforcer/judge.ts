@@ -6,6 +6,7 @@ import { modelFromCreate, type ContainerModel } from './container-model.js';
 import type { Detection, DetectionLog, Outcome } from './detections.js';
 import { evaluate, UNREADABLE_BODY_RULE, type Violation } from './evaluate.js';
 import type { Source, Subject } from './fields.js';
+import { LABELS } from '../contract/labels.js';
 import { failJob } from './job-failer.js';
 import type { Log } from './log.js';
 import type { EnforcerMetrics } from './prometheus.js';
@@ -28,7 +29,7 @@ export interface CreateVerdict {
   readonly message: string;
 }
 
-const JOB_LABEL = 'org.menagerie.job';
+const JOB_LABEL = LABELS.job;
 
 /**
  * Turns evaluations into decisions: duration thresholds, WARN/KILL mode per container, the

@@ -2,13 +2,15 @@ import Koa from 'koa';
 import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
 import { errorMiddleware, type Log } from './errors.js';
-import { internalRoutes, requireToken } from './internal-routes.js';
+import { internalRoutes } from './internal-routes.js';
+import { cleanPaths } from './path-cleaning.js';
 import { publicRoutes, type UploadLimits } from './public-routes.js';
+import { requireToken } from './token-guard.js';
 
+/** What the public app needs. */
 export interface AppDeps {
   service: JobService;
   files: FileStore;
-  internalToken: string;
   /** Resolves when every dependency answers; throws an UnavailableError otherwise. */
   health: () => Promise<void>;
   log: Log;
@@ -16,25 +18,53 @@ export interface AppDeps {
   uploads?: UploadLimits;
 }
 
-/** Builds the frontend's Koa app (public API + internal API). It never listens. */
-export function createApp(deps: AppDeps): Koa {
+/** What the internal app needs. */
+export interface InternalAppDeps {
+  service: JobService;
+  internalToken: string;
+  health: () => Promise<void>;
+  log: Log;
+}
+
+/** A Koa app with the shared error middleware and headers; routes are added by the callers. */
+function baseApp(log: Log): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
-  app.use(errorMiddleware(deps.log));
+  app.use(errorMiddleware(log));
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
     await next();
   });
-  const pub = publicRoutes(deps.service, deps.files, deps.uploads);
-  pub.get('/healthz', async (ctx) => {
+  return app;
+}
+
+/**
+ * The public API (upload, result, link, job details, healthz), for the public listener. It
+ * holds no internal route at all, so no spelling of /internal can reach one. Unclean paths
+ * (`//link/1`, `/result/./1`) get a 301 to the clean path, as the original did. It never listens.
+ */
+export function createApp(deps: AppDeps): Koa {
+  const app = baseApp(deps.log);
+  app.use(cleanPaths());
+  const router = publicRoutes(deps.service, deps.files, deps.uploads);
+  router.get('/healthz', async (ctx) => {
     await deps.health();
     ctx.body = { status: 'ok' };
   });
-  const checkToken = requireToken(deps.internalToken);
-  app.use(async (ctx, next) => (/^\/internal(\/|$)/.test(ctx.path) ? checkToken(ctx, next) : next()));
-  const internal = internalRoutes(deps.service);
-  app.use(internal.routes()).use(internal.allowedMethods({ throw: true }));
-  app.use(pub.routes()).use(pub.allowedMethods({ throw: true }));
+  app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}
+
+/**
+ * The internal API (src/contract), for the internal listener only. The token guard is the
+ * app's first middleware after errors: nothing on this listener, known path or not, answers
+ * without the token. Routing is case-sensitive and strict; no path cleaning. It never listens.
+ */
+export function createInternalApp(deps: InternalAppDeps): Koa {
+  const app = baseApp(deps.log);
+  app.use(requireToken(deps.internalToken));
+  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log });
+  app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -1,28 +1,33 @@
-import type { Socket } from 'node:net';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ErrorCode } from '../errors.js';
 
-/** Node's HTTP parser errors that have a more precise status than 400. */
-const STATUS: Record<string, [number, string, string]> = {
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'REQUEST_TIMEOUT'],
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE'],
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'BODY_TOO_LARGE'],
+/** What a request the HTTP parser refused gets, by the parser's error code. */
+const ANSWERS: Readonly<Record<string, [number, ErrorCode, string]>> = {
+  HPE_INVALID_METHOD: [501, 'NOT_IMPLEMENTED', 'the request method is not implemented'],
+  HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'the request headers are too large'],
+  HPE_HEADER_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request headers came too slowly'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request came too slowly'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'BODY_TOO_LARGE', 'the chunk extensions are too large'],
 };
 
 /**
- * The server's `'clientError'` listener: a request Node's HTTP parser refuses (malformed
- * framing, bad chunked encoding, oversized headers, header timeout) gets the API's JSON error
- * shape instead of Node's bare text, when nothing of a response was sent yet; then the
- * connection closes. A client that is already gone is let go silently.
+ * Answers requests that Node's HTTP parser refuses before any app sees them (a method it does
+ * not know such as BREW, oversized headers, malformed requests) with the same JSON error shape
+ * as the apps, instead of Node's bare 400, then closes the connection.
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
-    socket.destroy();
-    return;
-  }
-  const [status, text, code] = STATUS[err.code ?? ''] ?? [400, 'Bad Request', 'BAD_REQUEST'];
-  const body = JSON.stringify({ error: { code, message: 'the request is not valid HTTP' } });
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
-  // A peer that never reads the answer does not keep the socket.
-  setTimeout(() => socket.destroy(), 5000).unref();
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || pending?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] = ANSWERS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'the request is malformed'];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+      + `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+    // A peer that never reads the answer does not keep the socket.
+    setTimeout(() => socket.destroy(), 5000).unref();
+  });
 }

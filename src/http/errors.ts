@@ -1,24 +1,24 @@
 import type { Context, Next } from 'koa';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 
 /** Logs one line; the composition root decides where it goes. */
 export type Log = (line: string) => void;
 
 /**
- * The one place where an error becomes a response: `{error:{code,message}}` with the
- * error's status. Unknown errors are logged and answered as a bare 500; driver messages
- * and stacks never reach the client.
+ * The one place where an error becomes a response, for every Koa app (the frontend's public
+ * and internal apps, the enforcer's API): `{error:{code,message}}` with the code's status.
+ * Unknown errors are logged and answered as a bare 500; driver messages and stacks never
+ * reach the client. A request no route answered becomes 404, 405 (with the router's
+ * `Allow`) or 501, as JSON.
  */
 export function errorMiddleware(log: Log) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError('NOT_FOUND', 404, `no route for ${ctx.method} ${ctx.path}`);
-      }
+      if (ctx.body === undefined || ctx.body === null) unanswered(ctx);
     } catch (err) {
       const { status, code, message } = describe(err);
-      if (status >= 500) log(`${ctx.method} ${ctx.path}: ${code}: ${chain(err)}`);
+      if (status >= 500 && status !== 501 && status !== 503) log(`${ctx.method} ${ctx.path.slice(0, 200)}: ${code}: ${chain(err)}`);
       ctx.status = status;
       ctx.type = 'application/json';
       ctx.body = { error: { code, message } };
@@ -27,12 +27,21 @@ export function errorMiddleware(log: Log) {
   };
 }
 
-function describe(err: unknown): { status: number; code: string; message: string } {
+/** Throws the error for a request that no route answered (the router left only a status). */
+function unanswered(ctx: Context): void {
+  if (ctx.status === 404) throw new AppError('NOT_FOUND', `no route for ${ctx.method} ${JSON.stringify(ctx.path.slice(0, 100))}`);
+  if (ctx.status === 405) throw new AppError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow') || 'none'}`);
+  if (ctx.status === 501) throw new AppError('NOT_IMPLEMENTED', `method ${ctx.method} is not implemented`);
+}
+
+/** Codes for errors that Koa or its middleware threw with a status (http-errors). */
+const BY_STATUS: Readonly<Record<number, ErrorCode>> = { 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 413: 'BODY_TOO_LARGE', 501: 'NOT_IMPLEMENTED' };
+
+function describe(err: unknown): { status: number; code: ErrorCode; message: string } {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message };
-  const e = err as { status?: number; expose?: boolean; message?: string; type?: string };
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    const code = e.status === 413 ? 'BODY_TOO_LARGE' : e.status === 405 ? 'METHOD_NOT_ALLOWED' : 'BAD_REQUEST';
-    return { status: e.status, code, message: (e.expose && e.message) || 'bad request' };
+  const e = err as { status?: number; expose?: boolean; message?: string };
+  if (typeof e.status === 'number' && ((e.status >= 400 && e.status < 500) || e.status === 501)) {
+    return { status: e.status, code: BY_STATUS[e.status] ?? 'BAD_REQUEST', message: (e.expose && e.message) || 'bad request' };
   }
   return { status: 500, code: 'INTERNAL_ERROR', message: 'internal error; the event was logged' };
 }

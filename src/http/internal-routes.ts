@@ -1,100 +1,110 @@
 import Router from '@koa/router';
 import { koaBody } from 'koa-body';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Context, Next } from 'koa';
-import { AppError, InvalidError, UnauthorizedError } from '../errors.js';
+import type { Context } from 'koa';
+import {
+  CALLS, checkRequest, HEADERS, isLease, JSON_LIMIT, LOG_LIMIT, REPORT_LIMIT, type JobStatusView, type RequestTypes,
+} from '../contract/index.js';
+import { AppError, InvalidError } from '../errors.js';
 import type { JobService } from '../jobs/service.js';
+import { readPrefix } from './body-prefix.js';
 import { jobId } from './public-routes.js';
 
-/** The most engine output kept per job (menage caps it per engine, usually far lower). */
-const LOG_LIMIT = 4 * 1024 * 1024;
-
-/** Constant-time check of `Authorization: Bearer <token>`. */
-export function requireToken(token: string) {
-  const want = createHash('sha256').update(token).digest();
-  return async function checkToken(ctx: Context, next: Next): Promise<void> {
-    const m = /^Bearer (.+)$/.exec(ctx.get('authorization'));
-    const got = createHash('sha256').update(m?.[1] ?? '').digest();
-    if (!m || !timingSafeEqual(want, got)) throw new UnauthorizedError();
-    await next();
-  };
+/** What the internal routes need besides the job service. */
+export interface InternalRouteDeps {
+  service: JobService;
+  /** Resolves when every dependency answers; throws an UnavailableError otherwise. */
+  health: () => Promise<void>;
+  /** Operators' log: the errors workers hand jobs back with (never shown to clients). */
+  log: (line: string) => void;
 }
 
-function text(body: Record<string, unknown>, key: string, max: number, required = true): string | undefined {
-  const v = body[key];
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || (required && v.length === 0)) throw new InvalidError('INVALID_REQUEST', `"${key}" must be a string`);
-  return v.slice(0, max);
+const json = koaBody({
+  json: true, multipart: false, urlencoded: false, text: false, jsonLimit: JSON_LIMIT, jsonStrict: true,
+  onError: (err) => {
+    if ((err as { status?: number }).status === 413) throw new AppError('BODY_TOO_LARGE', `the JSON body is larger than ${JSON_LIMIT} bytes`);
+    throw new InvalidError('INVALID_JSON', 'the body is not valid JSON', { cause: err });
+  },
+});
+
+/** The parsed JSON body, checked against the contract's request schema. */
+function body<K extends keyof RequestTypes>(ctx: Context, name: K): RequestTypes[K] {
+  const checked = checkRequest(name, (ctx.request as unknown as { body?: unknown }).body);
+  if (!checked.ok) throw new InvalidError(/\/lease /.test(`${checked.problems} `) ? 'INVALID_LEASE' : 'INVALID_REQUEST', `invalid ${name} request: ${checked.problems}`);
+  return checked.value;
+}
+
+/** The lease header of a streamed call. */
+function lease(ctx: Context): string {
+  const l = ctx.get(HEADERS.lease);
+  if (!isLease(l)) throw new InvalidError('INVALID_LEASE', `header ${HEADERS.lease} is missing or malformed`);
+  return l;
+}
+
+/** Reads the containment report that opens a result call's body (see CALLS.result). */
+async function report(ctx: Context): Promise<Record<string, unknown> | undefined> {
+  const declared = ctx.get(HEADERS.reportLength);
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(declared)) throw new InvalidError('INVALID_REQUEST', `header ${HEADERS.reportLength} is missing or not a byte count`);
+  const length = Number(declared);
+  if (length > REPORT_LIMIT) throw new AppError('REPORT_TOO_LARGE', `the containment report is ${length} bytes; the limit is ${REPORT_LIMIT}`);
+  const head = await readPrefix(ctx.req, length);
+  let parsed: unknown = null;
+  try {
+    if (length > 0) parsed = JSON.parse(head.toString('utf8'));
+  } catch (err) {
+    throw new InvalidError('INVALID_JSON', 'the containment report is not valid JSON', { cause: err });
+  }
+  const checked = checkRequest('report', parsed);
+  if (!checked.ok) throw new InvalidError('INVALID_REQUEST', `invalid containment report: ${checked.problems}`);
+  return checked.value ?? undefined;
 }
 
 /**
- * The internal API that workers (and the enforcer) use; every route needs the token.
- * Workers reach the frontend only through these routes. The token check sits in front of
- * the whole `/internal` prefix (see createApp), so unknown internal paths reveal nothing.
+ * The internal API that workers and the enforcer use, written against src/contract. It is
+ * mounted only on the internal listener's app, behind the token guard (createInternalApp).
  */
-export function internalRoutes(service: JobService): Router {
-  const router = new Router({ prefix: '/internal' });
-  const json = koaBody({
-    json: true, multipart: false, urlencoded: false, text: false, jsonLimit: '2mb', jsonStrict: true,
-    onError: (err) => {
-      if ((err as { status?: number }).status === 413) throw new AppError('BODY_TOO_LARGE', 413, 'the JSON body is larger than 2 MiB');
-      throw new InvalidError('INVALID_JSON', 'the body is not valid JSON', { cause: err });
-    },
+export function internalRoutes(d: InternalRouteDeps): Router {
+  const { service } = d;
+  const router = new Router({ sensitive: true, strict: true });
+  router.get(CALLS.health.route, async (ctx) => {
+    await d.health();
+    ctx.body = { status: 'ok' };
   });
-  const body = (ctx: Context): Record<string, unknown> => {
-    const b = (ctx.request as unknown as { body?: unknown }).body;
-    if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new InvalidError('INVALID_REQUEST', 'expected a JSON object');
-    return b as Record<string, unknown>;
-  };
-  const lease = (ctx: Context): string => {
-    const l = ctx.get('x-menagerie-lease');
-    if (!/^[0-9a-f]{32}$/.test(l)) throw new InvalidError('INVALID_LEASE', 'header X-Menagerie-Lease is missing or malformed');
-    return l;
-  };
-  router.post('/jobs/:id/start', json, async (ctx) => {
-    ctx.body = await service.start(jobId(ctx), text(body(ctx), 'worker', 128) as string);
-  });
-  router.get('/jobs/:id', async (ctx) => {
+  router.get(CALLS.status.route, async (ctx) => {
     const job = await service.get(jobId(ctx));
-    ctx.body = { jobid: job.id, engine: job.engine, status: job.status, lease: job.lease, attempts: job.attempts };
+    const view: JobStatusView = { jobid: job.id, engine: job.engine, status: job.status, lease: job.lease, attempts: job.attempts, lastError: job.lastError };
+    ctx.body = view;
   });
-  router.put('/jobs/:id/log', async (ctx) => {
-    await service.saveLog(jobId(ctx), lease(ctx), ctx.req, LOG_LIMIT);
-    ctx.body = { saved: true };
+  router.post(CALLS.start.route, json, async (ctx) => {
+    ctx.body = await service.start(jobId(ctx), body(ctx, 'start').worker);
   });
-  router.get('/jobs/:id/input', async (ctx) => {
+  router.get(CALLS.input.route, async (ctx) => {
     const { stream, size } = await service.openInput(jobId(ctx));
     ctx.type = 'application/octet-stream';
     ctx.length = size;
     ctx.body = stream;
   });
-  router.put('/jobs/:id/result', async (ctx) => {
-    ctx.body = await service.succeed(jobId(ctx), lease(ctx), ctx.req, decodeHeader(ctx.get('x-menagerie-containment')));
+  router.put(CALLS.log.route, async (ctx) => {
+    await service.saveLog(jobId(ctx), lease(ctx), ctx.req, LOG_LIMIT);
+    ctx.body = { saved: true };
   });
-  router.post('/jobs/:id/fail', json, async (ctx) => {
-    const b = body(ctx);
-    const l = text(b, 'lease', 64, false);
-    if (l !== undefined && !/^[0-9a-f]{32}$/.test(l)) throw new InvalidError('INVALID_LEASE', '"lease" is malformed');
-    const containment = typeof b.containment === 'object' ? b.containment : undefined;
-    ctx.body = await service.fail(jobId(ctx), l, text(b, 'reason', 255) as string, text(b, 'detail', 1024 * 1024, false), containment);
+  router.put(CALLS.result.route, async (ctx) => {
+    const id = jobId(ctx);
+    const l = lease(ctx);
+    ctx.body = await service.succeed(id, l, ctx.req, await report(ctx));
   });
-  router.post('/jobs/:id/heartbeat', json, async (ctx) => {
-    ctx.body = await service.heartbeat(jobId(ctx), text(body(ctx), 'lease', 64) as string);
+  router.post(CALLS.fail.route, json, async (ctx) => {
+    const b = body(ctx, 'fail');
+    ctx.body = await service.fail(jobId(ctx), b.lease, b.reason, b.detail, b.containment ?? undefined);
   });
-  router.post('/jobs/:id/release', json, async (ctx) => {
-    const b = body(ctx);
-    ctx.body = await service.release(jobId(ctx), text(b, 'lease', 64) as string, text(b, 'error', 1024) as string);
+  router.post(CALLS.heartbeat.route, json, async (ctx) => {
+    ctx.body = await service.heartbeat(jobId(ctx), body(ctx, 'heartbeat').lease);
+  });
+  router.post(CALLS.release.route, json, async (ctx) => {
+    const b = body(ctx, 'release');
+    const id = jobId(ctx);
+    // b.infrastructure is carried for JobService.release (not counting such attempts).
+    ctx.body = await service.release(id, b.lease, b.error);
+    d.log(`job ${id} handed back${b.infrastructure ? ' (infrastructure)' : ''}: ${b.error}`);
   });
   return router;
-}
-
-/** Reads base64 JSON from a header (the containment report); undefined if absent or bad. */
-function decodeHeader(value: string): unknown {
-  if (!value || value.length > 16 * 1024) return undefined;
-  try {
-    const v = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as unknown;
-    return v !== null && typeof v === 'object' ? v : undefined;
-  } catch {
-    return undefined;
-  }
 }

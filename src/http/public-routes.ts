@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { InvalidError, TooLargeError, UnavailableError } from '../errors.js';
+import { invalidJobId, TooLargeError, UnavailableError } from '../errors.js';
 import { isJobId, type Job } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
@@ -23,13 +23,13 @@ const MULTIPART_SLACK = 64 * 1024;
 /** Reads and checks the `:id` route parameter. */
 export function jobId(ctx: Context): string {
   const id = String(ctx.params.id ?? '');
-  if (!isJobId(id)) throw new InvalidError('INVALID_JOB_ID', `"${id.slice(0, 40)}" is not a job id (a positive integer)`);
+  if (!isJobId(id)) throw invalidJobId(id);
   return id;
 }
 
 /** The public API, compatible with the original: upload, result, link. */
 export function publicRoutes(service: JobService, files: FileStore, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS): Router {
-  const router = new Router();
+  const router = new Router({ sensitive: true, strict: true });
 
   let active = 0;
   const upload = async (ctx: Context): Promise<void> => {

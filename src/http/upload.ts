@@ -23,7 +23,7 @@ export interface UploadRules {
 /** The client sent no body bytes for too long; the upload was abandoned. */
 export class UploadTimeoutError extends AppError {
   constructor(message: string) {
-    super('UPLOAD_TIMEOUT', 408, message);
+    super('UPLOAD_TIMEOUT', message);
   }
 }
 

@@ -1,5 +1,7 @@
-/** Job statuses, as the original API names them. */
-export const STATUSES = ['Received', 'Running', 'Success', 'Fail'] as const;
+import { isJobId, JOB_STATUSES } from '../contract/ids.js';
+
+/** Job statuses, as the original API names them (the wire list lives in the contract). */
+export const STATUSES = JOB_STATUSES;
 export type JobStatus = (typeof STATUSES)[number];
 
 /** A job as stored: one upload to one engine. */
@@ -56,9 +58,5 @@ export function canApply(event: JobEvent, status: JobStatus): boolean {
   return TRANSITIONS[event].from.includes(status);
 }
 
-const JOB_ID = /^[1-9][0-9]{0,17}$/;
-
 /** Whether a string is a well-formed job id (a positive decimal integer, no leading zero). */
-export function isJobId(value: string): boolean {
-  return JOB_ID.test(value);
-}
+export { isJobId };

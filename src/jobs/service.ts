@@ -3,6 +3,7 @@ import type { ReadStream } from 'node:fs';
 import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { StartedJob } from '../contract/internal-api.js';
 import type { Engine } from '../engines/engines.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
@@ -22,18 +23,6 @@ export interface JobView {
   link: string;
 }
 
-/** What a worker gets when it starts a job. */
-export interface StartedJob {
-  jobid: string;
-  engine: string;
-  lease: string;
-  attempt: number;
-  size: number;
-  deadline: string;
-  /** How often the worker must renew its lease. */
-  heartbeatMs: number;
-}
-
 export interface JobServiceDeps {
   store: JobStore;
   files: FileStore;
@@ -44,6 +33,9 @@ export interface JobServiceDeps {
   /** How long a lease lasts without a heartbeat. */
   leaseMs: number;
 }
+
+/** What clients read for a job that infrastructure kept failing (the detail is for operators). */
+export const INFRASTRUCTURE_TEXT = 'the appliance could not run this job because of a problem on its side; operators can see the cause';
 
 /** Limits text written for a failure (reason + engine output) to this many bytes. */
 const ERROR_TEXT_LIMIT = 1024 * 1024;
@@ -136,8 +128,9 @@ export class JobService {
       throw new ConflictError('JOB_BUSY', `job ${id} is running under another lease until ${res.job.deadline?.toISOString()}`);
     }
     if (!isTerminal(res.job.status)) {
-      const last = res.job.lastError ? `: ${res.job.lastError}` : '';
-      await this.fail(id, undefined, `gave up after ${res.job.attempts} attempts`, `last error${last || ': none recorded'}`);
+      // The last error (driver messages, paths) stays in the job row for operators (the
+      // internal GET shows it); clients get a fixed text.
+      await this.fail(id, undefined, `gave up after ${res.job.attempts} attempts`, INFRASTRUCTURE_TEXT);
     }
     throw new ConflictError('JOB_FINISHED', `job ${id} is already finished`);
   }

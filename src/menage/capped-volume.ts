@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../engines/engines.js';
-import { LABELS, type RunIdentity } from './container-spec.js';
+import { LABELS } from '../contract/labels.js';
+import type { RunIdentity } from './container-spec.js';
 import { removeContainer } from './container-removal.js';
 
 /** The image of the holder container (busybox `sleep`): built offline by engines/build. */

@@ -1,17 +1,6 @@
 import type { ContainerCreateOptions, MountSettings } from 'dockerode';
+import { LABELS } from '../contract/labels.js';
 import type { Engine } from '../engines/engines.js';
-
-/** Label keys menage puts on everything it creates. */
-export const LABELS = {
-  managed: 'org.menagerie.managed',
-  deployment: 'org.menagerie.deployment',
-  job: 'org.menagerie.job',
-  engine: 'org.menagerie.engine',
-  attempt: 'org.menagerie.attempt',
-  node: 'org.menagerie.node',
-  deadline: 'org.menagerie.deadline',
-  role: 'org.menagerie.role',
-} as const;
 
 /** What identifies one run of one job. */
 export interface RunIdentity {

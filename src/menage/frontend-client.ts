@@ -3,21 +3,26 @@ import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { StartedJob } from '../jobs/service.js';
+import {
+  CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, pathOf, RELEASE_ERROR_LIMIT,
+  type CallName, type Containment, type JobStatusView, type ResponseTypes, type StartedJob,
+} from '../contract/index.js';
 
-/** The frontend could not be reached or failed: retry later, the job is not at fault. */
+/** The frontend could not be reached, failed, or answered outside the contract: retry later, the job is not at fault. */
 export class FrontendUnavailable extends Error {}
 
 /** A start that did not give us the job, and why. */
 export type StartRefusal = 'finished' | 'busy' | 'missing';
 
-/** The frontend's answer to a start: the wire format is defined beside the service. */
-export type { StartedJob } from '../jobs/service.js';
+export type { StartedJob } from '../contract/index.js';
 
 /** What the frontend said about a completion: recorded, or refused because it is stale. */
 export type Recorded = 'recorded' | 'stale';
 
-/** The worker's side of the internal API: menage reaches the frontend only through this. */
+/**
+ * The worker's side of the internal API (src/contract): menage reaches the frontend only
+ * through this. Every JSON answer is checked against the contract's schema.
+ */
 export class FrontendClient {
   readonly #base: string;
   readonly #token: string;
@@ -29,8 +34,10 @@ export class FrontendClient {
     this.#timeoutMs = timeoutMs;
   }
 
-  async #call(method: string, path: string, init: { json?: unknown; body?: Readable; headers?: Record<string, string>; signal?: AbortSignal; long?: boolean } = {}): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, ...init.headers };
+  async #call(call: CallName, id: string, init: { json?: unknown; body?: Readable; headers?: Record<string, string>; signal?: AbortSignal; long?: boolean } = {}): Promise<Response> {
+    const { method } = CALLS[call];
+    const path = pathOf(call, id);
+    const headers: Record<string, string> = { [HEADERS.authorization]: `Bearer ${this.#token}`, ...init.headers };
     let body: BodyInit | undefined;
     if (init.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -57,115 +64,145 @@ export class FrontendClient {
    * PUTs a streamed body with real backpressure. Node 20's fetch reads a streamed request
    * body as fast as it can and buffers it (a 100 MiB result took 100 MiB of memory).
    */
-  async #stream(path: string, body: Readable, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    const url = new URL(`${this.#base}${path}`);
+  async #stream(call: 'result', id: string, body: Readable, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    const url = new URL(`${this.#base}${pathOf(call, id)}`);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     let res: IncomingMessage;
     try {
       res = await new Promise<IncomingMessage>((resolve, reject) => {
         const req = send(url, {
-          method: 'PUT', signal,
-          headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', ...headers },
+          method: CALLS[call].method, signal,
+          headers: { [HEADERS.authorization]: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', ...headers },
         }, resolve);
         req.on('error', reject);
         pipeline(body, req).catch(reject);
       });
     } catch (err) {
-      throw new FrontendUnavailable(`frontend unreachable for PUT ${path}: ${(err as Error).message}`, { cause: err });
+      throw new FrontendUnavailable(`frontend unreachable for ${CALLS[call].method} ${url.pathname}: ${(err as Error).message}`, { cause: err });
     }
     const status = res.statusCode ?? 502;
     if (status >= 500 || status === 429) {
       res.resume();
-      throw new FrontendUnavailable(`frontend answered ${status} to PUT ${path}`);
+      throw new FrontendUnavailable(`frontend answered ${status} to ${CALLS[call].method} ${url.pathname}`);
     }
     const hasBody = ![204, 205, 304].includes(status);
     if (!hasBody) res.resume();
     return new Response(hasBody ? (Readable.toWeb(res) as unknown as BodyInit) : null, { status });
   }
 
+  /** The answer's JSON, checked against the contract (the error shape when not ok). */
+  async #answer<K extends keyof ResponseTypes>(res: Response, name: K, what: string): Promise<ResponseTypes[K]> {
+    const text = await res.text().catch(() => '');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    const checked = checkResponse(res.ok ? name : 'error', value);
+    if (!checked.ok) throw new FrontendUnavailable(`${what}: frontend answered ${res.status} outside the contract (${checked.problems})`);
+    return checked.value as ResponseTypes[K];
+  }
+
+  /**
+   * Reads a 404: true when the job is unknown. Any other 404 (`NOT_FOUND`: no such route)
+   * means frontendUrl is not the internal listener; that is never read as "no such job",
+   * which would drop the job or make the orphan sweeper remove its container.
+   */
+  async #jobMissing(res: Response, what: string): Promise<boolean> {
+    const answer = await this.#answer(res, 'error', what);
+    if (answer.error.code === 'JOB_NOT_FOUND') return true;
+    throw new FrontendUnavailable(`${what}: ${this.#base} answered 404 ${answer.error.code}: is menage.frontendUrl the frontend's internal listener?`);
+  }
+
   async #expect(res: Response, what: string): Promise<never> {
-    throw new Error(`${what}: frontend answered ${res.status} ${(await res.text()).slice(0, 300)}`);
+    const answer = await this.#answer(res, 'error', what);
+    throw new Error(`${what}: frontend answered ${res.status} ${answer.error.code}: ${answer.error.message.slice(0, 300)}`);
+  }
+
+  /** Whether the frontend's internal API answers and its dependencies are up. */
+  async health(): Promise<ResponseTypes['health']> {
+    const res = await this.#call('health', '');
+    if (!res.ok) return this.#expect(res, 'health');
+    return this.#answer(res, 'health', 'health');
   }
 
   /** Asks for a lease on a job. */
   async start(id: string, worker: string): Promise<StartedJob | StartRefusal> {
-    const res = await this.#call('POST', `/internal/jobs/${id}/start`, { json: { worker } });
-    if (res.ok) return (await res.json()) as StartedJob;
-    if (res.status === 404) return 'missing';
-    if (res.status === 409) {
-      const code = ((await res.json()) as { error?: { code?: string } }).error?.code;
-      return code === 'JOB_BUSY' ? 'busy' : 'finished';
-    }
+    const res = await this.#call('start', id, { json: { worker } });
+    if (res.ok) return this.#answer(res, 'start', `start job ${id}`);
+    if (res.status === 404 && (await this.#jobMissing(res, `start job ${id}`))) return 'missing';
+    if (res.status === 409) return (await this.#answer(res, 'error', `start job ${id}`)).error.code === 'JOB_BUSY' ? 'busy' : 'finished';
     return this.#expect(res, `start job ${id}`);
   }
 
   /** Streams a job's input. */
   async input(id: string, signal: AbortSignal): Promise<{ stream: Readable; size: number }> {
-    const res = await this.#call('GET', `/internal/jobs/${id}/input`, { signal, long: true });
+    const res = await this.#call('input', id, { signal, long: true });
     if (!res.ok || !res.body) return this.#expect(res, `input of job ${id}`);
     const size = Number(res.headers.get('content-length'));
     if (!Number.isSafeInteger(size)) throw new FrontendUnavailable(`input of job ${id} came without a length`);
     return { stream: Readable.fromWeb(res.body as WebReadableStream), size };
   }
 
-  /** Streams a result to the frontend. */
-  async result(id: string, lease: string, body: Readable, containment: unknown, signal: AbortSignal): Promise<Recorded> {
-    const res = await this.#stream(`/internal/jobs/${id}/result`, body,
-      { 'x-menagerie-lease': lease, 'x-menagerie-containment': encodeHeader(containment) }, signal);
-    return this.#recorded(res, `result of job ${id}`);
+  /**
+   * Streams a result to the frontend: the body is the containment report (JSON, its length
+   * in a header) followed by the result bytes, so the report is never cut (see CALLS.result).
+   */
+  async result(id: string, lease: string, body: Readable, containment: Containment | null | undefined, signal: AbortSignal): Promise<Recorded> {
+    const report = encodeReport(containment);
+    const framed = Readable.from((async function* () {
+      yield report.head;
+      yield* body;
+    })());
+    const res = await this.#stream('result', id, framed, { [HEADERS.lease]: lease, [HEADERS.reportLength]: report.length }, signal);
+    return this.#recorded(res, 'result', `result of job ${id}`);
   }
 
-  /** Reports a failure the engine is responsible for. */
-  async fail(id: string, lease: string, reason: string, detail: string, containment: unknown): Promise<Recorded> {
-    const res = await this.#call('POST', `/internal/jobs/${id}/fail`, { json: { lease, reason, detail, containment } });
-    return this.#recorded(res, `failure of job ${id}`);
+  /** Reports a failure the engine is responsible for (the detail keeps the end of the output). */
+  async fail(id: string, lease: string, reason: string, detail: string, containment: Containment | null | undefined): Promise<Recorded> {
+    const json = { lease, reason, detail: detail.length > DETAIL_LIMIT ? detail.slice(-DETAIL_LIMIT) : detail, containment: containment ?? null };
+    const res = await this.#call('fail', id, { json });
+    return this.#recorded(res, 'fail', `failure of job ${id}`);
   }
 
   /** Renews a lease; 'stale' means another worker has the job now. */
   async heartbeat(id: string, lease: string): Promise<Recorded> {
-    const res = await this.#call('POST', `/internal/jobs/${id}/heartbeat`, { json: { lease } });
-    return this.#recorded(res, `heartbeat of job ${id}`);
+    const res = await this.#call('heartbeat', id, { json: { lease } });
+    return this.#recorded(res, 'heartbeat', `heartbeat of job ${id}`);
   }
 
   /** Stores the engine's output with the job. */
   async log(id: string, lease: string, text: string): Promise<Recorded> {
-    const res = await this.#call('PUT', `/internal/jobs/${id}/log`, {
-      body: Readable.from([Buffer.from(text)]), headers: { 'x-menagerie-lease': lease },
-    });
-    return this.#recorded(res, `output of job ${id}`);
+    const res = await this.#call('log', id, { body: Readable.from([Buffer.from(text)]), headers: { [HEADERS.lease]: lease } });
+    return this.#recorded(res, 'log', `output of job ${id}`);
   }
 
   /** A job's status, or undefined if the frontend does not know it. */
-  async status(id: string): Promise<{ status: string; lease: string | null } | undefined> {
-    const res = await this.#call('GET', `/internal/jobs/${id}`);
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return undefined;
-    }
+  async status(id: string): Promise<JobStatusView | undefined> {
+    const res = await this.#call('status', id);
+    if (res.status === 404 && (await this.#jobMissing(res, `status of job ${id}`))) return undefined;
     if (!res.ok) return this.#expect(res, `status of job ${id}`);
-    return (await res.json()) as { status: string; lease: string | null };
+    return this.#answer(res, 'status', `status of job ${id}`);
   }
 
-  /** Hands a job back to the queue (not the engine's fault). */
-  async release(id: string, lease: string, error: string): Promise<Recorded> {
-    const res = await this.#call('POST', `/internal/jobs/${id}/release`, { json: { lease, error: error.slice(0, 1000) } });
-    return this.#recorded(res, `release of job ${id}`);
+  /** Hands a job back to the queue (not the engine's fault); `infrastructure` marks an outage of our own services. */
+  async release(id: string, lease: string, error: string, infrastructure?: boolean): Promise<Recorded> {
+    const json = { lease, error: error.slice(0, RELEASE_ERROR_LIMIT) || 'unknown', ...(infrastructure === undefined ? {} : { infrastructure }) };
+    const res = await this.#call('release', id, { json });
+    return this.#recorded(res, 'release', `release of job ${id}`);
   }
 
-  async #recorded(res: Response, what: string): Promise<Recorded> {
+  async #recorded(res: Response, name: 'result' | 'fail' | 'heartbeat' | 'log' | 'release', what: string): Promise<Recorded> {
     if (res.ok) {
-      await res.body?.cancel();
+      await this.#answer(res, name, what);
       return 'recorded';
     }
-    if (res.status === 409 || res.status === 404) {
-      await res.body?.cancel();
+    if (res.status === 404 && (await this.#jobMissing(res, what))) return 'stale';
+    if (res.status === 409) {
+      await this.#answer(res, 'error', what);
       return 'stale';
     }
     return this.#expect(res, what);
   }
-}
-
-/** JSON in an HTTP header: base64, so any content is safe. */
-export function encodeHeader(value: unknown): string {
-  return Buffer.from(JSON.stringify(value ?? null)).toString('base64');
 }

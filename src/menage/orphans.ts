@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { LABELS } from './container-spec.js';
+import { LABELS } from '../contract/labels.js';
 import { removeContainer } from './container-removal.js';
 
 /** What the frontend says about a job: undefined when it does not know the job. */

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, TooLargeError } from '../errors.js';
+import { invalidJobId, TooLargeError } from '../errors.js';
 import { isJobId } from '../jobs/job.js';
 
 /** The files a job may have in the store. */
@@ -93,7 +93,7 @@ export class FileStore {
 
   /** The folder of one job. */
   dir(id: string): string {
-    if (!isJobId(id)) throw new AppError('INVALID_JOB_ID', 400, `invalid job id "${id}"`);
+    if (!isJobId(id)) throw invalidJobId(id);
     return join(this.root, id);
   }
 

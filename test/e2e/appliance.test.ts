@@ -6,6 +6,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { internalSpellings, rawRequest } from '../support/raw-http.js';
 
 // The appliance as users get it: `sudo appliance/install` provisions this machine with the
 // Ansible playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles,
@@ -233,6 +234,18 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       const md5 = createHash('md5').update(body).digest('hex');
       expect(view).to.deep.equal({ status: 'Success', summary: `${md5}\n`, link: `/link/${jobid}` });
       expect(await (await fetch(`${api}${view.link}`)).text()).to.equal(`${md5}\n`);
+      // The original's client joins a base ending in '/' with the link: a 301 to the clean path.
+      expect(await (await fetch(`${api}/${view.link}`)).text()).to.equal(`${md5}\n`);
+    });
+
+    it('the published port has no internal API (every spelling 404s) and the internal port is not published', async () => {
+      for (const path of internalSpellings('1')) {
+        let res = await rawRequest(api, 'GET', path);
+        if (res.status === 301) res = await rawRequest(api, 'GET', res.headers.location as string);
+        expect([path, res.status, res.json?.error?.code]).to.deep.equal([path, 404, 'NOT_FOUND']);
+      }
+      const internal = await fetch('http://127.0.0.1:8101/internal/healthz', { signal: AbortSignal.timeout(5000) }).then((r) => r.status, (e: Error) => e.message);
+      expect(internal, 'nothing answers on the host at 8101').to.be.a('string');
     });
 
     it('serves engine images from the TLS registry with auth (host trusts the CA)', async () => {

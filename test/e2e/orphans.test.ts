@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
-import { LABELS } from '../../src/menage/container-spec.js';
+import { LABELS } from '../../src/contract/labels.js';
 import { FrontendClient } from '../../src/menage/frontend-client.js';
 import { OrphanSweeper } from '../../src/menage/orphans.js';
 import { testEngine, unique } from '../support/services.js';
@@ -38,7 +38,7 @@ describe('e2e: orphan sweeper', function () {
 
   before(async () => {
     stack = await startStack([testEngine('copy')], { menage: false });
-    client = new FrontendClient(stack.url, stack.env.config.internalToken);
+    client = new FrontendClient(stack.internalUrl, stack.env.config.internalToken);
   });
   after(async () => {
     for (const id of made) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);

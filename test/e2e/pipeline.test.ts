@@ -162,20 +162,23 @@ describe('e2e: upload → container → result', function () {
     expect(notMultipart.status).to.equal(400);
   });
 
-  it('the internal API refuses a missing or wrong token', async () => {
+  it('the internal API refuses a missing or wrong token, and is not on the public listener', async () => {
     const { json } = await upload(stack.url, 'copy', 'x');
     await waitDone(stack.url, json.jobid);
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: stack.env.config.internalToken }] as Record<string, string>[]) {
-      const res = await fetch(`${stack.url}/internal/jobs/${json.jobid}/input`, { headers });
+      const res = await fetch(`${stack.internalUrl}/internal/jobs/${json.jobid}/input`, { headers });
       expect(res.status).to.equal(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('UNAUTHORIZED');
     }
-    const nothing = await fetch(`${stack.url}/internal/nosuch`);
+    const nothing = await fetch(`${stack.internalUrl}/internal/nosuch`);
     expect(nothing.status).to.equal(401);
-    const ok = await fetch(`${stack.url}/internal/jobs/${json.jobid}/input`,
-      { headers: { authorization: `Bearer ${stack.env.config.internalToken}` } });
+    const token = { headers: { authorization: `Bearer ${stack.env.config.internalToken}` } };
+    const ok = await fetch(`${stack.internalUrl}/internal/jobs/${json.jobid}/input`, token);
     expect(ok.status).to.equal(200);
     expect(await ok.text()).to.equal('x');
+    const publicPort = await fetch(`${stack.url}/internal/jobs/${json.jobid}/input`, token);
+    expect(publicPort.status).to.equal(404);
+    expect(((await publicPort.json()) as { error: { code: string } }).error.code).to.equal('NOT_FOUND');
   });
 
   it('records the containment actually in force, read back from Docker', async () => {

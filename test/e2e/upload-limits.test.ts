@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFrontendProcess, type FrontendProcess } from '../support/frontend-process.js';
 import { filePart, multipart } from '../support/multipart-fuzz.js';
-import { rawRequest, type RawOutcome } from '../support/raw-http.js';
+import { rawRequest, type RawOutcome } from '../support/raw-socket.js';
 import { testEngine } from '../support/services.js';
 import { upload } from '../support/stack.js';
 

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LABELS } from '../../src/menage/container-spec.js';
+import { LABELS } from '../../src/contract/labels.js';
 import { freePort, type PrivateMariaDB, type PrivateRabbit } from './private-services.js';
 import { CliProcess } from './processes.js';
 import { testEngine, unique } from './services.js';
@@ -41,6 +41,7 @@ export class FaultStack {
   static async start(db: PrivateMariaDB, rabbit: PrivateRabbit, engines: unknown[], opts: { menage?: boolean; dockerSocket?: string } = {}): Promise<FaultStack> {
     const dir = await mkdtemp(join(tmpdir(), 'menagerie-faults-'));
     const port = await freePort();
+    const internalPort = await freePort();
     const prefix = unique('ft-');
     const database = `faults_${unique('')}`;
     const conn = await mysql.createConnection({ host: '127.0.0.1', port: db.port, user: 'root' });
@@ -49,13 +50,14 @@ export class FaultStack {
     await writeFile(join(dir, 'engines.json'), JSON.stringify({ engines }));
     await writeFile(join(dir, 'config.json'), JSON.stringify({
       listen: { host: '127.0.0.1', port },
+      internalListen: { host: '127.0.0.1', port: internalPort },
       mysql: { host: '127.0.0.1', port: db.port, user: 'root', password: '', database, connectionLimit: 5 },
       rabbitmq: { url: rabbit.url, prefix },
       store: { dir: join(dir, 'store') },
       internalToken: randomBytes(20).toString('hex'),
       engines: 'engines.json',
       jobs: { maxAttempts: 6, reapGraceSeconds: 5, leaseSeconds: 3 },
-      menage: { frontendUrl: `http://127.0.0.1:${port}`, shutdownGraceSeconds: 2, dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock' },
+      menage: { frontendUrl: `http://127.0.0.1:${internalPort}`, shutdownGraceSeconds: 2, dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock' },
     }));
     const stack = new FaultStack(dir, `http://127.0.0.1:${port}`, prefix, database, db, new Docker({ socketPath: opts.dockerSocket ?? '/var/run/docker.sock' }));
     await stack.frontend.start(/frontend listening/);

@@ -1,6 +1,6 @@
 import busboy from 'busboy';
 import { createHash } from 'node:crypto';
-import type { RawRequest } from './raw-http.js';
+import type { RawRequest } from './raw-socket.js';
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same cases. */
 export class Rng {

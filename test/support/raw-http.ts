@@ -1,80 +1,68 @@
-import { connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer, request, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
-/** How a raw request ends on the client side. */
-export type Ending = 'wait' | 'half-close' | 'abort';
-
-/** One raw request: bytes written as given (delays between pieces), then the ending. */
-export interface RawRequest {
-  pieces: { data: Buffer; delayMs?: number }[];
-  ending: Ending;
-  /** Give up waiting for the server after this long. */
-  timeoutMs: number;
+/** An answer read whole: status, headers, text and the JSON if the text is JSON. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
 }
 
-/** What the server did: answered (parsed), closed without a byte, or neither in time. */
-export type RawOutcome =
-  | { kind: 'response'; status: number; headers: Record<string, string>; body: Buffer }
-  | { kind: 'closed'; bytes: number }
-  | { kind: 'garbage'; raw: string }
-  | { kind: 'timeout' }
-  | { kind: 'aborted' };
-
-/** Sends a request over a plain socket, so malformed framing reaches the server as written. */
-export async function rawRequest(port: number, req: RawRequest): Promise<RawOutcome> {
-  const socket = connect({ host: '127.0.0.1', port });
-  const received: Buffer[] = [];
-  let closed = false;
-  socket.on('data', (d: Buffer) => received.push(d));
-  socket.on('error', () => undefined);
-  const ended = new Promise<void>((resolve) => socket.once('close', () => {
-    closed = true;
-    resolve();
-  }));
-  await new Promise<void>((resolve) => {
-    socket.once('connect', resolve);
-    socket.once('close', resolve);
+/**
+ * Sends a request with the path exactly as given (fetch would normalise `/x/../y` and keep
+ * nothing of what a hostile client sends); reads the answer whole.
+ */
+export function rawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<RawAnswer> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path, headers, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
+    req.on('error', reject);
+    req.end(body);
   });
-  for (const piece of req.pieces) {
-    if (closed) break;
-    if (piece.delayMs) await sleep(piece.delayMs);
-    socket.write(piece.data);
-  }
-  if (req.ending === 'abort') {
-    socket.destroy();
-    return { kind: 'aborted' };
-  }
-  if (req.ending === 'half-close') socket.end();
-  const until = Date.now() + req.timeoutMs;
-  while (!closed && Date.now() < until) {
-    const parsed = parseResponse(Buffer.concat(received));
-    if (parsed) {
-      socket.destroy();
-      return parsed;
-    }
-    await Promise.race([ended, sleep(10)]);
-  }
-  socket.destroy();
-  const all = Buffer.concat(received);
-  const parsed = parseResponse(all);
-  if (parsed) return parsed;
-  if (!closed) return { kind: 'timeout' };
-  return all.length === 0 ? { kind: 'closed', bytes: 0 } : { kind: 'garbage', raw: all.toString('latin1').slice(0, 300) };
 }
 
-/** A complete HTTP/1.1 response with a Content-Length body, or undefined while incomplete. */
-function parseResponse(buf: Buffer): RawOutcome | undefined {
-  const end = buf.indexOf('\r\n\r\n');
-  if (end < 0) return undefined;
-  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
-  const m = /^HTTP\/1\.1 (\d{3}) /.exec(lines[0] ?? '');
-  if (!m) return { kind: 'garbage', raw: buf.toString('latin1').slice(0, 300) };
-  const headers: Record<string, string> = {};
-  for (const l of lines.slice(1)) {
-    const i = l.indexOf(':');
-    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-  }
-  const length = Number(headers['content-length'] ?? 0);
-  if (buf.length < end + 4 + length) return undefined;
-  return { kind: 'response', status: Number(m[1]), headers, body: buf.subarray(end + 4, end + 4 + length) };
+/** Serves a request listener (an app's callback) on a loopback port until `close`. */
+export async function serve(handler: RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+/**
+ * Every spelling of the internal job route we know a router or a path check may read
+ * differently: case, percent-encoding, dot segments, doubled slashes, trailing slash,
+ * `;` parameters. `id` is a job that exists.
+ */
+export function internalSpellings(id: string): string[] {
+  return [
+    `/internal/jobs/${id}`, `/internal/jobs/${id}/input`, `/INTERNAL/jobs/${id}`, `/Internal/jobs/${id}/input`, `/internal/JOBS/${id}`,
+    `/%69nternal/jobs/${id}`, `/%49NTERNAL/jobs/${id}`, `/internal%2fjobs%2f${id}`, `/internal/jobs/%3${id.slice(0, 1)}${id.slice(1)}`,
+    `/x/../internal/jobs/${id}`, `/./internal/jobs/${id}`, `/internal/./jobs/${id}/input`, `/%2e%2e/internal/jobs/${id}`,
+    `//internal/jobs/${id}`, `/internal//jobs/${id}`, `/internal/jobs//${id}/input`, `/internal/jobs/${id}/`, `/internal/`,
+    `/internal`, `/internal;x=1/jobs/${id}`, `/internal/jobs/${id};x`, `/internal/jobs/${id}/input;.txt`, `/internal/jobs/${id}?x=1`,
+    `/internal/nosuch`, `/internal/healthz`, `/internal/jobs/${id}%2finput`,
+  ];
 }

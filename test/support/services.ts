@@ -59,6 +59,7 @@ export async function createTestEnv(engines: unknown[], overrides: Record<string
   await writeFile(join(dir, 'engines.json'), JSON.stringify({ engines }));
   const raw = {
     listen: { host: '127.0.0.1', port: 0 },
+    internalListen: { host: '127.0.0.1', port: 0 },
     mysql: { user: db.user, password: db.password, database: db.name },
     rabbitmq: { url: amqpUrl(), prefix: unique('mt-') },
     store: { dir: join(dir, 'store') },

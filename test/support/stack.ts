@@ -2,7 +2,7 @@ import Docker from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFrontend, type Frontend } from '../../src/frontend.js';
 import { startMenage, type Menage } from '../../src/menage.js';
-import { LABELS } from '../../src/menage/container-spec.js';
+import { LABELS } from '../../src/contract/labels.js';
 import { createTestEnv, type TestEnv } from './services.js';
 
 /** A frontend and a menage wired to fresh test resources, in this process. */
@@ -10,7 +10,10 @@ export interface Stack {
   env: TestEnv;
   frontend: Frontend;
   menage: Menage | undefined;
+  /** The public API. */
   url: string;
+  /** The internal API (workers, enforcer). */
+  internalUrl: string;
   /** The node name menage puts on its containers' labels: unique to this stack. */
   node: string;
   logs: string[];
@@ -27,9 +30,9 @@ export async function startStack(engines: unknown[], opts: { menage?: boolean; o
   };
   const env = await createTestEnv(engines, opts.overrides);
   const frontend = await startFrontend(env.config, log);
-  const withUrl = { ...env.config, menage: { ...env.config.menage, frontendUrl: frontend.url } };
+  const withUrl = { ...env.config, menage: { ...env.config.menage, frontendUrl: frontend.internalUrl } };
   const stack: Stack = {
-    env, frontend, menage: undefined, url: frontend.url, logs, node: env.config.rabbitmq.prefix,
+    env, frontend, menage: undefined, url: frontend.url, internalUrl: frontend.internalUrl, logs, node: env.config.rabbitmq.prefix,
     async startMenage() {
       stack.menage = await startMenage(withUrl, log, { node: stack.node });
       return stack.menage;

@@ -16,10 +16,10 @@ describe('integration: retention cleanup', function () {
   /** Runs one job to Success through the internal API, as a worker would. */
   const finishedJob = async (): Promise<string> => {
     const id = (await upload(stack.url, 'copy', 'x')).json.jobid as string;
-    const started = (await (await fetch(`${stack.url}/internal/jobs/${id}/start`, {
+    const started = (await (await fetch(`${stack.internalUrl}/internal/jobs/${id}/start`, {
       method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ worker: 't' }),
     })).json()) as { lease: string };
-    await fetch(`${stack.url}/internal/jobs/${id}/result`, { method: 'PUT', headers: { ...auth(), 'x-menagerie-lease': started.lease }, body: 'r' });
+    await fetch(`${stack.internalUrl}/internal/jobs/${id}/result`, { method: 'PUT', headers: { ...auth(), 'x-menagerie-lease': started.lease, 'x-menagerie-report-length': '0' }, body: 'r' });
     return id;
   };
   const sql = async (q: string, params: unknown[]): Promise<void> => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import Docker from 'dockerode';
 import { startEnforcer, type RunningEnforcer } from '../../../src/enforcer.js';
+import { LABELS } from '../../../src/contract/labels.js';
 import { parsePrometheus } from './prometheus-parse.js';
 import { mine, newRun, Recorder, requireDocker, TestContainers, testConfig, waitFor, type Recorded } from './helpers.js';
 
@@ -52,7 +53,8 @@ describe('enforcer periodic scan against the real Docker engine', function () {
   }
 
   it('kills a rogue container in KILL mode after failing its job, reports it in WARN mode, leaves whitelisted and compliant ones alone', async () => {
-    const rogue = await containers.start('rogue', { kill: true, labels: { 'org.menagerie.job': `job-${run}` } });
+    const jobId = String(900_000_000 + Math.floor(Math.random() * 1e8));
+    const rogue = await containers.start('rogue', { kill: true, labels: { [LABELS.job]: jobId } });
     const warned = await containers.start('warned');
     const kept = await containers.start('keep', { kill: true, name: `enf-test-keep-${run}` });
     const good = await containers.start('good', { kill: true, host: { NetworkMode: 'none', Memory: 32 * 2 ** 20, PidsLimit: 10 } });
@@ -62,7 +64,7 @@ describe('enforcer periodic scan against the real Docker engine', function () {
     expect(await containers.running(rogue)).to.equal(false);
     const told = await waitFor('the frontend to be told', () => frontend.requests[0]);
     expect(told.method).to.equal('POST');
-    expect(told.url).to.equal(`/internal/jobs/job-${run}/fail`);
+    expect(told.url).to.equal(`/internal/jobs/${jobId}/fail`);
     expect(told.headers.authorization).to.equal('Bearer internal-secret');
     expect(told.body).to.deep.equal({ reason: 'killed by policy: test-memory-limit', detail: 'memory limit required' });
     expect(told.extra).to.deep.equal({ runningWhenTold: true });

@@ -18,12 +18,12 @@ describe('integration: completions through the internal API', function () {
       init.body = JSON.stringify(body);
       (init.headers as Record<string, string>)['content-type'] = 'application/json';
     }
-    const res = await fetch(`${stack.url}${path}`, init);
+    const res = await fetch(`${stack.internalUrl}${path}`, init);
     const text = await res.text();
     return { status: res.status, json: text ? JSON.parse(text) : undefined };
   };
   const start = (id: string) => call('POST', `/internal/jobs/${id}/start`, { worker: 'test' });
-  const result = (id: string, lease: string, text: string) => call('PUT', `/internal/jobs/${id}/result`, text, { 'x-menagerie-lease': lease });
+  const result = (id: string, lease: string, text: string) => call('PUT', `/internal/jobs/${id}/result`, text, { 'x-menagerie-lease': lease, 'x-menagerie-report-length': '0' });
   const newJob = async (): Promise<string> => (await upload(stack.url, 'copy', 'input')).json.jobid as string;
 
   before(async () => {

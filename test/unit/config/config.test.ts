@@ -36,6 +36,8 @@ describe('config: loading and validation', () => {
     const file = await write('config.json', { internalToken: 'x'.repeat(16), rabbitmq: { url: 'amqp://localhost' } });
     const c = loadConfig(file, {});
     expect(c.listen).to.deep.equal({ host: '0.0.0.0', port: 8100 });
+    expect(c.internalListen, 'the internal API stays on the loopback by default').to.deep.equal({ host: '127.0.0.1', port: 8101 });
+    expect(c.menage.frontendUrl).to.equal('http://127.0.0.1:8101');
     expect(c.engines[0]).to.include({ name: 'md5', workers: 1, user: '65534:65534', timeoutMs: 10_000 });
     expect(c.engines[0]?.cmd).to.deep.equal(['/engine/run']);
     expect(c.engines[0]?.containment).to.include({ network: 'none', readonly: true, pids: 128 });

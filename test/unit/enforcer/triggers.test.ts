@@ -40,7 +40,7 @@ describe('enforcer triggers and job failure notices (failures isolated)', () => 
   it('failJob returns false (and logs) when the frontend does not answer in time', async () => {
     const hang = await hangingServer();
     const logs: string[] = [];
-    const ok = await failJob({ url: hang.url, timeoutMs: 200 }, 'job-1', 'rule', 'detail', (_l, m) => logs.push(m));
+    const ok = await failJob({ url: hang.url, timeoutMs: 200 }, '1', 'rule', 'detail', (_l, m) => logs.push(m));
     hang.close();
     expect(ok).to.equal(false);
     expect(logs).to.deep.equal(['could not tell the frontend about a policy kill']);

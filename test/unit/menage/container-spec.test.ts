@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Engine } from '../../../src/engines/engines.js';
-import { buildContainerSpec, LABELS } from '../../../src/menage/container-spec.js';
+import { LABELS } from '../../../src/contract/labels.js';
+import { buildContainerSpec } from '../../../src/menage/container-spec.js';
 
 const engine = (containment: Partial<Engine['containment']> = {}): Engine => ({
   name: 'e', workers: 1, image: 'img:1', cmd: ['/engine/run', 'x'], mountpoint: '/data', sizelimit: 10, inputfilename: 'sample',

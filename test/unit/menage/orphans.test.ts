@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LABELS } from '../../../src/menage/container-spec.js';
+import { LABELS } from '../../../src/contract/labels.js';
 import { judgeContainer, type Verdict } from '../../../src/menage/orphans.js';
 
 describe('menage/orphans: which containers go', () => {

@@ -1,0 +1,62 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/config.js';
+import { policyFrom } from './docker-proxy/policy.js';
+import { createProxyServer } from './docker-proxy/server.js';
+import { getFromDocker } from './docker-proxy/upstream.js';
+import { loadRules } from './enforcer/index.js';
+import { HOLDER_IMAGE } from './menage/capped-volume.js';
+
+/** A running Docker API proxy. */
+export interface DockerProxy {
+  /** Where menage reaches it: `http://host:port`, or the unix socket path. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Overrides for tests: another socket behind it, another listen address. */
+export interface DockerProxyOptions {
+  socketPath?: string;
+  listen?: { host: string; port: number } | { socket: string };
+}
+
+/**
+ * Composition root of the Docker API proxy: the engine policy of this deployment (its
+ * engines, its queue prefix as the deployment label, menage's policy rules) in front of the
+ * Docker socket, listening where menage reaches it.
+ */
+export async function startDockerProxy(config: Config, log: (line: string) => void, options: DockerProxyOptions = {}): Promise<DockerProxy> {
+  const socketPath = options.socketPath ?? config.dockerProxy.dockerSocket;
+  const policy = policyFrom({
+    deployment: config.rabbitmq.prefix, engines: config.engines, holderImage: HOLDER_IMAGE,
+    rules: loadRules(config.menage.policyRules), maxJsonBytes: config.dockerProxy.maxJsonBytes,
+  });
+  // Not fatal: the daemon may be restarting; every request opens the socket anew.
+  await getFromDocker(socketPath, '/_ping', 5000).catch((err: Error) => log(`warning: the Docker daemon at ${socketPath} does not answer yet: ${err.message}`));
+  const server = createProxyServer({ policy, socketPath, log });
+  const listen = options.listen ?? (config.dockerProxy.listen.socket ? { socket: config.dockerProxy.listen.socket } : config.dockerProxy.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if ('socket' in listen) server.listen(listen.socket, resolve);
+    else server.listen(listen.port, listen.host, resolve);
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    url: urlOf(server),
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Streams (events, attach, wait) would hold the server open: end them.
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function urlOf(server: Server): string {
+  const a = server.address();
+  if (typeof a === 'string') return a;
+  const { address, port } = a as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}

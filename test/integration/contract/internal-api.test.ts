@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { Readable } from 'node:stream';
+import { CALLS, checkResponse, type CallName } from '../../../src/contract/index.js';
+import { failJob } from '../../../src/enforcer/job-failer.js';
+import { FrontendClient, FrontendUnavailable } from '../../../src/menage/frontend-client.js';
+import { startStack, upload, type Stack } from '../../support/stack.js';
+import { testEngine } from '../../support/services.js';
+
+/**
+ * The worker's client, the enforcer's job failer and the frontend's routes agree on every
+ * internal call: each client method hits the real internal listener, and its answer passes
+ * the contract's schema (the client checks every answer and throws when one does not).
+ */
+describe('integration: the internal API contract, client against the real frontend', function () {
+  this.timeout(60_000);
+  let stack: Stack;
+  let client: FrontendClient;
+  const exercised = new Set<CallName>();
+  const newJob = async (body = 'input'): Promise<string> => (await upload(stack.url, 'copy', body)).json.jobid as string;
+  const started = async (id: string) => {
+    const s = await client.start(id, 'contract-test');
+    if (typeof s === 'string') throw new Error(`job ${id} not started: ${s}`);
+    return s;
+  };
+
+  before(async () => {
+    stack = await startStack([testEngine('copy')], { menage: false, overrides: { jobs: { maxAttempts: 2, reapGraceSeconds: 60, leaseSeconds: 30 } } });
+    client = new FrontendClient(stack.internalUrl, stack.env.config.internalToken);
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it('health, start, status, input, heartbeat, log and result (with a report far above the old 16 KiB header cut)', async () => {
+    expect(await client.health()).to.deep.equal({ status: 'ok' });
+    exercised.add('health');
+    const id = await newJob('the input');
+    const s = await started(id);
+    exercised.add('start');
+    expect(s).to.include({ jobid: id, engine: 'copy', attempt: 1 });
+    const status = await client.status(id);
+    exercised.add('status');
+    expect(status).to.include({ jobid: id, status: 'Running', lease: s.lease, attempts: 1, lastError: null });
+    const input = await client.input(id, AbortSignal.timeout(10_000));
+    exercised.add('input');
+    const chunks: Buffer[] = [];
+    for await (const c of input.stream) chunks.push(c as Buffer);
+    expect([Buffer.concat(chunks).toString(), input.size]).to.deep.equal(['the input', 9]);
+    expect(await client.heartbeat(id, s.lease)).to.equal('recorded');
+    exercised.add('heartbeat');
+    expect(await client.log(id, s.lease, 'engine said hello')).to.equal('recorded');
+    exercised.add('log');
+    const report = { network: 'none', capDrop: ['ALL'], padding: 'p'.repeat(200 * 1024) };
+    expect(await client.result(id, s.lease, Readable.from([Buffer.from('the result')]), report, AbortSignal.timeout(10_000))).to.equal('recorded');
+    exercised.add('result');
+    const job = (await (await fetch(`${stack.url}/jobs/${id}`)).json()) as { status: string; containment: unknown };
+    expect(job.status).to.equal('Success');
+    expect(job.containment).to.deep.equal(report);
+    expect(await (await fetch(`${stack.url}/link/${id}`)).text()).to.equal('the result');
+    expect(await (await fetch(`${stack.url}/jobs/${id}/log`)).text()).to.equal('engine said hello');
+  });
+
+  it('fail and release, with and without the infrastructure flag; refusals come back as the contract says', async () => {
+    const failed = await newJob();
+    const f = await started(failed);
+    expect(await client.fail(failed, f.lease, 'exit code 3', 'engine output', { network: 'none' })).to.equal('recorded');
+    exercised.add('fail');
+    expect(await client.fail(failed, f.lease, 'exit code 3', 'engine output', null), 'a repeat is idempotent').to.equal('recorded');
+    expect(await client.fail(failed, 'b'.repeat(32), 'exit code 3', 'other', null)).to.equal('stale');
+    expect(await client.start(failed, 'w')).to.equal('finished');
+    expect(await client.heartbeat(failed, f.lease)).to.equal('stale');
+
+    const released = await newJob();
+    const r = await started(released);
+    expect(await client.release(released, r.lease, 'cannot create the container: connect ECONNREFUSED', true)).to.equal('recorded');
+    exercised.add('release');
+    expect(await client.release(released, r.lease, 'again')).to.equal('stale');
+    expect((await client.status(released))?.lastError).to.include('ECONNREFUSED');
+    const again = await started(released);
+    expect(await client.start(released, 'other')).to.equal('busy');
+    expect(await client.release(released, again.lease, 'shutting down', false)).to.equal('recorded');
+
+    expect(await client.status('999999')).to.equal(undefined);
+    expect(await client.start('999999', 'w')).to.equal('missing');
+  });
+
+  it("the enforcer's job failer fails a job through the same call (no lease) and gets a contract answer", async () => {
+    const id = await newJob();
+    await started(id);
+    const logs: string[] = [];
+    const ok = await failJob({ url: stack.internalUrl, internalToken: stack.env.config.internalToken, timeoutMs: 5000 }, id, 'memory-limit', 'no memory limit', (_l, m) => logs.push(m));
+    expect([ok, logs]).to.deep.equal([true, []]);
+    const view = (await (await fetch(`${stack.url}/result/${id}`)).json()) as unknown;
+    expect(checkResponse('result', view).ok).to.equal(true);
+    expect(view).to.include({ status: 'Fail' });
+    expect((view as { summary: string }).summary).to.match(/^killed by policy: memory-limit\n/);
+  });
+
+  it('a client pointed at the public listener by mistake fails loudly; it never reads "no such job"', async () => {
+    const id = await newJob();
+    const wrong = new FrontendClient(stack.url, stack.env.config.internalToken);
+    for (const attempt of [() => wrong.start(id, 'w'), () => wrong.status(id), () => wrong.heartbeat(id, 'a'.repeat(32))]) {
+      const err = await attempt().then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(FrontendUnavailable);
+      expect((err as Error).message).to.include('internal listener');
+    }
+    expect((await client.status(id))?.status, 'the job is untouched').to.equal('Received');
+  });
+
+  it('every call of the contract was exercised by a client', () => {
+    expect([...exercised].sort()).to.deep.equal(Object.keys(CALLS).sort());
+  });
+});
