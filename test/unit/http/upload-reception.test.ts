@@ -9,7 +9,7 @@ import { AppError } from '../../../src/errors.js';
 import { receiveUpload, type ReceivedUpload } from '../../../src/http/upload.js';
 import { FileStore } from '../../../src/storage/file-store.js';
 import { filePart, multipart } from '../../support/multipart-fuzz.js';
-import { rawRequest, type RawRequest } from '../../support/raw-http.js';
+import { rawRequest, type RawRequest } from '../../support/raw-socket.js';
 
 /** What the server saw: the outcome and the temporary files present the moment it settled. */
 interface Seen {
