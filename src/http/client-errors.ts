@@ -11,6 +11,13 @@ const ANSWERS: Readonly<Record<string, [number, ErrorCode, string]>> = {
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'BODY_TOO_LARGE', 'the chunk extensions are too large'],
 };
 
+/** The response a connection is still working on, as Node keeps it on the socket. */
+interface InFlight {
+  headersSent?: boolean;
+  shouldKeepAlive?: boolean;
+  req?: { complete?: boolean };
+}
+
 /**
  * Answers requests that Node's HTTP parser refuses before any app sees them (a method it does
  * not know such as BREW, oversized headers, malformed requests) with the same JSON error shape
@@ -18,9 +25,15 @@ const ANSWERS: Readonly<Record<string, [number, ErrorCode, string]>> = {
  */
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const pending = (socket as Duplex & { _httpMessage?: InFlight })._httpMessage;
     if (err.code === 'ECONNRESET' || !socket.writable || pending?.headersSent) {
       socket.destroy();
+      return;
+    }
+    if (pending?.req?.complete) {
+      // The request in flight was read whole: what broke is what came after it (bytes behind
+      // a short Content-Length). Its own answer goes out, then the connection closes.
+      pending.shouldKeepAlive = false;
       return;
     }
     const [status, code, message] = ANSWERS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'the request is malformed'];

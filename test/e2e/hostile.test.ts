@@ -65,7 +65,8 @@ describe('e2e: hostile engines are contained', function () {
   }
 
   before(async () => {
-    stack = await startStack(ENGINES);
+    // The batch is uploaded at once: more uploads at a time than the default bound (16) allows.
+    stack = await startStack(ENGINES, { overrides: { uploads: { maxConcurrent: BATCH.length + 4 } } });
     for (const name of BATCH) batch.set(name, run(name));
     // Keep a failed job in the batch from being an unhandled rejection before its test awaits it.
     for (const p of batch.values()) p.catch(() => undefined);

@@ -8,7 +8,7 @@ import { testEngine } from '../support/services.js';
 import { upload } from '../support/stack.js';
 
 const LIMIT = 4096;
-const COUNT = Number(process.env.MENAGERIE_FUZZ_COUNT ?? 2000);
+const COUNT = Number(process.env.MENAGERIE_FUZZ_COUNT ?? 3000);
 const BUDGET_MS = 75_000;
 const PARALLEL = 8;
 
@@ -89,25 +89,27 @@ describe('e2e: the upload endpoint of a real frontend process under hostile bodi
   });
 
   it(`answers thousands of mutated bodies with 4xx JSON or a clean close, keeps serving, leaves nothing behind (seed ${SEED})`, async () => {
+    const replay = `replay with MENAGERIE_FUZZ_SEED=${SEED} (and MENAGERIE_FUZZ_CASE=<n> for one case)`;
+    const only = process.env.MENAGERIE_FUZZ_CASE === undefined ? undefined : Number(process.env.MENAGERIE_FUZZ_CASE);
+    const run = await fuzz(only === undefined ? [0, COUNT - 1] : [only, only]);
+    expect(run.failures, `${run.failures.length} cases broke the rule; ${replay}:\n${run.failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
+    expect(run.ran, `too few cases ran in the time budget; ${replay}`).to.be.at.least(only === undefined ? Math.min(COUNT, 500) : 1);
+    accepted.set(await expectSameProcessServing(fe), '');
+    await expectNothingLeft(replay);
+  });
+
+  /** Runs cases `from`..`to` (PARALLEL at a time, within the time budget) and judges each outcome. */
+  async function fuzz([from, to]: [number, number]): Promise<{ ran: number; failures: string[] }> {
     const started = Date.now();
     const failures: string[] = [];
     const tally = new Map<string, number>();
-    const only = process.env.MENAGERIE_FUZZ_CASE === undefined ? undefined : Number(process.env.MENAGERIE_FUZZ_CASE);
-    let next = only ?? 0;
-    const last = only ?? COUNT - 1;
+    let next = from;
     const runCase = async (i: number): Promise<void> => {
       const c: FuzzCase = makeCase(new Rng(SEED ^ Math.imul(i + 1, 0x9e3779b1)), '/fuzz/upload', LIMIT);
       const out = await rawRequest(fe.port, c.request);
       const key = out.kind === 'response' ? String(out.status) : out.kind;
       tally.set(key, (tally.get(key) ?? 0) + 1);
-      let problem = judge(out);
-      if (!problem && out.kind === 'response' && out.status === 200) {
-        const want = await referenceFile(c, LIMIT);
-        const jobid = String((JSON.parse(out.body.toString()) as { jobid?: unknown }).jobid ?? '');
-        if (!/^[1-9][0-9]*$/.test(jobid)) problem = `200 without a jobid: ${out.body.toString()}`;
-        else if (!want) problem = `200 (job ${jobid}) for a body that is not a valid upload`;
-        else accepted.set(jobid, want);
-      }
+      const problem = judge(out) ?? (out.kind === 'response' && out.status === 200 ? await judgeAccepted(c, out.body) : undefined);
       if (out.kind === 'aborted' && c.mayLand) {
         const sha256 = await referenceFile({ ...c, framed: true }, LIMIT);
         if (sha256) unanswered.push(sha256);
@@ -115,17 +117,26 @@ describe('e2e: the upload endpoint of a real frontend process under hostile bodi
       if (problem) failures.push(`case ${i} [${c.label}]: ${problem}`);
     };
     const worker = async (): Promise<void> => {
-      while (next <= last && Date.now() - started < BUDGET_MS) await runCase(next++);
+      while (next <= to && Date.now() - started < BUDGET_MS) await runCase(next++);
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
-    const ran = Math.min(next, last + 1) - (only ?? 0);
+    const ran = Math.min(next, to + 1) - from;
     console.log(`      fuzz: seed=${SEED} cases=${ran} in ${((Date.now() - started) / 1000).toFixed(1)}s outcomes=${JSON.stringify(Object.fromEntries(tally))}`);
-    const replay = `replay with MENAGERIE_FUZZ_SEED=${SEED} (and MENAGERIE_FUZZ_CASE=<n> for one case)`;
-    expect(failures, `${failures.length} cases broke the rule; ${replay}:\n${failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
-    expect(ran, `too few cases ran in the time budget; ${replay}`).to.be.at.least(only === undefined ? Math.min(COUNT, 500) : 1);
-    accepted.set(await expectSameProcessServing(fe), '');
+    return { ran, failures };
+  }
 
-    // Nothing left behind: no temporary file, only accepted jobs' inputs, no orphan rows.
+  /** A 200 must carry a job id and be for a body the reference parser finds valid. */
+  async function judgeAccepted(c: FuzzCase, body: Buffer): Promise<string | undefined> {
+    const want = await referenceFile(c, LIMIT);
+    const jobid = String((JSON.parse(body.toString()) as { jobid?: unknown }).jobid ?? '');
+    if (!/^[1-9][0-9]*$/.test(jobid)) return `200 without a jobid: ${body.toString()}`;
+    if (!want) return `200 (job ${jobid}) for a body that is not a valid upload`;
+    accepted.set(jobid, want);
+    return undefined;
+  }
+
+  /** No temporary file, only accepted jobs' inputs with the right content, no orphan rows. */
+  async function expectNothingLeft(replay: string): Promise<void> {
     let tmp = await tmpFiles(fe);
     for (let k = 0; k < 30 && tmp.length; k++) {
       await sleep(100);
@@ -135,17 +146,16 @@ describe('e2e: the upload endpoint of a real frontend process under hostile bodi
     // Jobs nobody was told about may exist only for valid bodies whose client hung up after sending them.
     const ids = await fe.jobIds();
     for (const id of ids.filter((j) => !accepted.has(j))) {
-      const job = (await (await fetch(`${fe.url}/jobs/${id}`)).json()) as { sha256: string };
-      const at = unanswered.indexOf(job.sha256);
+      const at = unanswered.indexOf(await sha256Of(id));
       expect(at, `job ${id} was never answered and is no valid unanswered upload; ${replay}`).to.be.at.least(0);
       unanswered.splice(at, 1);
     }
     expect(ids, replay).to.include.members([...accepted.keys()]);
     expect(await fe.storeFiles(), replay).to.deep.equal(ids.map((id) => `${id}/input`).sort());
-    for (const [id, sha256] of accepted) {
-      if (!sha256) continue;
-      const job = (await (await fetch(`${fe.url}/jobs/${id}`)).json()) as { sha256: string };
-      expect(job.sha256, `job ${id}; ${replay}`).to.equal(sha256);
-    }
-  });
+    for (const [id, sha256] of accepted) if (sha256) expect(await sha256Of(id), `job ${id}; ${replay}`).to.equal(sha256);
+  }
+
+  async function sha256Of(id: string): Promise<string> {
+    return ((await (await fetch(`${fe.url}/jobs/${id}`)).json()) as { sha256: string }).sha256;
+  }
 });

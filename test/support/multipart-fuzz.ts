@@ -75,65 +75,97 @@ const MUTATIONS = [
   'none', 'truncate', 'truncate-early-close', 'abort', 'wrong-boundary', 'no-boundary', 'bad-type', 'no-type',
   'nested', 'duplicate', 'empty-parts', 'huge-header', 'many-headers', 'bad-encoding', 'flip', 'junk', 'delete',
   'chunked', 'bad-chunked', 'trickle', 'fields-only', 'other-field', 'lf-only', 'length-short', 'length-long',
+  'huge-request-header', 'bad-request-header',
 ] as const;
+type Mutation = (typeof MUTATIONS)[number];
 
 /** Builds the next case from the generator: a valid form, then one mutation (or none). */
 export function makeCase(rng: Rng, path: string, limit: number): FuzzCase {
   const boundary = `----fuzz${rng.bytes(6).toString('hex')}`;
   const size = rng.chance(0.1) ? limit - 2 + rng.int(5) : rng.int(2000);
+  // Sometimes content full of near-boundaries, to catch a parser that matches too early.
   const content = rng.chance(0.2) ? Buffer.from(`x\r\n--${boundary.slice(0, rng.int(boundary.length))}y`.repeat(1 + rng.int(3))) : rng.bytes(size);
-  let parts: Part[] = [filePart('upload', content)];
+  const parts: Part[] = [filePart('upload', content)];
   if (rng.chance(0.3)) parts.unshift({ headers: ['Content-Disposition: form-data; name="note"'], content: Buffer.from('hello') });
-  let contentType: string | undefined = `multipart/form-data; boundary=${boundary}`;
   const mutation = rng.pick(MUTATIONS);
-  let close = true;
+  const close = mutation === 'truncate' || mutation === 'truncate-early-close' ? rng.chance(0.5) : true;
+  const body = mutateBytes(rng, mutation, multipart(boundary, mutateParts(rng, mutation, parts), close));
+  return frame(rng, path, contentTypeFor(rng, mutation, boundary), body, mutation, `${mutation} (${body.length} bytes)`);
+}
+
+/** Mutations of the form's structure: parts added, replaced or given odd headers. */
+function mutateParts(rng: Rng, mutation: Mutation, parts: Part[]): Part[] {
+  const last = parts[parts.length - 1] as Part;
   switch (mutation) {
     case 'nested': {
       const inner = `inner${rng.int(1e6)}`;
-      parts = [{ headers: ['Content-Disposition: form-data; name="upload"', `Content-Type: multipart/mixed; boundary=${inner}`],
+      return [{ headers: ['Content-Disposition: form-data; name="upload"', `Content-Type: multipart/mixed; boundary=${inner}`],
         content: multipart(inner, [filePart('upload', rng.bytes(50)), filePart('upload', rng.bytes(50))]) }];
-      break;
     }
-    case 'duplicate': parts.push(...Array.from({ length: 1 + rng.int(3) }, () => filePart('upload', rng.bytes(rng.int(300))))); break;
-    case 'empty-parts': parts.splice(rng.int(parts.length + 1), 0, ...Array.from({ length: 1 + rng.int(4) }, () => ({ headers: rng.chance(0.5) ? [] : ['Content-Disposition: form-data'], content: Buffer.alloc(0) }))); break;
-    case 'huge-header': parts[parts.length - 1]?.headers.push(`X-Big: ${'a'.repeat(10_000 + rng.int(60_000))}`); break;
-    case 'many-headers': parts[parts.length - 1]?.headers.push(...Array.from({ length: 50 + rng.int(3000) }, (_, k) => `X-H${k}: v`)); break;
-    case 'bad-encoding': parts[parts.length - 1] = { headers: [rng.pick([
-      'Content-Disposition: form-data; name="upload"; filename="\xff\xfe\x00\x80.bin"',
-      "Content-Disposition: form-data; name=\"upload\"; filename*=UTF-8''%ZZ%ff%C3",
-      "Content-Disposition: form-data; name=\"upload\"; filename*=x-unknown''abc",
-      'Content-Disposition: form-data; name="upload"; filename="a\rb"',
-      'Content-Disposition: form-data; name="upl\x00oad"; filename="x"',
-      'Content-Disposition: form-data; name=upload; filename="unterminated',
-      'Content-Type: text/plain; charset=\xff\xff',
-    ])], content: rng.bytes(rng.int(100)) }; break;
-    case 'fields-only': parts = [{ headers: ['Content-Disposition: form-data; name="upload"'], content: Buffer.from('not a file') }]; break;
-    case 'other-field': parts = [filePart('file', content)]; break;
-    case 'truncate': case 'truncate-early-close': close = rng.chance(0.5); break;
-    case 'wrong-boundary': contentType = `multipart/form-data; boundary=${boundary}x`; break;
-    case 'no-boundary': contentType = 'multipart/form-data'; break;
-    case 'bad-type': contentType = rng.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/mixed; boundary=x', 'multipart/form-data; boundary=""', '\xff\xfe']); break;
-    case 'no-type': contentType = undefined; break;
-    default: break;
+    case 'duplicate': return [...parts, ...Array.from({ length: 1 + rng.int(3) }, () => filePart('upload', rng.bytes(rng.int(300))))];
+    case 'empty-parts': {
+      const empty = Array.from({ length: 1 + rng.int(4) }, () => ({ headers: rng.chance(0.5) ? [] : ['Content-Disposition: form-data'], content: Buffer.alloc(0) }));
+      const at = rng.int(parts.length + 1);
+      return [...parts.slice(0, at), ...empty, ...parts.slice(at)];
+    }
+    case 'huge-header': last.headers.push(`X-Big: ${'a'.repeat(10_000 + rng.int(60_000))}`); return parts;
+    case 'many-headers': last.headers.push(...Array.from({ length: 50 + rng.int(3000) }, (_, k) => `X-H${k}: v`)); return parts;
+    case 'bad-encoding': return [...parts.slice(0, -1), { headers: [rng.pick(BAD_PART_HEADERS)], content: rng.bytes(rng.int(100)) }];
+    case 'fields-only': return [{ headers: ['Content-Disposition: form-data; name="upload"'], content: Buffer.from('not a file') }];
+    case 'other-field': return [filePart('file', last.content)];
+    default: return parts;
   }
-  let body = multipart(boundary, parts, close);
-  if (mutation === 'truncate' || mutation === 'truncate-early-close') body = body.subarray(0, rng.int(body.length));
-  if (mutation === 'lf-only') body = Buffer.from(body.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
-  if (mutation === 'flip') for (let k = 0; k < 1 + rng.int(8); k++) body[rng.int(body.length)] = rng.int(256);
-  if (mutation === 'junk') { const at = rng.int(body.length); body = Buffer.concat([body.subarray(0, at), rng.bytes(1 + rng.int(200)), body.subarray(at)]); }
-  if (mutation === 'delete') { const at = rng.int(body.length); body = Buffer.concat([body.subarray(0, at), body.subarray(at + 1 + rng.int(100))]); }
-  return frame(rng, path, contentType, body, mutation, `${mutation} (${body.length} bytes)`);
+}
+
+const BAD_PART_HEADERS = [
+  'Content-Disposition: form-data; name="upload"; filename="\xff\xfe\x00\x80.bin"',
+  "Content-Disposition: form-data; name=\"upload\"; filename*=UTF-8''%ZZ%ff%C3",
+  "Content-Disposition: form-data; name=\"upload\"; filename*=x-unknown''abc",
+  'Content-Disposition: form-data; name="upload"; filename="a\rb"',
+  'Content-Disposition: form-data; name="upl\x00oad"; filename="x"',
+  'Content-Disposition: form-data; name=upload; filename="unterminated',
+  'Content-Type: text/plain; charset=\xff\xff',
+];
+
+/** The request's Content-Type: right, wrong, without boundary, or absent. */
+function contentTypeFor(rng: Rng, mutation: Mutation, boundary: string): string | undefined {
+  switch (mutation) {
+    case 'wrong-boundary': return `multipart/form-data; boundary=${boundary}x`;
+    case 'no-boundary': return 'multipart/form-data';
+    case 'bad-type': return rng.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/mixed; boundary=x', 'multipart/form-data; boundary=""', '\xff\xfe']);
+    case 'no-type': return undefined;
+    default: return `multipart/form-data; boundary=${boundary}`;
+  }
+}
+
+/** Mutations of the serialized bytes: cut, line endings, flipped, inserted or deleted bytes. */
+function mutateBytes(rng: Rng, mutation: Mutation, body: Buffer): Buffer {
+  const at = rng.int(body.length);
+  switch (mutation) {
+    case 'truncate': case 'truncate-early-close': return body.subarray(0, at);
+    case 'lf-only': return Buffer.from(body.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+    case 'flip': {
+      const out = Buffer.from(body);
+      for (let k = 0; k < 1 + rng.int(8); k++) out[rng.int(out.length)] = rng.int(256);
+      return out;
+    }
+    case 'junk': return Buffer.concat([body.subarray(0, at), rng.bytes(1 + rng.int(200)), body.subarray(at)]);
+    case 'delete': return Buffer.concat([body.subarray(0, at), body.subarray(at + 1 + rng.int(100))]);
+    default: return body;
+  }
 }
 
 /** Wraps a body in an HTTP request: Content-Length or chunks, pieces, delays and the ending. */
-function frame(rng: Rng, path: string, contentType: string | undefined, body: Buffer, mutation: string, label: string): FuzzCase {
+function frame(rng: Rng, path: string, contentType: string | undefined, body: Buffer, mutation: Mutation, label: string): FuzzCase {
   const chunked = mutation === 'chunked' || mutation === 'bad-chunked';
   let declared = body.length;
   if (mutation === 'length-short') declared = rng.int(body.length);
   if (mutation === 'length-long' || mutation === 'truncate-early-close') declared = body.length + 1 + rng.int(1000);
   const head = `${rng.pick(['POST', 'PUT'])} ${path} HTTP/1.1\r\nHost: fuzz\r\n` +
     (contentType === undefined ? '' : `Content-Type: ${contentType}\r\n`) +
-    (chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${declared}\r\n`) + '\r\n';
+    (chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${declared}\r\n`) +
+    (mutation === 'huge-request-header' ? `X-Big: ${'b'.repeat(10_000 + rng.int(60_000))}\r\n` : '') +
+    (mutation === 'bad-request-header' ? rng.pick(['X-Bad\x00: 1\r\n', 'X Space: 1\r\n', 'X-Ctl: a\x01b\r\n', ': empty\r\n', 'X-Fold: a\r\n folded\r\n']) : '') + '\r\n';
   const wire = chunked ? chunk(rng, body, mutation === 'bad-chunked') : body;
   const sent = mutation === 'length-short' ? body.subarray(0, declared) : body;
   const pieces = split(rng, Buffer.concat([Buffer.from(head, 'latin1'), wire]), mutation === 'trickle');

@@ -21,7 +21,12 @@ describe('http: requests the HTTP parser refuses', () => {
   let server: Server;
   let port: number;
   before(async () => {
-    server = createServer((_req, res) => res.end('{}'));
+    // A POST is answered a little later, as an upload is: its answer is in flight meanwhile.
+    server = createServer((req, res) => {
+      req.resume();
+      if (req.method === 'POST') req.on('end', () => setTimeout(() => res.end('{"late":true}'), 100));
+      else res.end('{}');
+    });
     answerClientErrors(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
@@ -45,6 +50,13 @@ describe('http: requests the HTTP parser refuses', () => {
       expect(JSON.parse(body as string).error.code).to.equal(code);
     });
   }
+
+  it('bytes that break behind a whole request do not replace its answer: it goes out, then the connection closes', async () => {
+    const answer = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nabGARBAGE-AFTER-THE-BODY\r\n\r\n');
+    expect(answer).to.match(/^HTTP\/1.1 200 /);
+    expect(answer).to.match(/\r\nconnection: close\r\n/i);
+    expect(answer.endsWith('{"late":true}')).to.equal(true);
+  });
 
   it('the server keeps serving afterwards', async () => {
     expect((await fetch(`http://127.0.0.1:${port}/`)).status).to.equal(200);
