@@ -72,6 +72,8 @@ describe('e2e: the appliance (Ansible + compose)', function () {
     after(async () => {
       if (snapshot) await rm(snapshot, { recursive: true, force: true });
       if (stubs) await rm(stubs, { recursive: true, force: true });
+      // Whatever failed, leave the shared daemons running.
+      for (const d of daemons) await run(serviceCtl, ['start', d], { timeoutMs: 180_000 });
     });
 
     it('brings the stopped Docker engine, MariaDB, RabbitMQ and registry up itself', async () => {
