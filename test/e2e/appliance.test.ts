@@ -196,8 +196,8 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       try {
         const check = await timed('--check run with changed settings', () => playbook('--check', ...settings));
         expect(check.code, check.stdout.slice(-5000)).to.equal(0);
-        expect(changedTasks(check.stdout)).to.include.members(['Render the configuration', 'Write the compose settings',
-          "Issue the registry's certificate, signed by the CA (renewed before it expires)"]);
+        expect(changedTasks(check.stdout)).to.include.members(['menagerie : Render the configuration',
+          'menagerie : Write the compose settings', "registry : Issue the registry's certificate, signed by the CA (renewed before it expires)"]);
         expect(await containerOf('menage'), '--check changed nothing').to.equal(before.menage);
         const changed = await timed('run with changed settings', () => playbook(...settings));
         expect(changed.code, changed.stdout.slice(-5000)).to.equal(0);
