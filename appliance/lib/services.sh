@@ -33,36 +33,25 @@ DAEMON_JSON='{
   "log-opts": {"max-size": "10m", "max-file": "3"}
 }'
 
+# The start/stop/restart of the daemons, shared with the Ansible roles and menageriectl.
+SERVICE_CTL="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/menagerie-service"
+
 # ensure_docker: Docker engine with the hardened daemon settings, running.
 ensure_docker() {
   ensure_packages docker.io busybox-static
   mkdir -p /etc/docker
-  local changed=0
   if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$DAEMON_JSON" ]; then
     printf '%s\n' "$DAEMON_JSON" >/etc/docker/daemon.json
-    changed=1
-  fi
-  if docker info >/dev/null 2>&1; then
-    [ $changed -eq 0 ] && return 0
     log "restarting dockerd to apply /etc/docker/daemon.json"
-    service docker restart >/dev/null 2>&1 || { pkill -x dockerd; sleep 2; }
+    "$SERVICE_CTL" restart docker >&2
   fi
-  if ! docker info >/dev/null 2>&1; then
-    log "starting dockerd"
-    service docker start >/dev/null 2>&1 || true
-    sleep 1
-    pgrep -x dockerd >/dev/null || (setsid dockerd >/var/log/dockerd.log 2>&1 &)
-  fi
-  wait_for "Docker engine" 60 docker info
+  "$SERVICE_CTL" start docker >&2
 }
 
 # ensure_mariadb: MariaDB running, answering on its unix socket.
 ensure_mariadb() {
   ensure_packages mariadb-server
-  mysqladmin ping >/dev/null 2>&1 && return 0
-  log "starting MariaDB"
-  service mariadb start >/dev/null
-  wait_for "MariaDB" 60 mysqladmin ping
+  "$SERVICE_CTL" start mariadb >&2
 }
 
 # ensure_rabbitmq: RabbitMQ running with the management plugin, answering.
@@ -70,10 +59,7 @@ ensure_rabbitmq() {
   ensure_packages rabbitmq-server
   mkdir -p /etc/rabbitmq
   [ -f /etc/rabbitmq/enabled_plugins ] || echo '[rabbitmq_management].' >/etc/rabbitmq/enabled_plugins
-  rabbitmqctl -q status >/dev/null 2>&1 && return 0
-  log "starting RabbitMQ"
-  service rabbitmq-server start >/dev/null 2>&1 || true
-  wait_for "RabbitMQ" 90 rabbitmqctl -q status
+  "$SERVICE_CTL" start rabbitmq-server >&2
   wait_for "RabbitMQ listener" 60 bash -c '</dev/tcp/127.0.0.1/5672'
 }
 

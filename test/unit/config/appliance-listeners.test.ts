@@ -6,10 +6,14 @@ const read = (path: string): string => readFileSync(fileURLToPath(new URL(`../..
 
 /** The appliance's files agree on where the internal API is, and never publish it. */
 describe('config: the appliance keeps the internal API off the public port', () => {
-  it('the frontend listens for the internal API on 8101; menage and the enforcer go there', () => {
-    const menagerie = JSON.parse(read('appliance/config/menagerie.json')) as { listen: { port: number }; internalListen: { port: number }; menage: { frontendUrl: string } };
-    expect([menagerie.listen.port, menagerie.internalListen.port, menagerie.menage.frontendUrl]).to.deep.equal([8100, 8101, 'http://frontend:8101']);
-    expect(read('appliance/config/enforcer.json')).to.include('http://frontend:8101').and.not.include(':8100');
+  it('the rendered config: the frontend listens for the internal API on 8101; menage and the enforcer go there', () => {
+    // The playbook renders menagerie.json and enforcer.json from these (ansible/roles/menagerie).
+    const vars = read('ansible/roles/menagerie/vars/main.yml');
+    expect(vars).to.include("'listen': {'host': '0.0.0.0', 'port': 8100}");
+    expect(vars).to.include("'internalListen': {'host': '0.0.0.0', 'port': 8101}");
+    expect(vars.match(/'frontendUrl': menagerie_frontend_internal_url/g)).to.have.length(1);
+    expect(vars).to.match(/'frontend': \{\s*'url': menagerie_frontend_internal_url/);
+    expect(read('ansible/roles/menagerie/defaults/main.yml')).to.match(/^menagerie_frontend_internal_url: http:\/\/frontend:8101$/m);
     expect(read('enforcer/config.json')).to.include('http://127.0.0.1:8101').and.not.include(':8100');
   });
 
