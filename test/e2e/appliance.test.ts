@@ -90,7 +90,9 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       // menage reaches Docker only through docker-proxy: no socket, remapped, not in the docker group.
       const menage = (await ok('docker-compose', ['-p', 'menagerie', 'ps', '-q', 'menage'], { cwd: '/opt/menagerie/compose' })).stdout.trim();
       const m = JSON.parse((await ok('docker', ['inspect', menage])).stdout)[0];
-      expect(m.Mounts.filter((x: { Type: string }) => x.Type === 'bind')).to.deep.equal([]);
+      // Its only bind is the rendered configuration, read-only; no Docker socket, no /var/run.
+      const binds = m.Mounts.filter((x: { Type: string }) => x.Type === 'bind').map((x: { Source: string; RW: boolean }) => `${x.Source}:${x.RW ? 'rw' : 'ro'}`);
+      expect(binds).to.deep.equal(['/etc/menagerie/config:ro']);
       expect(m.HostConfig.UsernsMode).to.equal('');
       expect(m.HostConfig.GroupAdd ?? []).to.deep.equal([]);
       // Service control through the init system, the cron jobs and the AppArmor profiles in place.
