@@ -84,9 +84,9 @@ describe('e2e: the appliance (Ansible + compose)', function () {
 
     it('runs the compose stack: frontend and menage up and healthy', async () => {
       const r = await ok('/usr/local/sbin/menageriectl', ['status']);
-      expect(r.stdout).to.match(/menagerie_frontend_1 running healthy/);
-      expect(r.stdout).to.match(/menagerie_menage_1 running healthy/);
-      expect(r.stdout).to.match(/menagerie_docker-proxy_1 running healthy/);
+      for (const service of ['frontend', 'menage', 'docker-proxy', 'enforcer']) {
+        expect(r.stdout).to.match(new RegExp(`^${service} running healthy$`, 'm'));
+      }
       // menage reaches Docker only through docker-proxy: no socket, remapped, not in the docker group.
       const menage = (await ok('docker-compose', ['-p', 'menagerie', 'ps', '-q', 'menage'], { cwd: '/opt/menagerie/compose' })).stdout.trim();
       const m = JSON.parse((await ok('docker', ['inspect', menage])).stdout)[0];
