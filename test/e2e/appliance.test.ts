@@ -84,13 +84,15 @@ describe('e2e: the appliance (Ansible + compose)', function () {
 
     it('runs the compose stack: frontend and menage up and healthy', async () => {
       const r = await ok('/usr/local/sbin/menageriectl', ['status']);
-      expect(r.stdout).to.match(/menagerie_frontend_1 running healthy/);
-      expect(r.stdout).to.match(/menagerie_menage_1 running healthy/);
-      expect(r.stdout).to.match(/menagerie_docker-proxy_1 running healthy/);
+      for (const service of ['frontend', 'menage', 'docker-proxy', 'enforcer']) {
+        expect(r.stdout).to.match(new RegExp(`^${service} running healthy$`, 'm'));
+      }
       // menage reaches Docker only through docker-proxy: no socket, remapped, not in the docker group.
       const menage = (await ok('docker-compose', ['-p', 'menagerie', 'ps', '-q', 'menage'], { cwd: '/opt/menagerie/compose' })).stdout.trim();
       const m = JSON.parse((await ok('docker', ['inspect', menage])).stdout)[0];
-      expect(m.Mounts.filter((x: { Type: string }) => x.Type === 'bind')).to.deep.equal([]);
+      // Its only bind is the rendered configuration, read-only; no Docker socket, no /var/run.
+      const binds = m.Mounts.filter((x: { Type: string }) => x.Type === 'bind').map((x: { Source: string; RW: boolean }) => `${x.Source}:${x.RW ? 'rw' : 'ro'}`);
+      expect(binds).to.deep.equal(['/etc/menagerie/config:ro']);
       expect(m.HostConfig.UsernsMode).to.equal('');
       expect(m.HostConfig.GroupAdd ?? []).to.deep.equal([]);
       // Service control through the init system, the cron jobs and the AppArmor profiles in place.

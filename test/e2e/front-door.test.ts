@@ -1,23 +1,8 @@
 import { expect } from 'chai';
-import { connect } from 'node:net';
 import { FrontendClient } from '../../src/menage/frontend-client.js';
-import { internalSpellings, rawRequest } from '../support/raw-http.js';
+import { internalSpellings, rawBytes, rawRequest } from '../support/raw-http.js';
 import { startStack, upload, type Stack } from '../support/stack.js';
 import { testEngine } from '../support/services.js';
-
-/** Sends raw bytes to a listener and reads until it closes the connection. */
-function rawBytes(base: string, bytes: string): Promise<string> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname);
-    const chunks: Buffer[] = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.setTimeout(5000, () => socket.destroy(new Error('no close in 5 s')));
-    socket.write(bytes);
-  });
-}
 
 /** The front door of a real frontend (its own MariaDB database and RabbitMQ prefix): both listeners. */
 describe('e2e: the front door (public and internal listeners of a running frontend)', function () {

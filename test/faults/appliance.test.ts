@@ -13,6 +13,12 @@ import { JobStream, leftovers, must, sh, startDockerd, status, stopDockerd, wait
  * It restarts machine-wide services: test/run takes /tmp/menagerie-appliance.lock around it
  * (`test/run faults`), and nothing else should run meanwhile.
  */
+/**
+ * How the playbook stops and starts the data services on every kind of host (init system or
+ * none): Debian's rabbitmq-server init script cannot stop a node it did not start itself.
+ */
+const SERVICE = '/usr/local/sbin/menagerie-service';
+
 describe('faults: the provisioned appliance survives operations', function () {
   this.timeout(900_000);
 
@@ -55,14 +61,14 @@ describe('faults: the provisioned appliance survives operations', function () {
       await startDockerd();
     }],
     ['MariaDB stopped for 60 s', async () => {
-      await must('service mariadb stop');
+      await must(`${SERVICE} stop mariadb`, 180_000);
       await sleep(60_000);
-      await must('service mariadb start');
+      await must(`${SERVICE} start mariadb`, 180_000);
     }],
     ['RabbitMQ stopped for 60 s', async () => {
-      await must('service rabbitmq-server stop');
+      await must(`${SERVICE} stop rabbitmq-server`, 180_000);
       await sleep(60_000);
-      await must('service rabbitmq-server start; for i in $(seq 120); do rabbitmqctl -q status >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1');
+      await must(`${SERVICE} start rabbitmq-server`, 240_000);
     }],
   ];
 

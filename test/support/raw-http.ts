@@ -1,5 +1,5 @@
 import { createServer, request, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 
 /** An answer read whole: status, headers, text and the JSON if the text is JSON. */
 export interface RawAnswer {
@@ -66,4 +66,18 @@ export function internalSpellings(id: string): string[] {
     `/internal/nosuch`, `/internal/healthz`, `/internal/jobs/${id}%2finput`,
     `http://127.0.0.1/internal/jobs/${id}`, `*`,
   ];
+}
+
+/** Writes raw bytes to `base` (an http://host:port URL) and reads until the server closes. */
+export function rawBytes(base: string, bytes: string): Promise<string> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.setTimeout(5000, () => socket.destroy(new Error('no close in 5 s')));
+    socket.write(bytes);
+  });
 }

@@ -16,7 +16,7 @@ describe('docker-proxy: the real menage runs jobs through it (menage.dockerSocke
     proxy = await startDockerProxy(stack.env.config, (l) => proxyLogs.push(l), { listen: { host: '127.0.0.1', port: 0 }, socketPath: '/var/run/docker.sock' });
     const c = stack.env.config;
     const tcp = proxy.url.replace(/^http:/, 'tcp:');
-    stack.menage = await startMenage({ ...c, menage: { ...c.menage, frontendUrl: stack.url, dockerSocket: tcp } }, (l) => stack.logs.push(l), { node: stack.node });
+    stack.menage = await startMenage({ ...c, menage: { ...c.menage, frontendUrl: stack.internalUrl, dockerSocket: tcp } }, (l) => stack.logs.push(l), { node: stack.node });
   });
   after(async () => {
     await stack?.close();

@@ -1,21 +1,8 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
 import { answerClientErrors } from '../../../src/http/client-errors.js';
-
-/** Sends raw bytes and reads until the server closes. */
-function raw(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.setTimeout(5000, () => socket.destroy(new Error('no close in 5 s')));
-    socket.write(bytes);
-  });
-}
+import { rawBytes } from '../../support/raw-http.js';
 
 describe('http: requests the HTTP parser refuses', () => {
   let server: Server;
@@ -42,7 +29,7 @@ describe('http: requests the HTTP parser refuses', () => {
   ];
   for (const [what, bytes, want] of cases) {
     it(`${what} → ${want} as JSON, then the connection closes`, async () => {
-      const answer = await raw(port, bytes);
+      const answer = await rawBytes(`http://127.0.0.1:${port}`, bytes);
       const [head, body] = answer.split('\r\n\r\n');
       const [status, code] = want.split(' ');
       expect(head).to.match(new RegExp(`^HTTP/1.1 ${status} `));
@@ -52,7 +39,7 @@ describe('http: requests the HTTP parser refuses', () => {
   }
 
   it('bytes that break behind a whole request do not replace its answer: it goes out, then the connection closes', async () => {
-    const answer = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nabGARBAGE-AFTER-THE-BODY\r\n\r\n');
+    const answer = await rawBytes(`http://127.0.0.1:${port}`, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nabGARBAGE-AFTER-THE-BODY\r\n\r\n');
     expect(answer).to.match(/^HTTP\/1.1 200 /);
     expect(answer).to.match(/\r\nconnection: close\r\n/i);
     expect(answer.endsWith('{"late":true}')).to.equal(true);
