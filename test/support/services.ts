@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'amqplib';
 import mysql from 'mysql2/promise';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { names } from '../../src/queue/topology.js';
 
 /** Reads a variable test/run exports; fails with a message naming the service if missing. */
 export function required(name: string, service: string): string {
@@ -75,15 +77,34 @@ export async function createTestEnv(engines: unknown[], overrides: Record<string
     await rm(dir, { recursive: true, force: true });
     throw err;
   });
+  let config: Config | undefined;
   const cleanup = async (): Promise<void> => {
+    if (config) await deleteTopology(config).catch(() => undefined);
     await db.drop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    return { config: await writeConfig(dir, db, engines, overrides), dir, db, cleanup };
+    config = await writeConfig(dir, db, engines, overrides);
+    return { config, dir, db, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * Deletes the queues and the exchange a test's prefix made on the shared broker: each one is a
+ * quorum queue, and a node holding hundreds of leftovers takes minutes to start again.
+ */
+export async function deleteTopology(config: Config): Promise<void> {
+  const n = names(config.rabbitmq.prefix);
+  const conn = await connect(config.rabbitmq.url);
+  try {
+    const ch = await conn.createChannel();
+    for (const q of [...config.engines.map((e) => n.queue(e.name)), n.deadLetter, n.poison]) await ch.deleteQueue(q);
+    await ch.deleteExchange(n.deadLetter);
+  } finally {
+    await conn.close().catch(() => undefined);
   }
 }
 

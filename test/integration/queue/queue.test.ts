@@ -20,7 +20,7 @@ describe('integration: RabbitMQ topology, confirms, consumers', () => {
     for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
     const admin = await connect(amqpUrl());
     const ch = await admin.createChannel();
-    for (const q of [names(prefix).queue('e'), names(prefix).deadLetter]) await ch.deleteQueue(q).catch(() => undefined);
+    for (const q of [names(prefix).queue('e'), names(prefix).deadLetter, names(prefix).poison]) await ch.deleteQueue(q).catch(() => undefined);
     await ch.deleteExchange(names(prefix).deadLetter).catch(() => undefined);
     await admin.close();
     await conn.close();
