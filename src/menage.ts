@@ -38,7 +38,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   const broker = new BrokerConnection(config.rabbitmq.url);
   broker.on('lost', () => log('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
-  const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.status('1') } });
+  const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
   const consumers = wanted.map((engine) => new EngineConsumer(broker, {
     prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
     handle: createJobHandler({ engine, client, dispatcher, node, log, breaker }),
