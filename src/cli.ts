@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config/config.js';
-import { ConfigError } from './errors.js';
+import { AppError, ConfigError } from './errors.js';
 import { runCleanup } from './cleanup.js';
 import { startFrontend } from './frontend.js';
 import { startMenage } from './menage.js';
@@ -14,6 +14,7 @@ commands:
   docker-proxy    the Docker API proxy menage goes through: only menage's endpoints, only policy-conforming containers
   enforcer        the container policy enforcer (see docs/enforcer.md; takes its own --config)
   cleanup         remove finished jobs older than retention.days (rows, then files); --dry-run to count
+  token           create, list or revoke API tokens (menagerie token --help)
   check-config    validate the configuration and engines.json, report every problem, exit
 
 options:
@@ -52,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
     await runEnforcer(rest);
     return -1;
   }
+  if (command === 'token') return tokenCommand(rest);
   const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'dry-run': { type: 'boolean' } } });
   if (values.help) {
     process.stdout.write(HELP);
@@ -91,10 +93,35 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `menagerie token ...`: straight to the database, with the configuration's key. */
+async function tokenCommand(args: string[]): Promise<number> {
+  const { runTokenCommand, TOKEN_HELP } = await import('./auth/token-command.js');
+  if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(TOKEN_HELP);
+    return args.length === 0 ? 2 : 0;
+  }
+  const at = args.indexOf('--config');
+  const file = (at >= 0 ? args[at + 1] : undefined) ?? process.env.MENAGERIE_CONFIG ?? '/etc/menagerie/config.json';
+  const config = loadConfig(file);
+  const { TokenStore } = await import('./auth/token-store.js');
+  const { authKey, databaseOptions } = await import('./frontend.js');
+  const key = authKey(config) ?? config.auth.key;
+  if (!key) throw new ConfigError([{ file, pointer: '/auth/key', message: 'API tokens need auth.key (the secret they are hashed with)' }]);
+  const store = new TokenStore(databaseOptions(config));
+  try {
+    return await runTokenCommand(args, { store, key, out: (t) => process.stdout.write(t) });
+  } finally {
+    await store.close();
+  }
+}
+
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exit(code);
 }, (err: unknown) => {
-  if (err instanceof ConfigError) process.stderr.write(`menagerie: ${err.message}\n`);
+  // Usage and configuration errors, and errors the app describes, are one line; a stack
+  // trace only for a bug.
+  const usage = err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+  if (usage || err instanceof AppError) process.stderr.write(`menagerie: ${(err as Error).message}\n`);
   else process.stderr.write(`menagerie: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  process.exit(usage || (err instanceof AppError && err.status < 500) ? 2 : 1);
 });

@@ -11,6 +11,8 @@ export const ERRORS = {
   MISSING_UPLOAD: { status: 400, public: true },
   UPLOAD_ABORTED: { status: 400, public: true },
   BAD_REQUEST: { status: 400, public: true },
+  UNAUTHORIZED: { status: 401, public: true },
+  FORBIDDEN: { status: 403, public: true },
   NOT_FOUND: { status: 404, public: true },
   UNKNOWN_ENGINE: { status: 404, public: true },
   JOB_NOT_FOUND: { status: 404, public: true },
@@ -21,6 +23,7 @@ export const ERRORS = {
   JOB_NOT_FINISHED: { status: 409, public: true },
   BODY_TOO_LARGE: { status: 413, public: true },
   UPLOAD_TOO_LARGE: { status: 413, public: true },
+  RATE_LIMITED: { status: 429, public: true },
   HEADERS_TOO_LARGE: { status: 431, public: true },
   INTERNAL_ERROR: { status: 500, public: true },
   NOT_IMPLEMENTED: { status: 501, public: true },
@@ -31,7 +34,6 @@ export const ERRORS = {
   INVALID_REQUEST: { status: 400, public: false },
   INVALID_JSON: { status: 400, public: false },
   INVALID_LEASE: { status: 400, public: false },
-  UNAUTHORIZED: { status: 401, public: false },
   INPUT_MISSING: { status: 404, public: false },
   JOB_BUSY: { status: 409, public: false },
   JOB_FINISHED: { status: 409, public: false },
@@ -56,12 +58,15 @@ export type CodeWithStatus<S extends number> = { [K in ErrorCode]: (typeof ERROR
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  /** Seconds after which the client may try again (sent as `Retry-After`). */
+  readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
     this.status = ERRORS[code].status;
+    this.retryAfter = options?.retryAfter;
   }
 }
 
@@ -97,6 +102,13 @@ export class UnavailableError extends AppError {
 export class UnauthorizedError extends AppError {
   constructor(message = 'a valid token is required') {
     super('UNAUTHORIZED', message);
+  }
+}
+
+/** The caller is known but its role may not do this. */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
   }
 }
 

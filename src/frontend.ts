@@ -1,7 +1,9 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
-import { UnavailableError } from './errors.js';
+import { Authenticator } from './auth/authenticator.js';
+import { TokenStore } from './auth/token-store.js';
+import { ConfigError, UnavailableError } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { Reaper } from './jobs/reaper.js';
@@ -26,13 +28,11 @@ export interface Frontend {
 
 /** Composition root of the frontend: wires store, queue, files and the HTTP app, and listens. */
 export async function startFrontend(config: Config, log: (line: string) => void): Promise<Frontend> {
-  const store = new JobStore({
-    host: config.mysql.host, port: config.mysql.port, user: config.mysql.user, password: config.mysql.password,
-    database: config.mysql.database, connectionLimit: config.mysql.connectionLimit,
-    ...(config.mysql.socketPath ? { socketPath: config.mysql.socketPath } : {}),
-  });
+  const key = authKey(config);
+  const store = new JobStore(databaseOptions(config));
+  const tokens = new TokenStore(databaseOptions(config));
   const broker = new BrokerConnection(config.rabbitmq.url);
-  const cleanups: (() => Promise<unknown>)[] = [() => broker.close(), () => store.close()];
+  const cleanups: (() => Promise<unknown>)[] = [() => broker.close(), () => store.close(), () => tokens.close()];
   const close = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: Error) => log(`close: ${e.message}`));
   };
@@ -55,8 +55,13 @@ export async function startFrontend(config: Config, log: (line: string) => void)
         throw new UnavailableError('BROKER_UNAVAILABLE', 'the job queue is not available', { cause: err });
       });
     };
-    const uploads = { maxConcurrent: config.uploads.maxConcurrent, idleTimeoutMs: config.uploads.idleTimeoutSeconds * 1000 };
-    const app = createApp({ service, files, health, log, uploads });
+    const uploads = { maxConcurrent: config.uploads.maxConcurrent, idleTimeoutMs: config.uploads.idleTimeoutSeconds * 1000,
+      rate: { perMinute: config.auth.uploadsPerMinute, burst: config.auth.uploadBurst } };
+    const auth = key === undefined ? new Authenticator({ mode: 'open' }) : new Authenticator({ mode: 'tokens', key, store: tokens });
+    if (auth.mode === 'open') {
+      log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
+    }
+    const app = createApp({ service, files, health, log, uploads, auth });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, health, log });
@@ -78,6 +83,25 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     await close();
     throw err;
   }
+}
+
+/** The database settings of the configuration, for mysql2 pools. */
+export function databaseOptions(config: Config) {
+  return {
+    host: config.mysql.host, port: config.mysql.port, user: config.mysql.user, password: config.mysql.password,
+    database: config.mysql.database, connectionLimit: config.mysql.connectionLimit,
+    ...(config.mysql.socketPath ? { socketPath: config.mysql.socketPath } : {}),
+  };
+}
+
+/** The key API tokens are hashed with; undefined in the open mode. Tokens mode needs one. */
+export function authKey(config: Config): string | undefined {
+  if (config.auth.mode === 'open') return undefined;
+  if (!config.auth.key) {
+    throw new ConfigError([{ file: 'configuration', pointer: '/auth/key',
+      message: 'auth.mode "tokens" (the default) needs auth.key: a secret of at least 32 characters that API tokens are hashed with' }]);
+  }
+  return config.auth.key;
 }
 
 function urlOf(server: Server, host: string): string {

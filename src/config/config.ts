@@ -24,6 +24,11 @@ export interface Config {
   readonly enginesFile: string;
   readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
   readonly retention: { readonly days: number };
+  /**
+   * Who may call the public API: `tokens` (API tokens, hashed with `key`) or `open` (anyone,
+   * as the original); uploads per token per minute, with a burst.
+   */
+  readonly auth: { readonly mode: 'tokens' | 'open'; readonly key?: string; readonly uploadsPerMinute: number; readonly uploadBurst: number };
   /** Bounds on public uploads: bodies received at once, and seconds a body may send nothing. */
   readonly uploads: { readonly maxConcurrent: number; readonly idleTimeoutSeconds: number };
   readonly menage: {
@@ -114,6 +119,17 @@ const schema = {
       additionalProperties: false,
       default: {},
       properties: { days: { type: 'number', exclusiveMinimum: 0, default: 30 } },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mode: { enum: ['tokens', 'open'], default: 'tokens' },
+        key: { type: 'string', minLength: 32 },
+        uploadsPerMinute: { type: 'integer', minimum: 1, maximum: 1000000, default: 120 },
+        uploadBurst: { type: 'integer', minimum: 1, maximum: 1000000, default: 30 },
+      },
     },
     uploads: {
       type: 'object',

@@ -1,4 +1,6 @@
+import Router from '@koa/router';
 import Koa from 'koa';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
 import { errorMiddleware, type Log } from './errors.js';
@@ -14,6 +16,8 @@ export interface AppDeps {
   /** Resolves when every dependency answers; throws an UnavailableError otherwise. */
   health: () => Promise<void>;
   log: Log;
+  /** Who may call the public routes (API tokens, or open). */
+  auth: Authenticator;
   /** Bounds on uploads; the configuration's defaults when absent. */
   uploads?: UploadLimits;
 }
@@ -47,11 +51,14 @@ function baseApp(log: Log): Koa {
 export function createApp(deps: AppDeps): Koa {
   const app = baseApp(deps.log);
   app.use(cleanPaths());
-  const router = publicRoutes(deps.service, deps.files, deps.uploads);
-  router.get('/healthz', async (ctx) => {
+  // Health is for load balancers and the container's health check: no token.
+  const open = new Router({ sensitive: true, strict: false });
+  open.get('/healthz', async (ctx) => {
     await deps.health();
     ctx.body = { status: 'ok' };
   });
+  app.use(open.routes()).use(open.allowedMethods());
+  const router = publicRoutes({ service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}) });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

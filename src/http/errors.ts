@@ -20,11 +20,19 @@ export function errorMiddleware(log: Log) {
       const { status, code, message } = describe(err);
       if (status >= 500 && status !== 501 && status !== 503) log(`${ctx.method} ${ctx.path.slice(0, 200)}: ${code}: ${chain(err)}`);
       ctx.status = status;
+      // A body nobody read (a refused upload) is not read to keep the connection: close it.
+      if (!ctx.req.complete && hasBody(ctx)) ctx.set('Connection', 'close');
       ctx.type = 'application/json';
       ctx.body = { error: { code, message } };
-      if (status === 503) ctx.set('Retry-After', '5');
+      const retryAfter = err instanceof AppError ? err.retryAfter : undefined;
+      if (retryAfter !== undefined) ctx.set('Retry-After', String(retryAfter));
+      else if (status === 503) ctx.set('Retry-After', '5');
     }
   };
+}
+
+function hasBody(ctx: Context): boolean {
+  return Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
 }
 
 /** Throws the error for a request that no route answered (the router left only a status). */

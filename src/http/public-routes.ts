@@ -1,9 +1,13 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { Authenticator } from '../auth/authenticator.js';
+import { ownerOf } from '../auth/roles.js';
 import { invalidJobId, TooLargeError, UnavailableError } from '../errors.js';
 import { isJobId, isTerminal, STATUS, type Job } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
+import { authenticate, authorize, principalOf } from './auth.js';
+import { RateLimiter, type RateLimits } from './rate-limit.js';
 import { receiveUpload } from './upload.js';
 
 /** Bounds on uploads (`uploads` in the configuration). */
@@ -12,13 +16,23 @@ export interface UploadLimits {
   maxConcurrent: number;
   /** An upload body that sends nothing for this long is abandoned (408). */
   idleTimeoutMs: number;
+  /** Uploads per caller (token, or client address in the open mode). */
+  rate: RateLimits;
 }
 
 /** The configuration's defaults, for apps built without a configuration (tests). */
-export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 16, idleTimeoutMs: 30_000 };
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 16, idleTimeoutMs: 30_000, rate: { perMinute: 600, burst: 100 } };
 
 /** Room for multipart framing when judging a Content-Length against a size limit. */
 const MULTIPART_SLACK = 64 * 1024;
+
+/** What the public routes need. */
+export interface PublicRouteDeps {
+  service: JobService;
+  files: FileStore;
+  auth: Authenticator;
+  limits?: UploadLimits;
+}
 
 /** Reads and checks the `:id` route parameter. */
 export function jobId(ctx: Context): string {
@@ -27,22 +41,33 @@ export function jobId(ctx: Context): string {
   return id;
 }
 
-/** The public API, compatible with the original: upload, result, link. */
-export function publicRoutes(service: JobService, files: FileStore, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS): Router {
+/**
+ * The public API, compatible with the original: upload, result, link, job details. Every
+ * route needs a token (unless the API is configured open): the authentication middleware is
+ * mounted on this router, so it runs for its routes only and before any body is read.
+ */
+export function publicRoutes(deps: PublicRouteDeps): Router {
+  const { service } = deps;
+  const limits = deps.limits ?? DEFAULT_UPLOAD_LIMITS;
   // Case-sensitive; a trailing slash is tolerated as before (`/result/1/`): only the
   // internal router is strict, and the public one has no internal route to reach.
   const router = new Router({ sensitive: true, strict: false });
+  router.use(authenticate(deps.auth));
+  const rate = new RateLimiter(limits.rate);
 
   let active = 0;
   const upload = async (ctx: Context): Promise<void> => {
-    // Beyond the bound the body is not read at all: the client tries again later.
+    authorize(ctx, 'submit');
+    const principal = principalOf(ctx);
+    // Beyond the bounds the body is not read at all (the error middleware closes the
+    // connection): the client tries again later.
+    rate.take(principal.kind === 'token' ? `token:${principal.tokenId}` : `addr:${ctx.request.socket.remoteAddress ?? ''}`);
     if (active >= limits.maxConcurrent) {
-      ctx.set('Connection', 'close');
       throw new UnavailableError('TOO_MANY_UPLOADS', 'too many uploads at once; try again later');
     }
     active++;
     try {
-      await receiveAndSubmit(ctx, service, files, limits);
+      await receiveAndSubmit(ctx, deps, limits, ownerOf(principal));
     } catch (err) {
       // A refused body may still be arriving: do not read it to keep the connection.
       ctx.set('Connection', 'close');
@@ -55,12 +80,12 @@ export function publicRoutes(service: JobService, files: FileStore, limits: Uplo
   router.put('/:engine/upload', upload);
 
   router.get('/result/:id', async (ctx) => {
-    ctx.body = await service.view(jobId(ctx));
+    ctx.body = await service.view(jobId(ctx), authorize(ctx, 'read'));
   });
 
   router.get('/link/:id', async (ctx) => {
     const id = jobId(ctx);
-    const { stream, size, job } = await service.openLink(id);
+    const { stream, size, job } = await service.openLink(id, authorize(ctx, 'read'));
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
     ctx.set('Content-Disposition', `attachment; filename="${job.status === STATUS.success ? 'result' : 'error'}-${id}"`);
@@ -71,7 +96,7 @@ export function publicRoutes(service: JobService, files: FileStore, limits: Uplo
   });
 
   router.get('/jobs/:id/log', async (ctx) => {
-    const { stream, size } = await service.openLog(jobId(ctx));
+    const { stream, size } = await service.openLog(jobId(ctx), authorize(ctx, 'read'));
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
     ctx.type = 'text/plain; charset=utf-8';
@@ -80,14 +105,15 @@ export function publicRoutes(service: JobService, files: FileStore, limits: Uplo
   });
 
   router.get('/jobs/:id', async (ctx) => {
-    ctx.body = describeJob(await service.get(jobId(ctx)));
+    ctx.body = describeJob(await service.get(jobId(ctx), authorize(ctx, 'read')));
   });
 
   return router;
 }
 
 /** Receives one upload and queues its job; the temporary file is gone whatever happens. */
-async function receiveAndSubmit(ctx: Context, service: JobService, files: FileStore, limits: UploadLimits): Promise<void> {
+async function receiveAndSubmit(ctx: Context, deps: PublicRouteDeps, limits: UploadLimits, owner: string | null): Promise<void> {
+  const { service, files } = deps;
   const engine = service.engine(String(ctx.params.engine));
   const tooLarge = (): TooLargeError => new TooLargeError(`upload is larger than the limit of ${engine.sizelimit} bytes for engine ${engine.name}`);
   if (Number(ctx.get('content-length') || 0) > engine.sizelimit + MULTIPART_SLACK) throw tooLarge();
@@ -98,7 +124,7 @@ async function receiveAndSubmit(ctx: Context, service: JobService, files: FileSt
     throw err instanceof TooLargeError ? tooLarge() : err;
   }
   try {
-    ctx.body = { jobid: await service.submit(engine, received.written, received.filename) };
+    ctx.body = { jobid: await service.submit(engine, received.written, received.filename, owner) };
   } finally {
     await files.discard(received.written.path);
   }

@@ -43,6 +43,18 @@ export interface Job {
   infraSince: Date | null;
   /** The controls that were in force for the last run, read back from Docker. */
   containment: unknown;
+  /** Whose job it is (the submitting token's owner); null when submitted to the open API. */
+  owner: string | null;
+}
+
+/** Which jobs a caller may see: all, or only those of one owner. */
+export interface JobScope {
+  owner?: string;
+}
+
+/** Whether a job is in a caller's scope. */
+export function inScope(job: Job, scope: JobScope): boolean {
+  return scope.owner === undefined || job.owner === scope.owner;
 }
 
 /** Why a state changes: each event allows a fixed set of source states. */

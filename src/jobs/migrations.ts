@@ -73,4 +73,28 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
       `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS infra_since DATETIME(3) NULL`,
     ],
   },
+  {
+    version: 6,
+    name: 'api tokens and job owners',
+    sql: [
+      // Tokens are stored as an HMAC under the server's key (auth.key), never in clear.
+      `CREATE TABLE IF NOT EXISTS api_tokens (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        name VARCHAR(64) NOT NULL,
+        owner VARCHAR(64) NOT NULL,
+        role ENUM('submit','read','admin','worker') NOT NULL,
+        hash CHAR(64) NOT NULL,
+        hint CHAR(6) NOT NULL,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        last_used_at DATETIME(3) NULL,
+        revoked_at DATETIME(3) NULL,
+        PRIMARY KEY (id),
+        UNIQUE KEY api_tokens_hash (hash),
+        KEY api_tokens_name (name)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      // Whose job it is: a submit token reads only its owner's jobs. NULL: the open mode.
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS owner VARCHAR(64) NULL`,
+      `CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, id)`,
+    ],
+  },
 ];

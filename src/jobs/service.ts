@@ -5,7 +5,7 @@ import type { JobView, StartedJob } from '../contract/internal-api.js';
 import type { Engine } from '../engines/engines.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
-import { isTerminal, STATUS, type Job } from './job.js';
+import { inScope, isTerminal, STATUS, type Job, type JobScope } from './job.js';
 import type { JobStore } from './store.js';
 import { summarize } from './summary.js';
 
@@ -60,8 +60,8 @@ export class JobService {
   }
 
   /** Records an upload already written to a temporary file, then queues it. */
-  async submit(engine: Engine, upload: Written, filename: string): Promise<string> {
-    const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256 });
+  async submit(engine: Engine, upload: Written, filename: string, owner: string | null = null): Promise<string> {
+    const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256, owner });
     try {
       await this.#d.files.place(id, upload.path, 'input');
       await this.#d.queue.publish({ jobId: id, engine: engine.name });
@@ -75,23 +75,23 @@ export class JobService {
     return id;
   }
 
-  /** A job, or a 404. */
-  async get(id: string): Promise<Job> {
+  /** A job, or a 404 (also for a job outside the caller's scope: its existence is not told). */
+  async get(id: string, scope: JobScope = {}): Promise<Job> {
     const job = await this.#d.store.get(id);
-    if (!job) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
+    if (!job || !inScope(job, scope)) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
     return job;
   }
 
   /** The `/result/<id>` view. */
-  async view(id: string): Promise<JobView> {
-    const job = await this.get(id);
+  async view(id: string, scope: JobScope = {}): Promise<JobView> {
+    const job = await this.get(id, scope);
     const done = isTerminal(job.status);
     return { status: job.status, summary: done ? job.summary : '', link: done ? `/link/${id}` : '' };
   }
 
   /** The bytes behind `/link/<id>`: the result of a Success, the error text of a Fail. */
-  async openLink(id: string): Promise<{ stream: ReadStream; size: number; job: Job }> {
-    const job = await this.get(id);
+  async openLink(id: string, scope: JobScope = {}): Promise<{ stream: ReadStream; size: number; job: Job }> {
+    const job = await this.get(id, scope);
     if (!isTerminal(job.status)) throw new ConflictError('JOB_NOT_FINISHED', `job ${id} is ${job.status}; no result yet`);
     const file: StoredFile = job.status === STATUS.success ? 'result' : 'error';
     let opened = await this.#d.files.open(id, file);
@@ -184,8 +184,8 @@ export class JobService {
   }
 
   /** The engine output kept for a job (empty if the engine printed nothing). */
-  async openLog(id: string): Promise<{ stream: ReadStream | Readable; size: number }> {
-    await this.get(id);
+  async openLog(id: string, scope: JobScope = {}): Promise<{ stream: ReadStream | Readable; size: number }> {
+    await this.get(id, scope);
     return (await this.#d.files.open(id, 'log')) ?? { stream: Readable.from([]), size: 0 };
   }
 

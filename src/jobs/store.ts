@@ -44,13 +44,15 @@ const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'CR_CONN_HOST_ERROR', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR']);
 
 /** Turns a driver error into an AppError; the driver's message stays in `cause`. */
-function translate(err: unknown): never {
+export function translateDbError(err: unknown): never {
   const code = (err as { code?: string }).code ?? '';
   if (TRANSIENT.has(code) || /queue limit|connect/i.test(String((err as Error).message))) {
     throw new UnavailableError('DATABASE_UNAVAILABLE', 'the job database is not available; try again shortly', { cause: err });
   }
   throw err;
 }
+
+const translate = translateDbError;
 
 /** No statement may take longer; a hung (not dropped) connection gives a 503, not a hang. */
 const STATEMENT_TIMEOUT_MS = 10_000;
@@ -118,10 +120,10 @@ export class JobStore {
   }
 
   /** Inserts a Received job and returns its id. */
-  async create(job: { engine: string; filename: string; size: number; sha256: string }): Promise<string> {
+  async create(job: { engine: string; filename: string; size: number; sha256: string; owner?: string | null }): Promise<string> {
     const [res] = await this.#pool
-      .execute<ResultSetHeader>(t('INSERT INTO jobs (engine, filename, size, sha256) VALUES (?, ?, ?, ?)'),
-        [job.engine, job.filename, job.size, job.sha256])
+      .execute<ResultSetHeader>(t('INSERT INTO jobs (engine, filename, size, sha256, owner) VALUES (?, ?, ?, ?, ?)'),
+        [job.engine, job.filename, job.size, job.sha256, job.owner ?? null])
       .catch(translate);
     return String(res.insertId);
   }
@@ -311,5 +313,6 @@ function toJob(r: RowDataPacket): Job {
     queued: Number(r.queued) === 1,
     infraSince: r.infra_since ?? null,
     containment: typeof r.containment === 'string' ? JSON.parse(r.containment) : (r.containment ?? null),
+    owner: r.owner ?? null,
   };
 }

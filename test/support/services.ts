@@ -118,6 +118,9 @@ async function writeConfig(dir: string, db: TestEnv['db'], engines: unknown[], o
     store: { dir: join(dir, 'store') },
     internalToken: randomBytes(24).toString('hex'),
     engines: 'engines.json',
+    // The original's open API unless a test asks for tokens (test/e2e/auth and the appliance
+    // suites run with tokens).
+    auth: { mode: 'open' },
     ...overrides,
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(raw));

@@ -60,18 +60,24 @@ export async function startStack(engines: unknown[], opts: { menage?: boolean; o
 }
 
 /** Uploads bytes as multipart field `upload`; returns status and parsed JSON. */
-export async function upload(url: string, engine: string, body: Buffer | string, opts: { method?: string; filename?: string; field?: string } = {}): Promise<{ status: number; json: any }> {
+export async function upload(url: string, engine: string, body: Buffer | string,
+  opts: { method?: string; filename?: string; field?: string; token?: string } = {}): Promise<{ status: number; json: any; headers: Headers }> {
   const form = new FormData();
   form.append(opts.field ?? 'upload', new Blob([typeof body === 'string' ? body : new Uint8Array(body)]), opts.filename ?? 'sample.bin');
-  const res = await fetch(`${url}/${engine}/upload`, { method: opts.method ?? 'POST', body: form });
-  return { status: res.status, json: await res.json() };
+  const res = await fetch(`${url}/${engine}/upload`, { method: opts.method ?? 'POST', body: form, headers: bearer(opts.token) });
+  return { status: res.status, json: await res.json(), headers: res.headers };
+}
+
+/** An Authorization header for an API token, or none. */
+export function bearer(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
 }
 
 /** Polls /result/<id> until the job is Success or Fail. */
-export async function waitDone(url: string, id: string, timeoutMs = 60_000): Promise<{ status: string; summary: string; link: string }> {
+export async function waitDone(url: string, id: string, timeoutMs = 60_000, token?: string): Promise<{ status: string; summary: string; link: string }> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const res = await fetch(`${url}/result/${id}`);
+    const res = await fetch(`${url}/result/${id}`, { headers: bearer(token) });
     const json = (await res.json()) as { status: string; summary: string; link: string };
     if (json.status === 'Success' || json.status === 'Fail') return json;
     if (Date.now() > until) throw new Error(`job ${id} still ${json.status} after ${timeoutMs} ms`);

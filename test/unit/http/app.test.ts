@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Authenticator } from '../../../src/auth/authenticator.js';
 import { createApp } from '../../../src/http/app.js';
 import { UnavailableError } from '../../../src/errors.js';
 import { internalSpellings, rawRequest, serve } from '../../support/raw-http.js';
@@ -14,7 +15,7 @@ describe('http: the public app (createApp)', () => {
     const health = async (): Promise<void> => {
       if (!healthy) throw new UnavailableError('BROKER_UNAVAILABLE', 'the job queue is not available');
     };
-    server = await serve(createApp({ service: fakeService(), files: noFiles, health, log: (l) => logs.push(l) }).callback());
+    server = await serve(createApp({ service: fakeService(), files: noFiles, health, log: (l) => logs.push(l), auth: new Authenticator({ mode: 'open' }) }).callback());
   });
   after(() => server.close());
 

@@ -15,10 +15,10 @@ class FakeStore {
   readonly rows = new Map<string, Job>();
   #next = 1;
 
-  async create(j: { engine: string; filename: string; size: number; sha256: string }): Promise<string> {
+  async create(j: { engine: string; filename: string; size: number; sha256: string; owner?: string | null }): Promise<string> {
     const id = String(this.#next++);
     this.rows.set(id, {
-      id, ...j, status: STATUS.waiting, attempts: 0, lease: null, reason: null, summary: '', resultSize: null, worker: null,
+      id, ...j, owner: j.owner ?? null, status: STATUS.waiting, attempts: 0, lease: null, reason: null, summary: '', resultSize: null, worker: null,
       lastError: null, createdAt: new Date(), startedAt: null, finishedAt: null, deadline: null, queued: false, containment: null, infraSince: null,
     });
     return id;
