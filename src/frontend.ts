@@ -9,6 +9,8 @@ import { answerClientErrors } from './http/client-errors.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
+import { MonitorQueries } from './jobs/monitor-queries.js';
+import { CONSOLE_DIR, consoleRouters, enforcerPolicy } from './console/index.js';
 import { BrokerConnection } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
 import { Publisher } from './queue/publisher.js';
@@ -61,7 +63,11 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
-    const app = createApp({ service, files, health, log, uploads, auth });
+    const queries = new MonitorQueries(databaseOptions(config));
+    cleanups.push(() => queries.close());
+    const routers = consoleRouters({ queries, auth, engines: config.engines.map((e) => e.name),
+      policy: enforcerPolicy(config.console.enforcerUrl, config.console.enforcerToken), ...(config.console.enabled ? { dir: CONSOLE_DIR } : {}) });
+    const app = createApp({ service, files, health, log, uploads, auth, routers });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, health, log });

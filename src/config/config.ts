@@ -40,6 +40,11 @@ export interface Config {
     readonly policyRules: string;
   };
   readonly engines: readonly Engine[];
+  /**
+   * The web console at /console/ (on unless `enabled` is false) and where its policy page
+   * reads the enforcer's API (`enforcerUrl`, with `enforcerToken` if that API has one).
+   */
+  readonly console: { readonly enabled: boolean; readonly enforcerUrl?: string; readonly enforcerToken?: string };
   /** The Docker API proxy (`menagerie docker-proxy`): where it listens, the socket behind it. */
   readonly dockerProxy: {
     readonly listen: { readonly host: string; readonly port: number; readonly socket?: string };
@@ -150,6 +155,16 @@ const schema = {
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
         policyRules: { type: 'string', minLength: 1 },
+      },
+    },
+    console: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        enforcerUrl: { type: 'string', pattern: '^https?://' },
+        enforcerToken: { type: 'string', minLength: 16 },
       },
     },
     dockerProxy: {

@@ -20,6 +20,8 @@ export interface AppDeps {
   auth: Authenticator;
   /** Bounds on uploads; the configuration's defaults when absent. */
   uploads?: UploadLimits;
+  /** More routers for the public listener, mounted after the API (the console's, src/console/). */
+  routers?: readonly Router[];
 }
 
 /** What the internal app needs. */
@@ -60,6 +62,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(open.routes()).use(open.allowedMethods());
   const router = publicRoutes({ service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}) });
   app.use(router.routes()).use(router.allowedMethods());
+  for (const more of deps.routers ?? []) app.use(more.routes()).use(more.allowedMethods());
   return app;
 }
 

@@ -97,4 +97,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
       `CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, id)`,
     ],
   },
+  {
+    version: 10,
+    name: 'console throughput index',
+    sql: [
+      // The console's jobs-per-minute counts the jobs finished in the last minutes.
+      `CREATE INDEX IF NOT EXISTS jobs_finished_at ON jobs (finished_at)`,
+    ],
+  },
 ];
