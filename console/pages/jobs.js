@@ -84,11 +84,13 @@ async function loadLegacyPage(filters, params) {
   const max = Number(params.get('top')) || (await json(`/monitor/jobs/paginate?${q}`)).max_index;
   const pageNo = Math.max(1, Number(params.get('page')) || 1);
   if (max === 0) return { jobs: [], next: null, legacy: true };
-  const rows = (await json(`/monitor/jobs/${max}/${PAGE_SIZE + 1}/${pageNo}?${q}`)).jobs;
-  const jobs = rows.slice(0, PAGE_SIZE).map((r) => ({ jobid: String(r.id), engine: r.engine, filename: r.filename, status: r.status,
+  const [rows, after] = await Promise.all([json(`/monitor/jobs/${max}/${PAGE_SIZE}/${pageNo}?${q}`),
+    // One row past this page (limit 1, so page number = offset + 1): is there a next page?
+    json(`/monitor/jobs/${max}/1/${pageNo * PAGE_SIZE + 1}?${q}`)]);
+  const jobs = rows.jobs.map((r) => ({ jobid: String(r.id), engine: r.engine, filename: r.filename, status: r.status,
     reason: r.error, created: r.created, started: r.started, finished: r.finished }));
   // The pinned max index keeps pages stable while new jobs arrive (the original's paging).
-  return { jobs, next: rows.length > PAGE_SIZE ? `legacy:${pageNo + 1}` : null, legacy: true, top: max };
+  return { jobs, next: after.jobs.length > 0 ? `legacy:${pageNo + 1}` : null, legacy: true, top: max };
 }
 
 function legacyQuery(filters) {

@@ -1,0 +1,225 @@
+import { expect } from 'chai';
+import { crc32 } from 'node:zlib';
+import type { Browser, Page } from 'playwright-core';
+import { TokenStore } from '../../src/auth/token-store.js';
+import { createToken } from '../../src/auth/token-admin.js';
+import { databaseOptions } from '../../src/frontend.js';
+import { launchBrowser, openPage, screenshot, signIn, type PageWatch } from '../support/browser.js';
+import { testEngine } from '../support/services.js';
+import { startStack, upload, waitDone, type Stack } from '../support/stack.js';
+
+const KEY = 'console-browser-test-key-0123456789abcdef';
+const HOSTILE = '<img src=x onerror=alert(1)>.apk';
+
+/** A zip archive with stored (uncompressed) entries. */
+function storedZip(entries: { name: string; data: Buffer }[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const crc = crc32(e.data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(e.data.length, 18);
+    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(e.data.length, 20);
+    central.writeUInt32LE(e.data.length, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, e.data);
+    centrals.push(central, name);
+    offset += 30 + name.length + e.data.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, dir, end]);
+}
+
+describe('e2e: the web console in Chromium', function () {
+  this.timeout(180_000);
+  let stack: Stack;
+  let browser: Browser;
+  let admin: string;
+
+  before(async () => {
+    stack = await startStack([
+      testEngine('copy', { workers: 2 }),
+      testEngine('fail', { cmd: ['/engine/fail', '7'] }),
+      testEngine('slow', { cmd: ['/engine/sleep', '3600'], timeout: 120, workers: 1 }),
+      testEngine('tiny', { sizelimit: 64 }),
+    ], { overrides: { auth: { mode: 'tokens', key: KEY, uploadsPerMinute: 6000, uploadBurst: 1000 } } });
+    const tokens = new TokenStore(databaseOptions(stack.env.config));
+    try {
+      admin = (await createToken(tokens, KEY, { name: 'analyst', role: 'admin' })).token;
+    } finally {
+      await tokens.close();
+    }
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  /** Runs a test on a signed-in page, saves its screenshot, and checks the page stayed clean. */
+  async function onPage(name: string, fn: (page: Page, watch: PageWatch) => Promise<void>, opts: { signIn?: boolean } = {}): Promise<void> {
+    const { page, watch, close } = await openPage(browser, stack.url);
+    try {
+      if (opts.signIn !== false) await signIn(page, stack.url, admin);
+      await fn(page, watch);
+      await screenshot(page, name);
+      expect(watch.dialogs, 'dialogs').to.deep.equal([]);
+      expect(watch.cspViolations, 'CSP violations').to.deep.equal([]);
+      expect(watch.errors, 'script errors').to.deep.equal([]);
+      expect(watch.foreignRequests, 'requests off the origin').to.deep.equal([]);
+    } catch (err) {
+      await screenshot(page, `${name}-failed`).catch(() => undefined);
+      throw err;
+    } finally {
+      await close();
+    }
+  }
+
+  const submitApi = async (engine: string, body: Buffer | string, filename = 'sample.bin'): Promise<string> => {
+    const { status, json } = await upload(stack.url, engine, body, { token: admin, filename });
+    expect(status, JSON.stringify(json)).to.equal(200);
+    return json.jobid as string;
+  };
+
+  it('signs in with a token (a wrong one is refused) kept in sessionStorage only', async () => {
+    await onPage('sign-in', async (page) => {
+      await page.goto(`${stack.url}/console/`);
+      await page.getByLabel('API token').fill('not-a-token');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('That token was refused').waitFor();
+      await page.getByLabel('API token').fill(admin);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      await page.locator('table.matrix tbody tr').first().waitFor();
+      expect(await page.locator('table.matrix tbody th').allTextContents()).to.deep.equal(['copy', 'fail', 'slow', 'tiny']);
+      expect(await page.evaluate(() => [sessionStorage.getItem('menagerie.token'), localStorage.length])).to.deep.equal([admin, 0]);
+    }, { signIn: false });
+  });
+
+  it('submits a file through the page and watches it reach Success', async () => {
+    await onPage('submit', async (page) => {
+      await page.getByRole('link', { name: 'Submit', exact: true }).click();
+      await page.locator('input[name=engine][value=copy]').check();
+      await page.locator('#file').setInputFiles({ name: 'hello.txt', mimeType: 'text/plain', buffer: Buffer.from('hello from the browser\n') });
+      await page.getByRole('button', { name: 'Submit' }).click();
+      await page.waitForURL(/#\/jobs\/[0-9]+$/);
+      await page.locator('#job-status', { hasText: 'Success' }).waitFor({ timeout: 60_000 });
+      expect(await page.locator('.viewer[data-kind=text] pre').textContent()).to.equal('hello from the browser\n');
+      expect(await page.locator('.facts').first().textContent()).to.contain('hello.txt').and.contain('copy');
+    });
+  });
+
+  it('result viewer: text escaped, JSON collapsible, binary as hex, zip as an entry listing', async () => {
+    const html = '<b id="bold">not bold</b><script>alert(2)</script>';
+    const json = JSON.stringify({ verdict: 'clean', nested: { deeper: { deepest: [1, 2, 3] } }, list: ['a', 'b'] });
+    const binary = Buffer.from([0, 1, 2, 3, 255, 254, 65, 66, 0, 0x1b, 10]);
+    const zip = storedZip([{ name: 'classes.dex', data: Buffer.from('dex\n035\0') }, { name: 'res/<i>x</i>.xml', data: Buffer.from('<xml/>') }]);
+    const ids = await Promise.all([submitApi('copy', html), submitApi('copy', json), submitApi('copy', binary), submitApi('copy', zip)]);
+    for (const id of ids) await waitDone(stack.url, id, 60_000, admin);
+    await onPage('result-viewer', async (page) => {
+      const open = async (id: string, kind: string): Promise<void> => {
+        await page.goto(`${stack.url}/console/#/jobs/${id}`);
+        await page.locator(`.viewer[data-kind=${kind}]`).waitFor();
+      };
+      await open(ids[0] as string, 'text');
+      expect(await page.locator('.viewer pre').textContent()).to.equal(html);
+      expect(await page.locator('#bold').count()).to.equal(0);
+      await open(ids[1] as string, 'json');
+      const nodes = page.locator('.viewer details.json-node');
+      expect(await nodes.count(), 'root, nested, deeper, deepest, list').to.equal(5);
+      expect(await nodes.nth(0).getAttribute('open')).to.equal('');
+      expect(await page.locator('.viewer details.json-node', { hasText: 'deepest' }).last().getAttribute('open')).to.equal(null);
+      await page.locator('.viewer summary', { hasText: '"nested"' }).click();
+      expect(await nodes.nth(1).getAttribute('open')).to.equal(null);
+      expect(await page.locator('.viewer').textContent()).to.contain('"verdict": "clean"');
+      await open(ids[2] as string, 'binary');
+      expect(await page.locator('.viewer pre.hex').textContent()).to.equal(`00000000  ${'00 01 02 03 ff fe 41 42 00 1b 0a'.padEnd(47)}  ......AB...`);
+      await open(ids[3] as string, 'zip');
+      expect(await page.locator('.viewer table.zip caption').textContent()).to.equal('Zip archive: 2 entries');
+      expect(await page.locator('.viewer table.zip td.filename').allTextContents()).to.deep.equal(['classes.dex', 'res/<i>x</i>.xml']);
+      expect(await page.locator('.viewer i').count()).to.equal(0);
+      const download = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Download result' }).click();
+      expect((await download).suggestedFilename()).to.equal(`result-${ids[3]}`);
+    });
+  });
+
+  it('shows a failed job\'s reason and its engine log', async () => {
+    const id = await submitApi('fail', 'anything');
+    await onPage('failed-job', async (page) => {
+      await page.goto(`${stack.url}/console/#/jobs/${id}`);
+      await page.locator('#job-status', { hasText: 'Fail' }).waitFor({ timeout: 60_000 });
+      expect(await page.locator('.reason').textContent()).to.equal('Failed: exit code 7');
+      await page.locator('section[aria-label="Engine log"] pre').waitFor();
+      expect(await page.locator('section[aria-label="Engine log"] pre').textContent()).to.contain('engine error: cannot parse sample');
+    });
+  });
+
+  it('filters and pages the list, stable while new jobs arrive, with an "N new jobs — show" notice', async () => {
+    const first: string[] = [];
+    for (let i = 0; i < 27; i++) first.push(await submitApi('tiny', `job ${i}`, `page-${i}.txt`));
+    await onPage('jobs-list', async (page) => {
+      await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+      await page.locator('#f-engine').selectOption('tiny');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(/engine=tiny/);
+      const rowIds = (): Promise<string[]> => page.locator('table.jobs tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.job ?? ''));
+      await page.locator('table.jobs').waitFor();
+      const page1 = await rowIds();
+      expect(page1).to.deep.equal([...first].reverse().slice(0, 25));
+      // New jobs arrive: the page does not move, a notice tells how many.
+      await submitApi('tiny', 'late 1', 'late-1.txt');
+      await submitApi('tiny', 'late 2', 'late-2.txt');
+      await page.getByText('2 new jobs —').waitFor({ timeout: 15_000 });
+      expect(await rowIds()).to.deep.equal(page1);
+      await page.getByRole('link', { name: 'Next page →' }).click();
+      await page.waitForURL(/(cursor|page)=/);
+      await page.locator(`table.jobs tbody tr[data-job="${first[1]}"]`).waitFor();
+      expect(await rowIds()).to.deep.equal([first[1], first[0]]);
+      await page.getByText('2 new jobs —').waitFor({ timeout: 15_000 });
+      await page.getByRole('link', { name: 'show' }).click();
+      await page.locator('table.jobs tbody tr').first().waitFor();
+      await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 25 && !document.querySelector('.new-jobs'));
+      expect((await rowIds()).slice(0, 3)).to.deep.equal([String(Number(first[26]) + 2), String(Number(first[26]) + 1), first[26]]);
+      // A status filter from the form, kept in the URL.
+      await page.locator('input[name=status][value=Fail]').check();
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(/status=Fail/);
+      await page.getByText('No job matches these filters.').waitFor();
+    });
+  });
+
+  it('a job named <img src=x onerror=alert(1)>.apk stays inert (no dialog, no element)', async () => {
+    const id = await submitApi('copy', '<img src=x onerror=alert(3)>', HOSTILE);
+    await waitDone(stack.url, id, 60_000, admin);
+    await onPage('hostile-name', async (page, watch) => {
+      await page.goto(`${stack.url}/console/#/jobs?engine=copy`);
+      await page.locator(`table.jobs tbody tr[data-job="${id}"] td.filename`, { hasText: HOSTILE }).waitFor();
+      await page.goto(`${stack.url}/console/#/jobs/${id}`);
+      await page.locator('.viewer[data-kind=text]').waitFor();
+      expect(await page.locator('.facts .filename').textContent()).to.equal(HOSTILE);
+      expect(await page.locator('img').count()).to.equal(0);
+      await page.waitForTimeout(500);
+      expect(watch.dialogs).to.deep.equal([]);
+    });
+  });
+});
