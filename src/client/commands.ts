@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { STATUS } from '../contract/ids.js';
 import { ApiClient, ClientError, type JobRecord } from './api-client.js';
 import { progressBar, statusLine, type Terminal } from './terminal.js';
 
@@ -81,7 +82,7 @@ async function submit(client: ApiClient, file: string, values: Values, term: Ter
   for (;;) {
     job = await client.job(id);
     line.update(`job ${id} (${job.engine}): ${job.status}${job.attempts > 1 ? `, attempt ${job.attempts}` : ''}`);
-    if (job.status === 'Success' || job.status === 'Fail') break;
+    if (job.status === STATUS.success || job.status === STATUS.fail) break;
     await sleep(every);
   }
   line.done();
@@ -97,7 +98,7 @@ function show(job: JobRecord, values: Values, term: Terminal): number {
       ['created', job.created], ['started', job.started ?? '-'], ['finished', job.finished ?? '-'], ['summary', JSON.stringify(job.summary ?? '')]];
     term.out(rows.map(([k, v]) => `${k.padEnd(9)}${String(v)}`).join('\n') + '\n');
   }
-  return job.status === 'Fail' ? EXIT.jobFailed : EXIT.ok;
+  return job.status === STATUS.fail ? EXIT.jobFailed : EXIT.ok;
 }
 
 async function list(client: ApiClient, values: Values, positionals: string[], term: Terminal): Promise<number> {

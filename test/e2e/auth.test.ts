@@ -136,6 +136,19 @@ describe('e2e: API tokens on the public API (auth.mode "tokens")', function () {
     expect((await upload(stack.url, 'md5', 'another token', { token: t.admin })).status).to.equal(200);
   });
 
+  it('the internal API takes its shared token and active worker tokens, nothing else', async () => {
+    const health = (token: string) => rawRequest(stack.internalUrl, 'GET', '/internal/healthz', bearer(token));
+    expect((await health(stack.env.config.internalToken)).status).to.equal(200);
+    expect((await health(t.worker)).status, 'a worker node\'s token').to.equal(200);
+    for (const token of [t.admin, t.reader, t.alice, 'mng_' + 'A'.repeat(32)]) {
+      expect((await health(token)).status, 'tokens of other roles').to.equal(401);
+    }
+    const node = await createToken(tokens, KEY, { name: 'node-2', role: 'worker' });
+    expect((await health(node.token)).status).to.equal(200);
+    expect(await tokens.revoke('node-2')).to.equal(1);
+    expect((await health(node.token)).status, 'a revoked worker token, at once').to.equal(401);
+  });
+
   it('menagerie token create|list|revoke: shown once, listed without the secret, refused at once when revoked', async () => {
     const config = join(stack.env.dir, 'config.json');
     const made = await run(process.execPath, [CLI, 'token', 'create', '--name', 'carol', '--role', 'submit', '--config', config]);
