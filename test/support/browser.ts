@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -50,7 +50,10 @@ export async function openPage(browser: Browser, origin: string): Promise<{ page
 /** Saves a full-page screenshot as test-output/console/<name>.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name.replace(/[^a-z0-9-]+/gi, '-')}.png`), fullPage: true });
+  const file = name.replace(/[^a-z0-9-]+/gi, '-');
+  await page.screenshot({ path: join(SCREENSHOTS, `${file}.png`), fullPage: true });
+  // A pass replaces the evidence of an earlier failure.
+  if (!file.endsWith('-failed')) await rm(join(SCREENSHOTS, `${file}-failed.png`), { force: true });
 }
 
 /** Signs in on the console's login form with a token and waits for the dashboard. */
