@@ -31,7 +31,15 @@ export function onReachability(fn) {
   listeners.add(fn);
 }
 
-function tell(reachable) {
+let lastFailure = -1;
+
+/**
+ * Reports reachability. A success clears the banner only if its request started after the
+ * last failure: an answer that was already on its way proves nothing about later ones.
+ */
+function tell(reachable, started) {
+  if (reachable && started < lastFailure) return;
+  if (!reachable) lastFailure = performance.now();
   for (const fn of listeners) fn(reachable);
 }
 
@@ -43,13 +51,14 @@ function headers(extra = {}) {
 /** A request; throws Unreachable, or ApiError for a non-2xx answer. Returns the Response. */
 export async function request(path, init = {}) {
   let res;
+  const started = performance.now();
   try {
     res = await fetch(path, { ...init, headers: headers(init.headers), credentials: 'omit', cache: 'no-store' });
   } catch {
     tell(false);
     throw new Unreachable('the server cannot be reached');
   }
-  tell(true);
+  tell(true, started);
   if (!res.ok) {
     let code = 'HTTP_' + res.status;
     let message = `the server answered ${res.status}`;
@@ -124,6 +133,7 @@ export async function readCapped(res, max) {
  */
 export function uploadWithProgress(path, file, onProgress) {
   return new Promise((resolve, reject) => {
+    const started = performance.now();
     const xhr = new XMLHttpRequest();
     xhr.open('POST', path);
     const t = token();
@@ -136,7 +146,7 @@ export function uploadWithProgress(path, file, onProgress) {
       reject(new Unreachable('the server cannot be reached'));
     });
     xhr.addEventListener('load', () => {
-      tell(true);
+      tell(true, started);
       let body = null;
       try {
         body = JSON.parse(xhr.responseText);

@@ -5,6 +5,7 @@ import { TokenStore } from '../../src/auth/token-store.js';
 import { createToken } from '../../src/auth/token-admin.js';
 import { databaseOptions } from '../../src/frontend.js';
 import { launchBrowser, openPage, screenshot, signIn, type PageWatch } from '../support/browser.js';
+import { detection, serveEnforcerApi } from '../support/enforcer-api.js';
 import { testEngine } from '../support/services.js';
 import { startStack, upload, waitDone, type Stack } from '../support/stack.js';
 
@@ -54,14 +55,19 @@ describe('e2e: the web console in Chromium', function () {
   let stack: Stack;
   let browser: Browser;
   let admin: string;
+  let enforcer: Awaited<ReturnType<typeof serveEnforcerApi>>;
+  const enforcerToken = 'enforcer-api-token-0123456789';
 
   before(async () => {
+    enforcer = await serveEnforcerApi([detection('menagerie-job-9', 'memory-limit', 'memory above 64m'),
+      detection(HOSTILE, 'no-privileged', '<script>alert(4)</script>')], enforcerToken);
     stack = await startStack([
       testEngine('copy', { workers: 2 }),
       testEngine('fail', { cmd: ['/engine/fail', '7'] }),
       testEngine('slow', { cmd: ['/engine/sleep', '3600'], timeout: 120, workers: 1 }),
       testEngine('tiny', { sizelimit: 64 }),
-    ], { overrides: { auth: { mode: 'tokens', key: KEY, uploadsPerMinute: 6000, uploadBurst: 1000 } } });
+    ], { overrides: { auth: { mode: 'tokens', key: KEY, uploadsPerMinute: 6000, uploadBurst: 1000 },
+      console: { enforcerUrl: enforcer.url, enforcerToken } } });
     const tokens = new TokenStore(databaseOptions(stack.env.config));
     try {
       admin = (await createToken(tokens, KEY, { name: 'analyst', role: 'admin' })).token;
@@ -73,6 +79,7 @@ describe('e2e: the web console in Chromium', function () {
   after(async () => {
     await browser?.close();
     await stack?.close();
+    await enforcer?.close();
   });
 
   /** Runs a test on a signed-in page, saves its screenshot, and checks the page stayed clean. */
@@ -221,5 +228,55 @@ describe('e2e: the web console in Chromium', function () {
       await page.waitForTimeout(500);
       expect(watch.dialogs).to.deep.equal([]);
     });
+  });
+
+  it('says when the server is unreachable, and recovers by itself', async () => {
+    await onPage('unreachable', async (page) => {
+      await page.locator('table.matrix').waitFor();
+      await page.route('**/monitor/**', (route) => route.abort('connectionrefused'));
+      const banner = page.getByRole('alert').filter({ hasText: 'The server cannot be reached' });
+      await banner.waitFor({ timeout: 15_000 });
+      expect(await page.locator('table.matrix').count(), 'the last data stays').to.equal(1);
+      await screenshot(page, 'unreachable-banner');
+      await page.unroute('**/monitor/**');
+      await banner.waitFor({ state: 'hidden', timeout: 15_000 });
+    });
+  });
+
+  it('engines and policy pages; the policy page shows the enforcer\'s detections as text', async () => {
+    await onPage('policy', async (page) => {
+      await page.getByRole('link', { name: 'Engines', exact: true }).click();
+      await page.getByRole('heading', { name: 'Engines' }).waitFor();
+      await page.getByText('copy').first().waitFor();
+      await screenshot(page, 'engines');
+      await page.getByRole('link', { name: 'Policy', exact: true }).click();
+      await page.getByRole('heading', { name: 'Violations by rule' }).waitFor();
+      expect(await page.locator('main').textContent()).to.contain('Mode: kill').and.contain(HOSTILE).and.contain('<script>alert(4)</script>');
+      expect(await page.locator('main img, main script').count()).to.equal(0);
+    });
+  });
+
+  it('works by keyboard and on a narrow screen', async () => {
+    await onPage('keyboard-mobile', async (page) => {
+      await page.setViewportSize({ width: 390, height: 800 });
+      await page.goto(`${stack.url}/console/`);
+      await page.getByLabel('API token').waitFor();
+      expect(await page.evaluate(() => document.activeElement?.id)).to.equal('token');
+      await page.keyboard.type(admin);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      await page.locator('table.matrix').waitFor();
+      // Each page moves the focus to its heading; the next Tab stop is the first count link.
+      expect(await page.evaluate(() => document.activeElement?.textContent)).to.equal('Dashboard');
+      await page.keyboard.press('Tab');
+      const label = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+      expect(label).to.match(/^[0-9]+ (Received|Running|Success|Fail) jobs of [a-z]+$/);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+      await page.waitForURL(/#\/jobs\?engine=/);
+      await page.locator('table.jobs').waitFor();
+      await page.waitForFunction(() => document.activeElement?.textContent === 'Jobs');
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no page-wide horizontal scroll').to.equal(true);
+    }, { signIn: false });
   });
 });
