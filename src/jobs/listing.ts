@@ -115,7 +115,8 @@ export function pageStatement(q: ListQuery, bounds: { below?: string; above?: st
     return { sql: `SELECT * FROM jobs FORCE INDEX (${index.name})${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`,
       params: [...params, q.limit] };
   };
-  if (!index.columns.includes('status') || statuses.length <= 1) return select(statuses[0]);
+  if (statuses.length === 1) return select(statuses[0]);
+  if (!index.columns.includes('status')) return select(undefined);
   // An index walk gives one status in id order: merge one bounded walk per status.
   const parts = statuses.map((s) => select(s));
   return { sql: `SELECT * FROM (${parts.map((p) => `(${p.sql})`).join(' UNION ALL ')}) AS page ORDER BY id DESC LIMIT ?`,
