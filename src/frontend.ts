@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
+import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
 import { ConfigError, UnavailableError } from './errors.js';
@@ -11,6 +12,7 @@ import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
 import { BrokerConnection } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
+import { QueueDepths } from './queue/depth.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
 
@@ -63,7 +65,9 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
-    const app = createApp({ service, files, health, log, uploads, auth });
+    const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
+    const routers = apiRouters({ service, auth, engines: config.engines, queueDepth });
+    const app = createApp({ service, files, health, log, uploads, auth, routers });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log });
