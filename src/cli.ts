@@ -63,7 +63,7 @@ async function engineCommand(command: string, args: string[]): Promise<number> {
     pid: { type: 'string', multiple: true }, project: { type: 'string' },
   } });
   const [sub, ...names] = positionals;
-  const { listEngines, signalReload, testEngines } = await import('./menage/engines-command.js');
+  const { listEngines, signalReload, testEngines } = await import('./menage/conformance/commands.js');
   const problems: ConfigProblem[] = [];
   const enginesFile = values.engines ?? loadConfig(values.config ?? process.env.MENAGERIE_CONFIG ?? '/etc/menagerie/config.json').enginesFile;
   const engines = loadEngines(enginesFile, process.env, problems);

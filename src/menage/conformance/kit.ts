@@ -62,13 +62,14 @@ export async function runKit(o: KitOptions): Promise<KitReport> {
       imageId ||= String(ran.outcome.containment.imageId ?? '');
       return ran;
     };
+    const inputs: string[] = [];
     for (const g of golden) {
       const input = g.input ?? (await fromImage(o, g.fromImage as string, join(work, `golden-${g.name}`)));
+      inputs.push(input);
       grades.push(gradeGolden(g, await run(input)));
       o.log?.(`${o.engine.name}: golden ${g.name} done`);
     }
-    const seed = golden.find((g) => g.input)?.input ?? join(work, `golden-${golden[0]?.name}`);
-    for (const sample of await writeHostileSet(work, o.engine.sizelimit, seed)) {
+    for (const sample of await writeHostileSet(work, o.engine.sizelimit, inputs[0])) {
       grades.push(gradeHostile(sample, kind, await run(sample.path)));
       o.log?.(`${o.engine.name}: hostile ${sample.case} done`);
     }
@@ -149,9 +150,9 @@ function limitsOf(o: RunOutcome): string {
 /** The kit's report as a table for a terminal. */
 export function formatReport(r: KitReport): string {
   const head = ['case', 'kind', 'outcome', 'limits', 'seconds', 'grade', 'detail'];
-  const rows = r.grades.map((g) => [g.case, g.kind, g.outcome, g.limits, g.seconds.toFixed(1), g.pass ? 'PASS' : 'FAIL', g.detail.replace(/\s+/g, ' ').slice(0, 90)]);
+  const rows = r.grades.map((g) => [g.case, g.kind, g.outcome, g.limits, g.seconds.toFixed(1), g.pass ? 'pass' : 'fail', g.detail.replace(/\s+/g, ' ').slice(0, 90)]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
-  const verdict = `${r.engine} (${r.image}, ${r.imageId || 'image id unknown'}): ${r.passed ? 'PASSED' : 'FAILED'} ${r.grades.filter((g) => g.pass).length}/${r.grades.length}`;
+  const verdict = `${r.engine} (${r.image}, ${r.imageId || 'image id unknown'}): ${r.passed ? 'passed' : 'failed'} ${r.grades.filter((g) => g.pass).length}/${r.grades.length}`;
   return [line(head), ...rows.map(line), verdict].join('\n');
 }

@@ -1,9 +1,9 @@
 import Docker from 'dockerode';
 import { dirname, join } from 'node:path';
-import { dockerOptions } from '../docker-proxy/endpoint.js';
-import type { Engine } from '../engines/engines.js';
-import { formatReport, runKit } from './conformance/kit.js';
-import { DockerRunner } from './runner.js';
+import { dockerOptions } from '../../docker-proxy/endpoint.js';
+import type { Engine } from '../../engines/engines.js';
+import { formatReport, runKit } from './kit.js';
+import { DockerRunner } from '../runner.js';
 
 /** The operator commands on engines: `engines list`, `engines reload`, `engine test`. */
 export interface EnginesCommandOptions {
