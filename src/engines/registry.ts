@@ -1,6 +1,19 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Engine } from './engines.js';
 
+/** Engines by name: `active` takes uploads, `get` also knows engines retired by a reload. */
+export interface EngineLookup {
+  active(name: string): Engine | undefined;
+  get(name: string): Engine | undefined;
+}
+
+/** A lookup over a registry, or over a fixed list (tests, processes that never reload). */
+export function engineLookup(engines: readonly Engine[] | EngineLookup): EngineLookup {
+  if (!Array.isArray(engines)) return engines as EngineLookup;
+  const byName = new Map((engines as readonly Engine[]).map((e) => [e.name, e]));
+  return { active: (n) => byName.get(n), get: (n) => byName.get(n) };
+}
+
 /** How a new engines.json differs from the engines in use. */
 export interface EngineChanges {
   added: Engine[];
@@ -14,7 +27,7 @@ export interface EngineChanges {
  * Uploads go only to active engines; a removed engine stays known as retired, so the jobs it
  * still runs can finish (leases, timeouts, result limits) and its history keeps its meaning.
  */
-export class EngineRegistry {
+export class EngineRegistry implements EngineLookup {
   #active = new Map<string, Engine>();
   readonly #retired = new Map<string, Engine>();
 

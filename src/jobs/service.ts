@@ -3,6 +3,7 @@ import type { ReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { JobView, StartedJob } from '../contract/internal-api.js';
 import type { Engine } from '../engines/engines.js';
+import { engineLookup, type EngineLookup } from '../engines/registry.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
 import { isTerminal, STATUS, type Job } from './job.js';
@@ -12,12 +13,6 @@ import { summarize } from './summary.js';
 /** Queues a job for its engine; resolves once the broker has it. */
 export interface JobQueue {
   publish(message: { jobId: string; engine: string }): Promise<void>;
-}
-
-/** Engines by name: `active` takes uploads, `get` also knows engines retired by a reload. */
-export interface EngineLookup {
-  active(name: string): Engine | undefined;
-  get(name: string): Engine | undefined;
 }
 
 /** The public view of a job, in the original API's shape (the contract's answer to completions too). */
@@ -56,7 +51,7 @@ export class JobService {
 
   constructor(deps: JobServiceDeps) {
     this.#d = deps;
-    this.#engines = isLookup(deps.engines) ? deps.engines : fixedEngines(deps.engines);
+    this.#engines = engineLookup(deps.engines);
   }
 
   /** The engine named `name` that takes uploads, or a 404 (also for an engine a reload removed). */
@@ -299,13 +294,4 @@ export class JobService {
     }
     return this.view(id);
   }
-}
-
-function isLookup(e: readonly Engine[] | EngineLookup): e is EngineLookup {
-  return !Array.isArray(e);
-}
-
-function fixedEngines(list: readonly Engine[]): EngineLookup {
-  const byName = new Map(list.map((e) => [e.name, e]));
-  return { active: (n) => byName.get(n), get: (n) => byName.get(n) };
 }
