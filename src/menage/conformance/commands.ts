@@ -39,9 +39,14 @@ export async function testEngines(o: EnginesCommandOptions, names: readonly stri
   const runner = new DockerRunner(docker, 'menagerie-kit');
   let failed = 0;
   for (const engine of o.engines.filter((e) => names.length === 0 || names.includes(e.name))) {
-    const report = await runKit({ engine, engineDir: join(dirname(o.enginesFile), engine.name), dispatcher: runner, docker });
-    o.out(`${formatReport(report)}\n\n`);
-    if (!report.passed) failed++;
+    try {
+      const report = await runKit({ engine, engineDir: join(dirname(o.enginesFile), engine.name), dispatcher: runner, docker });
+      o.out(`${formatReport(report)}\n\n`);
+      if (!report.passed) failed++;
+    } catch (err) {
+      o.out(`${engine.name} (${engine.image}): the kit could not run: ${(err as Error).message}\n\n`);
+      failed++;
+    }
   }
   return failed ? 1 : 0;
 }
