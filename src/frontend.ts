@@ -1,9 +1,12 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
+import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
-import { ConfigError, UnavailableError } from './errors.js';
+import { loadEngines } from './engines/engines.js';
+import { describeChanges, EngineRegistry, type EngineChanges } from './engines/registry.js';
+import { ConfigError, UnavailableError, type ConfigProblem } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { Reaper } from './jobs/reaper.js';
@@ -13,6 +16,7 @@ import { MonitorQueries } from './jobs/monitor-queries.js';
 import { CONSOLE_DIR, consoleRouters, enforcerPolicy } from './console/index.js';
 import { BrokerConnection } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
+import { QueueDepths } from './queue/depth.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
 
@@ -25,6 +29,8 @@ export interface Frontend {
   service: JobService;
   store: JobStore;
   reaper: Reaper;
+  /** Re-reads engines.json (`menagerie engines reload`, SIGHUP): uploads go to the engines it lists. */
+  reload(): Promise<EngineChanges>;
   close(): Promise<void>;
 }
 
@@ -46,8 +52,9 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const publisher = new Publisher(broker, config.rabbitmq.prefix, config.engines.map((e) => e.name));
     cleanups.push(() => publisher.close());
     await publisher.start();
+    const registry = new EngineRegistry(config.engines);
     const service = new JobService({
-      store, files, queue: publisher, engines: config.engines,
+      store, files, queue: publisher, engines: registry,
       maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
       infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000,
     });
@@ -65,10 +72,14 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
+    const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
     const queries = new MonitorQueries(databaseOptions(config));
     cleanups.push(() => queries.close());
-    const routers = consoleRouters({ queries, auth, engines: config.engines.map((e) => e.name),
-      policy: enforcerPolicy(config.console.enforcerUrl, config.console.enforcerToken), ...(config.console.enabled ? { dir: CONSOLE_DIR } : {}) });
+    const routers = [
+      ...apiRouters({ service, auth, engines: () => registry.list(), queueDepth }),
+      ...consoleRouters({ queries, auth, engines: () => registry.list().map((e) => e.name),
+        policy: enforcerPolicy(config.console.enforcerUrl, config.console.enforcerToken), ...(config.console.enabled ? { dir: CONSOLE_DIR } : {}) }),
+    ];
     const app = createApp({ service, files, health, log, uploads, auth, routers });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
@@ -86,7 +97,8 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     });
     deadLetters.start();
     cleanups.push(() => deadLetters.close());
-    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, close };
+    const reload = (): Promise<EngineChanges> => reloadEngines(config.enginesFile, registry, publisher, log);
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, reload, close };
   } catch (err) {
     await close();
     throw err;
@@ -110,6 +122,21 @@ export function authKey(config: Config): string | undefined {
       message: 'auth.mode "tokens" (the default) needs auth.key: a secret of at least 32 characters that API tokens are hashed with' }]);
   }
   return config.auth.key;
+}
+
+/**
+ * Switches uploads to the engines engines.json now lists: a new engine's queue is declared
+ * before it takes uploads; a removed one takes none (its jobs in flight still finish). A file
+ * with any problem changes nothing.
+ */
+async function reloadEngines(file: string, registry: EngineRegistry, publisher: Publisher, log: (line: string) => void): Promise<EngineChanges> {
+  const problems: ConfigProblem[] = [];
+  const next = loadEngines(file, process.env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  await publisher.addEngines(next.map((e) => e.name));
+  const changes = registry.apply(next);
+  log(`engines reloaded: ${describeChanges(changes)}`);
+  return changes;
 }
 
 function urlOf(server: Server, host: string): string {

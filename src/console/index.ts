@@ -11,7 +11,7 @@ export { enforcerPolicy } from './policy.js';
 /** What the console needs from the frontend's composition root. */
 export interface ConsoleDeps {
   queries: MonitorSource;
-  engines: readonly string[];
+  engines: () => readonly string[];
   auth: Authenticator;
   policy: PolicySource;
   /** The console's files; without it only the console API (/monitor/...) is served. */

@@ -10,8 +10,8 @@ import type { PolicySource } from './policy.js';
 /** What the console API needs. */
 export interface MonitorDeps {
   queries: MonitorSource;
-  /** The configured engines' names, in configuration order. */
-  engines: readonly string[];
+  /** The configured engines' names, in configuration order (read per request: engines reload). */
+  engines: () => readonly string[];
   auth: Authenticator;
   /** The enforcer's detections, when the frontend may read its API. */
   policy: PolicySource;
@@ -34,7 +34,7 @@ export function monitorRoutes(deps: MonitorDeps): Router {
   router.get('/queues', async (ctx) => {
     const scope = authorize(ctx, 'read');
     const queues: Record<string, Record<string, number>> = {};
-    for (const name of deps.engines) queues[name] = { RECEIVED: 0, RUNNING: 0, SUCCESS: 0, FAIL: 0 };
+    for (const name of deps.engines()) queues[name] = { RECEIVED: 0, RUNNING: 0, SUCCESS: 0, FAIL: 0 };
     for (const row of await deps.queries.countByEngineAndStatus(scope)) {
       const counts = queues[row.engine];
       if (counts) counts[row.status.toUpperCase()] = row.count;
@@ -73,7 +73,7 @@ export function monitorRoutes(deps: MonitorDeps): Router {
 }
 
 function invalid(message: string): InvalidError {
-  return new InvalidError('INVALID_QUERY', message);
+  return new InvalidError('INVALID_PARAMETER', message);
 }
 
 /** A query parameter given at most once; undefined when absent or empty. */

@@ -94,14 +94,14 @@ describe('console API (/monitor, the original console\'s routes) and the console
     expect(success.json.jobs.map((j: { status: string }) => j.status)).to.deep.equal(['Success', 'Success']);
   });
 
-  it('bad parameters are a 400 INVALID_QUERY', async () => {
+  it('bad parameters are a 400 INVALID_PARAMETER', async () => {
     for (const path of ['/monitor/jobs/paginate?min-id=-1', '/monitor/jobs/paginate?min-id=abc', '/monitor/jobs/paginate?st=DONE',
       '/monitor/jobs/paginate?eng=Bad%20Name', '/monitor/jobs/paginate?min-id=1&min-id=2', '/monitor/jobs/x/10/1',
       '/monitor/jobs/10/0/1', '/monitor/jobs/10/1001/1', '/monitor/jobs/10/10/0', '/monitor/jobs/10/10/1?st=RUNNING,nope',
       '/monitor/throughput?minutes=0', '/monitor/throughput?minutes=61']) {
       const { status, json } = await get(path);
       expect(status, path).to.equal(400);
-      expect(json.error.code, path).to.equal('INVALID_QUERY');
+      expect(json.error.code, path).to.equal('INVALID_PARAMETER');
     }
   });
 
