@@ -20,6 +20,6 @@ export async function enginesPage(view) {
       h('th', { scope: 'row' }, e.name), h('td', {}, h('code', {}, e.image)), h('td', {}, e.digest ? h('code', { class: 'hash' }, e.digest) : '—'),
       h('td', { class: 'num' }, String(e.workers)), h('td', { class: 'num' }, e.slots ? `${e.slots.busy} / ${e.slots.total}` : '—'),
       h('td', { class: 'num' }, e.queue?.depth ?? '—'), h('td', { class: 'num' }, bytes(e.sizelimit)), h('td', { class: 'num' }, `${e.timeout} s`),
-      h('td', {}, String(e.containment?.memory ?? '—')), h('td', {}, String(e.containment?.cpus ?? '—')), h('td', {}, String(e.containment?.pids ?? '—')),
+      h('td', { class: 'num' }, typeof e.containment?.memory === 'number' ? bytes(e.containment.memory) : '—'), h('td', {}, String(e.containment?.cpus ?? '—')), h('td', {}, String(e.containment?.pids ?? '—')),
       h('td', {}, String(e.containment?.network ?? '—')), h('td', {}, e.cache ? 'on' : 'off')))))));
 }

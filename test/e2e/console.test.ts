@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { TokenStore } from '../../src/auth/token-store.js';
@@ -278,5 +279,52 @@ describe('e2e: the web console in Chromium', function () {
       await page.waitForFunction(() => document.activeElement?.textContent === 'Jobs');
       expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no page-wide horizontal scroll').to.equal(true);
     }, { signIn: false });
+  });
+
+  it('shows each engine\'s size limit and refuses a file over it before uploading; several engines at once', async () => {
+    await onPage('submit-limits', async (page) => {
+      const uploads: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST') uploads.push(new URL(r.url()).pathname);
+      });
+      await page.getByRole('link', { name: 'Submit', exact: true }).click();
+      await page.locator('.engine-choice', { hasText: 'tiny' }).getByText('(up to 64 B)').waitFor();
+      await page.locator('input[name=engine][value=tiny]').check();
+      await page.locator('input[name=engine][value=copy]').check();
+      await page.locator('#file').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(100, 7) });
+      await page.getByRole('button', { name: 'Submit' }).click();
+      await page.getByText('is larger than the limit of tiny (64 B). Nothing was uploaded.').waitFor();
+      expect(uploads, 'nothing was sent').to.deep.equal([]);
+      await page.locator('#file').setInputFiles({ name: 'small.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(10, 7) });
+      await page.getByRole('button', { name: 'Submit' }).click();
+      await page.locator('#submit-status li').nth(1).waitFor();
+      const listed = await page.locator('#submit-status li').allTextContents();
+      expect(listed.map((t) => t.replace(/[0-9]+/, 'N'))).to.have.members(['job N (copy)', 'job N (tiny)']);
+      await page.locator('#submit-status a').first().click();
+      await page.locator('#job-status', { hasText: 'Success' }).waitFor({ timeout: 60_000 });
+    });
+  });
+
+  it('filters the list by file name and sha256, from the URL', async () => {
+    const body = `unique ${Date.now()}`;
+    const id = await submitApi('copy', body, 'needle.txt');
+    await submitApi('copy', 'other', 'haystack.txt');
+    const sha = createHash('sha256').update(body).digest('hex');
+    await onPage('jobs-filters', async (page) => {
+      await page.goto(`${stack.url}/console/#/jobs?filename=needle.txt`);
+      await page.locator(`table.jobs tbody tr[data-job="${id}"]`).waitFor();
+      expect(await page.locator('table.jobs tbody tr').count()).to.equal(1);
+      expect(await page.locator('#f-filename').inputValue()).to.equal('needle.txt');
+      await page.locator('#f-filename').fill('');
+      await page.locator('#f-sha256').fill(sha.toUpperCase());
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(new RegExp(`sha256=${sha}`));
+      await page.locator(`table.jobs tbody tr[data-job="${id}"]`).waitFor();
+      expect(await page.locator('table.jobs tbody tr').count()).to.equal(1);
+      await page.goto(`${stack.url}/console/#/`);
+      await page.locator('table.matrix tbody td.num').first().waitFor();
+      const depth = await page.locator('table.matrix tbody tr', { hasText: 'copy' }).locator('td').nth(4).textContent();
+      expect(depth, 'queue depth from API v1').to.match(/^[0-9]+$/);
+    });
   });
 });
