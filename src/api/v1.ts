@@ -6,6 +6,7 @@ import type { JobService } from '../jobs/service.js';
 import { enginesRoutes, ENGINES_API, type EngineStatusSource, type QueueDepthSource } from './engines-route.js';
 import { jobsRoutes, JOBS_API } from './jobs-routes.js';
 import { buildOpenApi, jsonResponse, open, type ApiFragment } from './openapi.js';
+import { MONITOR_API } from './monitor-api.js';
 import { ORIGINAL_API } from './original-api.js';
 
 /** The prefix of API v1. */
@@ -47,9 +48,9 @@ const OPENAPI_ROUTE: ApiFragment = {
   },
 };
 
-/** The whole public API's OpenAPI document: the original routes and every v1 module. */
+/** The whole public API's OpenAPI document: the original routes, every v1 module, the console's /monitor calls. */
 export function openApiDocument(modules: readonly ApiModule[] = API_MODULES): Record<string, unknown> {
-  return buildOpenApi([ORIGINAL_API, OPENAPI_ROUTE, ...modules.map((m) => m.fragment)], '1');
+  return buildOpenApi([ORIGINAL_API, OPENAPI_ROUTE, ...modules.map((m) => m.fragment), MONITOR_API], '1');
 }
 
 /**

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { MAX_PAGE_LIMIT } from '../api/monitor-api.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError, InvalidError } from '../errors.js';
 import { STATUSES, type JobStatus } from '../jobs/job.js';
@@ -17,8 +18,6 @@ export interface MonitorDeps {
   policy: PolicySource;
 }
 
-/** The most rows one page of the original console's list may ask for. */
-export const MAX_PAGE_LIMIT = 1000;
 const ENGINE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const NUMBER = /^[0-9]{1,15}$/;
 

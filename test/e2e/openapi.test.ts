@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type Router from '@koa/router';
 import { apiRouters, openApiDocument } from '../../src/api/v1.js';
+import { monitorRoutes } from '../../src/console/monitor-routes.js';
 import { publicRouters, type AppDeps } from '../../src/http/app.js';
 import { bearer } from '../support/stack.js';
 import { startApiFixture, type ApiFixture } from '../support/api-v1.js';
@@ -53,13 +54,21 @@ const CASES: Record<string, (f: ApiFixture) => Case[]> = {
     { what: 'other owner', token: 'bob', params: { id: f.alice[0]!.id }, status: 404 }],
   'GET /api/v1/jobs/{id}/log': (f) => [ok('own', 'alice', { params: { id: f.alice[1]!.id } })],
   'GET /api/v1/jobs/{id}/result': (f) => [ok('own', 'alice', { params: { id: f.alice[2]!.id } })],
+  'GET /monitor/queues': () => [ok('all', 'read'), ok('own', 'alice')],
+  'GET /monitor/jobs/paginate': (f) => [ok('all', 'read', { query: { eng: 'md5', st: 'SUCCESS,FAIL', 'min-id': f.alice[0]!.id } }),
+    { what: 'bad min-id', token: 'read', query: { 'min-id': '-1' }, status: 400 }],
+  'GET /monitor/jobs/{maxIdx}/{limit}/{page}': (f) => [ok('own', 'bob', { params: { maxIdx: f.bob.id, limit: '10', page: '1' }, query: { st: 'Success' } }),
+    { what: 'limit 0', token: 'read', params: { maxIdx: '10', limit: '0', page: '1' }, status: 400 }],
+  'GET /monitor/throughput': () => [ok('read', 'read', { query: { minutes: '10' } }),
+    { what: 'minutes 0', token: 'read', query: { minutes: '0' }, status: 400 }],
+  'GET /monitor/policy': () => [ok('read', 'read'), { what: 'submit token', token: 'alice', status: 403 }],
 };
 
 /** The routes the frontend's public app mounts, as `METHOD /openapi/{path}` (HEAD left out). */
 function mountedRoutes(): string[] {
   const none = {} as never;
   const deps: AppDeps = { service: none, files: none, health: async () => undefined, log: () => undefined, auth: none,
-    routers: apiRouters({ service: none, auth: none, engines: () => [] }) };
+    routers: [...apiRouters({ service: none, auth: none, engines: () => [] }), monitorRoutes({ queries: none, auth: none, engines: () => [], policy: none })] };
   return publicRouters(deps).flatMap((r: Router) => r.stack)
     .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/:([A-Za-z]+)/g, '{$1}')}`));
 }
@@ -190,7 +199,7 @@ describe('e2e: the OpenAPI document matches the API', function () {
   it('a method a documented path does not take answers 405 with exactly the documented methods in Allow', async () => {
     const problems: string[] = [];
     for (const [path, ops] of Object.entries(doc.paths)) {
-      const target = path.replace('{engine}', 'md5').replace('{id}', f.alice[0]!.id);
+      const target = path.replace('{engine}', 'md5').replace('{id}', f.alice[0]!.id).replace(/\{[A-Za-z]+\}/g, '1');
       const method = ['DELETE', 'PATCH', 'PUT', 'POST'].find((m) => !(m.toLowerCase() in ops)) ?? 'DELETE';
       const res = await fetch(`${f.stack.url}${target}`, { method, headers: bearer(f.tokens.admin) });
       const body = await res.json();
