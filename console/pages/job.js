@@ -17,11 +17,14 @@ export async function jobPage(view, { id }) {
   const finished = h('div', {});
   replace(view, h('h1', {}, `Job ${id} `, status), actions, details, finished);
   let stop = () => undefined;
+  let shown = '';
   stop = every(POLL_MS, async () => {
     const job = await jsonFirst([`/api/v1/jobs/${id}`, `/jobs/${id}`]);
     replace(status, statusBadge(job.status));
     replace(details, describe(job));
-    replace(actions, ...buttons(job, actions));
+    // The buttons change with the status only, so a confirmation in progress stays.
+    if (job.status !== shown) replace(actions, ...buttons(job, actions));
+    shown = job.status;
     if (TERMINAL.has(job.status)) {
       stop();
       await showOutcome(finished, job);
@@ -62,10 +65,15 @@ function buttons(job, area) {
     }
   };
   if (!TERMINAL.has(job.status)) {
-    out.push(h('button', { type: 'button', class: 'danger', on: { click: () => act('cancel', async () => {
+    // Two steps, in the page (no dialog): a cancelled job cannot be resumed.
+    const cancel = async () => act('cancel', async () => {
       await json(`/api/v1/jobs/${job.jobid}/cancel`, { method: 'POST' });
       window.dispatchEvent(new HashChangeEvent('hashchange'));
-    }) } }, 'Cancel job'));
+    });
+    out.push(h('button', { type: 'button', class: 'danger', on: { click: () => replace(area,
+      h('span', { role: 'status' }, `Cancel job ${job.jobid}? A cancelled job cannot be resumed.`),
+      h('button', { type: 'button', class: 'danger', on: { click: cancel } }, 'Yes, cancel it'),
+      h('button', { type: 'button', on: { click: () => replace(area, ...buttons(job, area)) } }, 'Keep it')) } }, 'Cancel job'));
   } else {
     out.push(h('button', { type: 'button', on: { click: () => download(job) } }, job.status === 'Success' ? 'Download result' : 'Download error text'));
     out.push(h('button', { type: 'button', on: { click: () => act('retry', async () => {

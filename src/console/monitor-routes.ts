@@ -30,11 +30,12 @@ export function monitorRoutes(deps: MonitorDeps): Router {
   const router = new Router({ prefix: '/monitor', sensitive: true, strict: false });
   router.use(authenticate(deps.auth));
 
+  const counts = shortCache(QUEUES_CACHE_MS, (owner: string | undefined) => deps.queries.countByEngineAndStatus(owner === undefined ? {} : { owner }));
   router.get('/queues', async (ctx) => {
     const scope = authorize(ctx, 'read');
     const queues: Record<string, Record<string, number>> = {};
     for (const name of deps.engines()) queues[name] = { RECEIVED: 0, RUNNING: 0, SUCCESS: 0, FAIL: 0 };
-    for (const row of await deps.queries.countByEngineAndStatus(scope)) {
+    for (const row of await counts(scope.owner)) {
       const counts = queues[row.engine];
       if (counts) counts[row.status.toUpperCase()] = row.count;
     }
@@ -69,6 +70,28 @@ export function monitorRoutes(deps: MonitorDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * How long one count of the queues matrix serves every caller of the same scope: it reads the
+ * whole (engine, status) index (about 0.2 s on a million jobs), and every open dashboard asks
+ * every few seconds.
+ */
+const QUEUES_CACHE_MS = 2000;
+
+/** Memoises `fn` per key for `ms`; a failed call is not kept. */
+function shortCache<K, V>(ms: number, fn: (key: K) => Promise<V>): (key: K) => Promise<V> {
+  const kept = new Map<K, { at: number; value: Promise<V> }>();
+  return (key) => {
+    const now = Date.now();
+    const hit = kept.get(key);
+    if (hit && now - hit.at < ms) return hit.value;
+    for (const [k, v] of kept) if (now - v.at >= ms) kept.delete(k);
+    const value = fn(key);
+    kept.set(key, { at: now, value });
+    value.catch(() => kept.delete(key));
+    return value;
+  };
 }
 
 function invalid(message: string): InvalidError {

@@ -70,7 +70,9 @@ export class MonitorQueries implements MonitorSource {
 
   /** How many jobs match with an id of at least `minId`, and the highest such id (0 if none). */
   async countSince(filter: MonitorFilter, minId: number): Promise<{ count: number; maxIndex: number }> {
-    const { where, params } = conditions(filter, ['id >= ?'], [minId]);
+    // No id bound when counting from the start: the count can then use the narrowest index
+    // instead of range-reading the clustered one (about half the time on a million rows).
+    const { where, params } = minId > 0 ? conditions(filter, ['id >= ?'], [minId]) : conditions(filter);
     const rows = await this.#query(`SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS max_id FROM jobs ${where}`, params);
     return { count: Number(rows[0]?.n ?? 0), maxIndex: Number(rows[0]?.max_id ?? 0) };
   }
