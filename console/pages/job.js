@@ -1,6 +1,6 @@
 // Job page: details, status live until terminal, reason, containment report, log excerpt,
 // result viewer, download, cancel and retry.
-import { isMissingRoute, json, jsonFirst, readCapped, request } from '../api.js';
+import { ApiError, isMissingRoute, json, jsonFirst, readCapped, request } from '../api.js';
 import { bytes, duration, facts, h, note, replace, statusBadge, when } from '../dom.js';
 import { errorNote, every, go } from '../nav.js';
 import { viewResult } from '../viewers.js';
@@ -29,7 +29,11 @@ export async function jobPage(view, { id }) {
       stop();
       await showOutcome(finished, job);
     }
-  }, (err) => replace(details, errorNote(err)));
+  }, (err) => {
+    replace(details, errorNote(err));
+    // No such job (or another owner's): asking again will not change that.
+    if (err instanceof ApiError && err.status === 404) stop();
+  });
   return () => stop();
 }
 

@@ -135,12 +135,18 @@ describe('e2e: the web console in Chromium', function () {
 
   it('shows a failed job\'s reason and its engine log', async () => {
     const id = await submitApi('fail', 'anything');
-    await onPage('failed-job', async (page) => {
+    await onPage('not-found', async (page) => {
       await page.goto(`${stack.url}/console/#/jobs/${id}`);
       await page.locator('#job-status', { hasText: 'Fail' }).waitFor({ timeout: 60_000 });
       expect(await page.locator('.reason').textContent()).to.equal('Failed: exit code 7');
       await page.locator('section[aria-label="Engine log"] pre').waitFor();
       expect(await page.locator('section[aria-label="Engine log"] pre').textContent()).to.contain('engine error: cannot parse sample');
+      await screenshot(page, 'failed-job');
+      // Clear error states: no such job, no such page.
+      await page.goto(`${stack.url}/console/#/jobs/99999999`);
+      await page.getByRole('alert').filter({ hasText: 'JOB_NOT_FOUND, HTTP 404' }).waitFor();
+      await page.goto(`${stack.url}/console/#/nowhere`);
+      await page.getByRole('heading', { name: 'Not found' }).waitFor();
     });
   });
 
