@@ -3,16 +3,26 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
+import { jobControlRoutes, jobRecord } from './api/job-control-routes.js';
+import { EngineStatusBoard } from './engines/status.js';
 import { ConfigError, UnavailableError } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
 import { answerClientErrors } from './http/client-errors.js';
+import { UploadGate } from './http/submit-upload.js';
+import { JobControl } from './jobs/control.js';
+import { IdempotencyStore } from './jobs/idempotency-store.js';
+import { ResultCacheStore } from './jobs/result-cache.js';
+import { Submissions } from './jobs/submission.js';
+import { WebhookOutbox } from './jobs/webhook-outbox.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
 import { BrokerConnection } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
+import { CancelPublisher } from './queue/cancels.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** A running frontend. */
 export interface Frontend {
@@ -23,12 +33,15 @@ export interface Frontend {
   service: JobService;
   store: JobStore;
   reaper: Reaper;
+  /** What menage nodes report about the engines (image digests, slots): the EngineStatusSource. */
+  engines: EngineStatusBoard;
   close(): Promise<void>;
 }
 
 /** Composition root of the frontend: wires store, queue, files and the HTTP app, and listens. */
 export async function startFrontend(config: Config, log: (line: string) => void): Promise<Frontend> {
   const key = authKey(config);
+  const webhookSecret = webhooksSecret(config);
   const store = new JobStore(databaseOptions(config));
   const tokens = new TokenStore(databaseOptions(config));
   const broker = new BrokerConnection(config.rabbitmq.url);
@@ -61,10 +74,19 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
-    const app = createApp({ service, files, health, log, uploads, auth });
+    const engines = new EngineStatusBoard(config.menage.statusIntervalSeconds * 4000);
+    const cancels = new CancelPublisher(broker, config.rabbitmq.prefix);
+    cleanups.push(() => cancels.close());
+    const control = new JobControl({ service, files, notifier: cancels, log });
+    const keys = new IdempotencyStore(store.pool);
+    const submissions = new Submissions({ service, files, cache: new ResultCacheStore(store.pool), keys, digests: engines });
+    const gate = new UploadGate(uploads.maxConcurrent, uploads.rate);
+    const callbackPrefixes = config.webhooks.allowedPrefixes;
+    const v1 = jobControlRoutes({ service, control, submissions, files, auth, gate, idleTimeoutMs: uploads.idleTimeoutMs, callbackPrefixes });
+    const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers: [v1] });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const internalApp = createInternalApp({ service, internalToken: config.internalToken, health, log });
+    const internalApp = createInternalApp({ service, internalToken: config.internalToken, health, log, engines });
     const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
@@ -78,7 +100,20 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     });
     deadLetters.start();
     cleanups.push(() => deadLetters.close());
-    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, close };
+    if (webhookSecret !== undefined) {
+      const webhooks = new WebhookDispatcher({
+        outbox: new WebhookOutbox(store.pool), secret: webhookSecret, log,
+        record: async (id) => {
+          const job = await store.get(id);
+          return job && jobRecord(job);
+        },
+        maxAttempts: config.webhooks.maxAttempts, timeoutMs: config.webhooks.timeoutSeconds * 1000, firstRetryMs: config.webhooks.firstRetrySeconds * 1000,
+      });
+      webhooks.start();
+      cleanups.push(() => webhooks.close());
+    }
+    cleanups.push(purgeKeysPeriodically(keys, log));
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, engines, close };
   } catch (err) {
     await close();
     throw err;
@@ -102,6 +137,24 @@ export function authKey(config: Config): string | undefined {
       message: 'auth.mode "tokens" (the default) needs auth.key: a secret of at least 32 characters that API tokens are hashed with' }]);
   }
   return config.auth.key;
+}
+
+/** The webhook signing secret; callbacks allowed (webhooks.allowedPrefixes) need one. */
+export function webhooksSecret(config: Config): string | undefined {
+  if (config.webhooks.allowedPrefixes.length > 0 && !config.webhooks.secret) {
+    throw new ConfigError([{ file: 'configuration', pointer: '/webhooks/secret',
+      message: 'webhooks.allowedPrefixes allows callbacks, so webhooks.secret is needed: at least 32 characters that deliveries are signed with' }]);
+  }
+  return config.webhooks.allowedPrefixes.length > 0 ? config.webhooks.secret : undefined;
+}
+
+/** Idempotency keys older than 24 hours are removed hourly. Returns the stopper. */
+function purgeKeysPeriodically(keys: IdempotencyStore, log: (line: string) => void): () => Promise<void> {
+  const timer = setInterval(() => {
+    keys.purge(new Date()).catch((err: Error) => log(`idempotency keys: purge failed: ${err.message}`));
+  }, 3600_000);
+  timer.unref();
+  return async () => clearInterval(timer);
 }
 
 function urlOf(server: Server, host: string): string {

@@ -11,6 +11,9 @@ import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
 import { createJobHandler } from './menage/worker.js';
+import { EngineReporter } from './menage/engine-reporter.js';
+import { RunningJobs } from './menage/running-jobs.js';
+import { CancelListener } from './queue/cancels.js';
 import { BrokerConnection } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
 
@@ -39,13 +42,24 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   broker.on('lost', () => log('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
+  const running = new RunningJobs();
   const consumers = wanted.map((engine) => new EngineConsumer(broker, {
     prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
-    handle: createJobHandler({ engine, client, dispatcher, node, log, breaker }),
+    handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running }),
   }));
+  // A cancelled job's container is stopped as soon as the broadcast arrives.
+  const cancels = new CancelListener(broker, config.rabbitmq.prefix, (m) => void running.cancel(m.jobId), log);
+  await cancels.start();
   breaker.on('open', () => consumers.forEach((c) => c.pause()));
   breaker.on('close', () => consumers.forEach((c) => c.resume()));
   await Promise.all(consumers.map((c) => c.start()));
+  const reporter = new EngineReporter({
+    engines: wanted, node, log, intervalMs: config.menage.statusIntervalSeconds * 1000,
+    imageId: (image) => docker.getImage(image).inspect().then((i) => i.Id, () => null),
+    busy: (name) => consumers[wanted.findIndex((e) => e.name === name)]?.busy ?? 0,
+    send: (report) => client.reportEngines(report),
+  });
+  await reporter.start();
   // Leftovers of this deployment (crash, lost lease) are removed now and every 30 s, in the background.
   const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
   void sweeper.start();
@@ -54,7 +68,8 @@ export async function startMenage(config: Config, log: (line: string) => void, o
     consumers,
     close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
-        await Promise.allSettled([...consumers.map((c) => c.close(graceMs)), sweeper.close()]);
+        reporter.close();
+        await Promise.allSettled([...consumers.map((c) => c.close(graceMs)), sweeper.close(), cancels.close()]);
         breaker.close();
         await broker.close();
       })();

@@ -38,6 +38,20 @@ export interface Config {
     readonly shutdownGraceSeconds: number;
     /** Enforcer rules every engine's container settings must pass before menage starts. */
     readonly policyRules: string;
+    /** How often menage reports its engines' image digests and busy slots to the frontend. */
+    readonly statusIntervalSeconds: number;
+  };
+  /**
+   * Webhooks: callback URLs must start with one of `allowedPrefixes` (none: callbacks are
+   * refused); deliveries are signed with `secret` and tried `maxAttempts` times with backoff.
+   */
+  readonly webhooks: {
+    readonly allowedPrefixes: readonly string[];
+    readonly secret?: string;
+    readonly maxAttempts: number;
+    readonly timeoutSeconds: number;
+    /** The first retry's delay; each later one doubles (capped at an hour). */
+    readonly firstRetrySeconds: number;
   };
   readonly engines: readonly Engine[];
   /** The Docker API proxy (`menagerie docker-proxy`): where it listens, the socket behind it. */
@@ -150,6 +164,19 @@ const schema = {
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
         policyRules: { type: 'string', minLength: 1 },
+        statusIntervalSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 15 },
+      },
+    },
+    webhooks: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        allowedPrefixes: { type: 'array', items: { type: 'string', pattern: '^https?://[^/?#]+/' }, uniqueItems: true, default: [] },
+        secret: { type: 'string', minLength: 32 },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, default: 10 },
+        firstRetrySeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
       },
     },
     dockerProxy: {

@@ -1,12 +1,15 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { EngineStatusBoard } from '../engines/status.js';
 import type { JobService } from '../jobs/service.js';
+import type { Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
 import { errorMiddleware, type Log } from './errors.js';
 import { internalRoutes } from './internal-routes.js';
 import { cleanPaths } from './path-cleaning.js';
 import { publicRoutes, type UploadLimits } from './public-routes.js';
+import type { UploadGate } from './submit-upload.js';
 import { requireToken } from './token-guard.js';
 
 /** What the public app needs. */
@@ -20,6 +23,13 @@ export interface AppDeps {
   auth: Authenticator;
   /** Bounds on uploads; the configuration's defaults when absent. */
   uploads?: UploadLimits;
+  /** Submissions with the result cache and idempotency keys (plain submissions when absent). */
+  submissions?: Submissions;
+  /** Upload bounds shared by every upload route. */
+  gate?: UploadGate;
+  callbackPrefixes?: readonly string[];
+  /** More routers (API v1 route modules), mounted after the original routes. */
+  routers?: readonly Router[];
 }
 
 /** What the internal app needs. */
@@ -28,6 +38,8 @@ export interface InternalAppDeps {
   internalToken: string;
   health: () => Promise<void>;
   log: Log;
+  /** Where menage nodes' engine reports are kept. */
+  engines?: EngineStatusBoard;
 }
 
 /** A Koa app with the shared error middleware and headers; routes are added by the callers. */
@@ -58,8 +70,13 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: 'ok' };
   });
   app.use(open.routes()).use(open.allowedMethods());
-  const router = publicRoutes({ service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}) });
+  const router = publicRoutes({
+    service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}),
+    ...(deps.submissions ? { submissions: deps.submissions } : {}), ...(deps.gate ? { gate: deps.gate } : {}),
+    ...(deps.callbackPrefixes ? { callbackPrefixes: deps.callbackPrefixes } : {}),
+  });
   app.use(router.routes()).use(router.allowedMethods());
+  for (const r of deps.routers ?? []) app.use(r.routes()).use(r.allowedMethods());
   return app;
 }
 
@@ -71,7 +88,7 @@ export function createApp(deps: AppDeps): Koa {
 export function createInternalApp(deps: InternalAppDeps): Koa {
   const app = baseApp(deps.log);
   app.use(requireToken(deps.internalToken));
-  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log });
+  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log, ...(deps.engines ? { engines: deps.engines } : {}) });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -1,7 +1,8 @@
 import mysql, { type Pool, type PoolConnection, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
-import { sqlStatuses, STATUS, TERMINAL, TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
+import { isTerminal, sqlStatuses, STATUS, TERMINAL, TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
 import { MIGRATIONS } from './migrations.js';
+import { ENQUEUE_WEBHOOK } from './webhook-outbox.js';
 
 /** The outcome of a conditional state change. */
 export type ApplyResult =
@@ -31,6 +32,17 @@ export interface ApplyFields {
   infraSince?: Date;
 }
 
+/** What a new job row records. */
+export interface NewJob {
+  engine: string;
+  filename: string;
+  size: number;
+  sha256: string;
+  owner?: string | null;
+  retryOf?: string | null;
+  callback?: string | null;
+}
+
 /** Conditions on the row beyond the event's allowed source states. */
 export interface ApplyGuard {
   lease?: string;
@@ -53,6 +65,8 @@ export function translateDbError(err: unknown): never {
 }
 
 const translate = translateDbError;
+/** A statement with the store's timeout attached (for the other stores of src/jobs/). */
+export const timed = (sql: string): { sql: string; timeout: number } => t(sql);
 
 /** No statement may take longer; a hung (not dropped) connection gives a 503, not a hang. */
 const STATEMENT_TIMEOUT_MS = 10_000;
@@ -120,12 +134,17 @@ export class JobStore {
   }
 
   /** Inserts a Received job and returns its id. */
-  async create(job: { engine: string; filename: string; size: number; sha256: string; owner?: string | null }): Promise<string> {
+  async create(job: NewJob): Promise<string> {
     const [res] = await this.#pool
-      .execute<ResultSetHeader>(t('INSERT INTO jobs (engine, filename, size, sha256, owner) VALUES (?, ?, ?, ?, ?)'),
-        [job.engine, job.filename, job.size, job.sha256, job.owner ?? null])
+      .execute<ResultSetHeader>(t('INSERT INTO jobs (engine, filename, size, sha256, owner, retry_of, callback) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+        [job.engine, job.filename, job.size, job.sha256, job.owner ?? null, job.retryOf ?? null, job.callback ?? null])
       .catch(translate);
     return String(res.insertId);
+  }
+
+  /** The pool, for the other stores of src/jobs/ (idempotency keys, webhook outbox, result cache). */
+  get pool(): Pool {
+    return this.#pool;
   }
 
   /** Reads one job, or undefined. */
@@ -219,6 +238,8 @@ export class JobStore {
       if (res.affectedRows === 1 && event !== 'heartbeat') {
         await conn.query(t('INSERT INTO job_events (job_id, event, status, lease) SELECT id, ?, status, lease FROM jobs WHERE id = ?'),
           [event, id]);
+        // The webhook is owed in the same transaction that ends the job: nothing is lost.
+        if (isTerminal(TRANSITIONS[event].to)) await conn.query(t(ENQUEUE_WEBHOOK), [id]);
       }
       return res.affectedRows;
     });
@@ -278,7 +299,12 @@ function assignments(status: JobStatus, f: ApplyFields): { sets: string[]; param
   if (f.resultSize !== undefined) set('result_size', f.resultSize);
   if (f.lastError !== undefined) set('last_error', f.lastError?.slice(0, 1024) ?? null);
   if (f.deadline !== undefined) set('deadline', f.deadline);
-  if (f.containment !== undefined && f.containment !== null) set('containment', JSON.stringify(f.containment));
+  if (f.containment !== undefined && f.containment !== null) {
+    set('containment', JSON.stringify(f.containment));
+    // The image the run used, as the worker read it back from Docker.
+    const imageId = (f.containment as { imageId?: unknown }).imageId;
+    if (typeof imageId === 'string' && imageId.length <= 100) set('image_digest', imageId);
+  }
   if (f.queued !== undefined) set('queued', f.queued ? 1 : 0);
   if (f.incrementAttempts) sets.push('attempts = attempts + 1');
   if (f.refundAttempt) sets.push('attempts = IF(attempts > 0, attempts - 1, 0)');
@@ -291,7 +317,8 @@ function assignments(status: JobStatus, f: ApplyFields): { sets: string[]; param
   return { sets, params };
 }
 
-function toJob(r: RowDataPacket): Job {
+/** A job row as a Job. */
+export function toJob(r: RowDataPacket): Job {
   return {
     id: String(r.id),
     engine: r.engine,
@@ -314,5 +341,9 @@ function toJob(r: RowDataPacket): Job {
     infraSince: r.infra_since ?? null,
     containment: typeof r.containment === 'string' ? JSON.parse(r.containment) : (r.containment ?? null),
     owner: r.owner ?? null,
+    retryOf: r.retry_of === null || r.retry_of === undefined ? null : String(r.retry_of),
+    cached: Number(r.cached ?? 0) === 1,
+    imageDigest: r.image_digest ?? null,
+    callback: r.callback ?? null,
   };
 }

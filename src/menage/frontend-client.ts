@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
   CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, pathOf, REASON_LIMIT, RELEASE_ERROR_LIMIT,
-  type CallName, type Containment, type JobStatusView, type ResponseTypes, type StartedJob,
+  type CallName, type Containment, type EnginesReport, type JobStatusView, type ResponseTypes, type StartedJob,
 } from '../contract/index.js';
 
 /** A start that did not give us the job, and why. */
@@ -182,6 +182,13 @@ export class FrontendClient {
     if (res.status === 404 && (await this.#jobMissing(res, `status of job ${id}`))) return undefined;
     if (!res.ok) return this.#expect(res, `status of job ${id}`);
     return this.#answer(res, 'status', `status of job ${id}`);
+  }
+
+  /** Reports this node's engines (image digests, slots) to the frontend. */
+  async reportEngines(report: EnginesReport): Promise<void> {
+    const res = await this.#call('engines', '', { json: report });
+    if (!res.ok) return this.#expect(res, 'engine report');
+    await this.#answer(res, 'engines', 'engine report');
   }
 
   /** Hands a job back to the queue (not the engine's fault); `infrastructure` marks an outage of our own services. */

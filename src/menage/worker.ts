@@ -6,6 +6,7 @@ import type { Breaker, Dependency } from './breaker.js';
 import { FrontendUnavailable, InfrastructureError, RunAborted } from '../errors.js';
 import type { FrontendClient, StartedJob } from './frontend-client.js';
 import type { ContainerDispatcher } from './runner.js';
+import type { RunningJobs } from './running-jobs.js';
 
 export interface WorkerDeps {
   engine: Engine;
@@ -21,6 +22,8 @@ export interface WorkerDeps {
   holdMs?: number;
   /** First pause between retries of a report while the frontend is away. */
   retryMs?: number;
+  /** Where running jobs are registered, so a cancellation broadcast can stop them. */
+  running?: RunningJobs;
 }
 
 /** Why a run broke off without the engine being at fault: a service of ours, or shutdown. */
@@ -52,6 +55,12 @@ export function createJobHandler(d: WorkerDeps) {
     const stopJob = (): void => job.abort();
     signal.addEventListener('abort', stopJob, { once: true });
     let lostLease = false;
+    let cancelled = false;
+    const unregister = d.running?.add(id, () => {
+      cancelled = true;
+      d.log(`job ${id}: cancelled; stopping its container`);
+      job.abort();
+    });
     const beat = setInterval(() => {
       d.client.heartbeat(id, lease).then((r) => {
         if (r === 'stale' && !lostLease) {
@@ -79,7 +88,7 @@ export function createJobHandler(d: WorkerDeps) {
       } else d.log(`job ${id}: done`);
       return 'ack';
     } catch (err) {
-      if (lostLease) return 'ack';
+      if (lostLease || cancelled) return 'ack';
       const why = (err as Error).message;
       const outage = await classify(err, d.breaker);
       if (outage) return handBack(d, id, lease, why, outage, signal);
@@ -89,6 +98,7 @@ export function createJobHandler(d: WorkerDeps) {
       if (!signal.aborted) await sleep(backoff(attempt), undefined, { signal }).catch(() => undefined);
       return 'requeue';
     } finally {
+      unregister?.();
       clearInterval(beat);
       signal.removeEventListener('abort', stopJob);
     }

@@ -103,6 +103,7 @@ export async function deleteTopology(config: Config): Promise<void> {
     const ch = await conn.createChannel();
     for (const q of [...config.engines.map((e) => n.queue(e.name)), n.deadLetter, n.poison]) await ch.deleteQueue(q);
     await ch.deleteExchange(n.deadLetter);
+    await ch.deleteExchange(n.cancel);
   } finally {
     await conn.close().catch(() => undefined);
   }
