@@ -186,7 +186,10 @@ export class JobStore {
     return this.#transaction(async (conn) => {
       const [res] = await conn.query<ResultSetHeader>(
         t(`DELETE FROM jobs WHERE id = ? AND status IN (${sqlStatuses(TERMINAL)}) AND finished_at < ?`), [id, before]);
-      if (res.affectedRows === 1) await conn.query(t('DELETE FROM job_events WHERE job_id = ?'), [id]);
+      if (res.affectedRows === 1) {
+        await conn.query(t('DELETE FROM job_events WHERE job_id = ?'), [id]);
+        await conn.query(t('DELETE FROM webhook_deliveries WHERE job_id = ?'), [id]);
+      }
       return res.affectedRows === 1;
     });
   }
