@@ -60,6 +60,7 @@ export const jobControlPaths: Record<string, unknown> = {
         400: error('malformed job id or callback'),
         ...auth,
         404: error('no such job, its input is no longer stored (INPUT_MISSING), or its engine is gone'),
+        429: error('too many jobs from this token'),
         500: error('a bug'),
         ...busy,
       },

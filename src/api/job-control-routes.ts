@@ -74,8 +74,11 @@ export function jobControlRoutes(d: JobControlRouteDeps): Router {
     const scope = authorize(ctx, 'cancel');
     authorize(ctx, 'submit');
     const callback = checkCallback(one(ctx, 'callback'), d.callbackPrefixes);
-    ctx.status = 201;
-    ctx.body = { jobid: await d.control.retry(id, scope, ownerOf(principalOf(ctx)), callback) };
+    // A retry creates a job like an upload: the same per-token rate applies.
+    await d.gate.run(ctx, async () => {
+      ctx.body = { jobid: await d.control.retry(id, scope, ownerOf(principalOf(ctx)), callback) };
+      ctx.status = 201;
+    });
   });
 
   router.post('/submissions', async (ctx: Context) => {

@@ -40,8 +40,9 @@ export class JobControl {
     await this.#d.service.fail(id, undefined, CANCELLED_REASON, `the job was cancelled by ${by} while ${job.status}`).catch((err: unknown) => {
       throw err instanceof ConflictError ? finished() : err;
     });
-    // Best effort: if the broker is away, the worker's next heartbeat is refused and stops it.
-    await this.#d.notifier?.cancelled({ jobId: id, engine: job.engine })
+    // Best effort, not awaited (the cancel is already recorded; a broker reconnecting must not
+    // hold the answer): if it fails, the worker's next heartbeat is refused and stops the run.
+    this.#d.notifier?.cancelled({ jobId: id, engine: job.engine })
       .catch((err: Error) => this.#d.log(`job ${id}: cancel broadcast failed (the next heartbeat stops it): ${err.message}`));
     return this.#d.service.get(id);
   }
