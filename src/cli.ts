@@ -8,7 +8,11 @@ import { startMenage } from './menage.js';
 
 const HELP = `usage: menagerie <command> [--config FILE]
 
-commands:
+client commands (any machine with Node; server and token from --url/--token or
+$MENAGERIE_URL/$MENAGERIE_TOKEN; menagerie submit --help for details):
+  submit, status, result, jobs, cancel
+
+appliance commands:
   frontend        public API and the internal API for workers (owns MySQL and the store)
   menage          the worker controller: runs engine containers for queued jobs
   docker-proxy    the Docker API proxy menage goes through: only menage's endpoints, only policy-conforming containers
@@ -20,7 +24,11 @@ commands:
 options:
   --config FILE   global configuration (default: $MENAGERIE_CONFIG or /etc/menagerie/config.json)
   -h, --help      this help
+  --version       the version
 `;
+
+/** Commands of the API client: they need a server URL, not a configuration. */
+const CLIENT_COMMANDS = new Set(['submit', 'status', 'result', 'jobs', 'cancel']);
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -53,6 +61,11 @@ async function main(argv: string[]): Promise<number> {
     await runEnforcer(rest);
     return -1;
   }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`menagerie ${await version()}\n`);
+    return 0;
+  }
+  if (CLIENT_COMMANDS.has(command)) return clientCommand(command, rest);
   if (command === 'token') return tokenCommand(rest);
   const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'dry-run': { type: 'boolean' } } });
   if (values.help) {
@@ -90,6 +103,29 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`menagerie: unknown command "${command}"\n\n${HELP}`);
       return 2;
+  }
+}
+
+/** The package's version (package.json beside dist/). */
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** `menagerie submit|status|result|jobs|cancel`: usage and API errors are one line, exit 2. */
+async function clientCommand(command: string, args: string[]): Promise<number> {
+  const { runClientCommand, describeFailure, CLIENT_HELP, EXIT } = await import('./client/commands.js');
+  const { processTerminal } = await import('./client/terminal.js');
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(CLIENT_HELP);
+    return 0;
+  }
+  try {
+    return await runClientCommand(command, args, processTerminal);
+  } catch (err) {
+    process.stderr.write(`menagerie ${command}: ${describeFailure(err)}`);
+    return EXIT.error;
   }
 }
 

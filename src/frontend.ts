@@ -70,7 +70,9 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     };
     const uploads = { maxConcurrent: config.uploads.maxConcurrent, idleTimeoutMs: config.uploads.idleTimeoutSeconds * 1000,
       rate: { perMinute: config.auth.uploadsPerMinute, burst: config.auth.uploadBurst } };
-    const auth = key === undefined ? new Authenticator({ mode: 'open' }) : new Authenticator({ mode: 'tokens', key, store: tokens });
+    const auth = key === undefined
+      ? new Authenticator({ mode: 'open', ...(config.auth.key ? { key: config.auth.key, store: tokens } : {}) })
+      : new Authenticator({ mode: 'tokens', key, store: tokens });
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
@@ -86,7 +88,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers: [v1] });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const internalApp = createInternalApp({ service, internalToken: config.internalToken, health, log, engines });
+    const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines });
     const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,

@@ -1,5 +1,5 @@
 import { UnauthorizedError } from '../errors.js';
-import { OPEN, type Principal } from './roles.js';
+import { OPEN, type Principal, type Role } from './roles.js';
 import { hashToken, sameHash, TOKEN_PATTERN } from './secret.js';
 import type { TokenStore } from './token-store.js';
 
@@ -19,15 +19,17 @@ export class Authenticator {
   readonly #store: TokenStore | undefined;
   readonly #touched = new Map<string, number>();
 
-  constructor(opts: { mode: 'open' } | { mode: 'tokens'; key: string; store: TokenStore }) {
+  /** In the open mode a key and store, when given, still serve `hasRole` (worker tokens). */
+  constructor(opts: { mode: 'open'; key?: string; store?: TokenStore } | { mode: 'tokens'; key: string; store: TokenStore }) {
     this.mode = opts.mode;
-    this.#key = opts.mode === 'tokens' ? opts.key : '';
-    this.#store = opts.mode === 'tokens' ? opts.store : undefined;
+    this.#key = opts.key ?? '';
+    this.#store = opts.key ? opts.store : undefined;
   }
 
   /** The caller behind `authorization` (the header's value), or an UnauthorizedError. */
   async authenticate(authorization: string | undefined): Promise<Principal> {
-    if (this.mode === 'open' || !this.#store) return OPEN;
+    if (this.mode === 'open') return OPEN;
+    if (!this.#store) throw new UnauthorizedError();
     const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1] ?? '';
     // Hashing happens whatever the shape, so timing does not tell a malformed token apart.
     const hash = hashToken(this.#key, token);
@@ -36,6 +38,19 @@ export class Authenticator {
     if (!record || record.revokedAt || !sameHash(record.hash, hash)) throw new UnauthorizedError();
     this.#touch(record.id);
     return { kind: 'token', tokenId: record.id, name: record.name, owner: record.owner, role: record.role };
+  }
+
+  /**
+   * Whether `token` is an active token of `role`, whatever the public API's mode: the
+   * internal API takes worker tokens (one per worker node, revocable) besides its shared one.
+   */
+  async hasRole(token: string, role: Role): Promise<boolean> {
+    if (!this.#store || !TOKEN_PATTERN.test(token)) return false;
+    const hash = hashToken(this.#key, token);
+    const record = await this.#store.findByHash(hash);
+    if (!record || record.revokedAt || record.role !== role || !sameHash(record.hash, hash)) return false;
+    this.#touch(record.id);
+    return true;
   }
 
   #touch(id: string): void {

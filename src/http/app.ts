@@ -36,6 +36,8 @@ export interface AppDeps {
 export interface InternalAppDeps {
   service: JobService;
   internalToken: string;
+  /** Besides the shared token, active `worker` API tokens (one per worker node) are taken. */
+  auth?: Authenticator;
   health: () => Promise<void>;
   log: Log;
   /** Where menage nodes' engine reports are kept. */
@@ -87,7 +89,8 @@ export function createApp(deps: AppDeps): Koa {
  */
 export function createInternalApp(deps: InternalAppDeps): Koa {
   const app = baseApp(deps.log);
-  app.use(requireToken(deps.internalToken));
+  const auth = deps.auth;
+  app.use(requireToken(deps.internalToken, auth ? (t) => auth.hasRole(t, 'worker') : undefined));
   const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log, ...(deps.engines ? { engines: deps.engines } : {}) });
   app.use(router.routes()).use(router.allowedMethods());
   return app;

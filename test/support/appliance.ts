@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,3 +66,11 @@ export function changedTasks(out: string): string[] {
   return names;
 }
 
+
+/** Where the first install keeps the admin API token (root only). */
+export const TOKEN_FILE = '/etc/menagerie/token';
+
+/** The provisioned appliance's admin token as an Authorization header (for its public API). */
+export function applianceAuth(): Record<string, string> {
+  return { authorization: `Bearer ${readFileSync(TOKEN_FILE, 'utf8').trim()}` };
+}
