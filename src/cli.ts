@@ -27,6 +27,9 @@ options:
   --version       the version
 `;
 
+/** Commands that read the configuration. */
+const SERVICE_COMMANDS = new Set(['check-config', 'cleanup', 'frontend', 'menage', 'docker-proxy']);
+
 /** Commands of the API client: they need a server URL, not a configuration. */
 const CLIENT_COMMANDS = new Set(['submit', 'status', 'result', 'jobs', 'cancel']);
 
@@ -67,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (CLIENT_COMMANDS.has(command)) return clientCommand(command, rest);
   if (command === 'token') return tokenCommand(rest);
+  if (!SERVICE_COMMANDS.has(command)) {
+    process.stderr.write(`menagerie: unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
   const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'dry-run': { type: 'boolean' } } });
   if (values.help) {
     process.stdout.write(HELP);

@@ -15,6 +15,7 @@ export const ERRORS = {
   INVALID_ENGINES: { status: 400, public: true },
   INVALID_CALLBACK: { status: 400, public: true },
   INVALID_IDEMPOTENCY_KEY: { status: 400, public: true },
+  INVALID_CURSOR: { status: 400, public: true },
   UNAUTHORIZED: { status: 401, public: true },
   FORBIDDEN: { status: 403, public: true },
   NOT_FOUND: { status: 404, public: true },

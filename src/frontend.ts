@@ -1,9 +1,10 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
+import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
-import { jobControlRoutes, jobRecord } from './api/job-control-routes.js';
+import { jobRecord } from './api/job-record.js';
 import { EngineStatusBoard } from './engines/status.js';
 import { ConfigError, UnavailableError } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
@@ -20,6 +21,7 @@ import { JobStore } from './jobs/store.js';
 import { BrokerConnection } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
 import { CancelPublisher } from './queue/cancels.js';
+import { QueueDepths } from './queue/depth.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
@@ -34,7 +36,7 @@ export interface Frontend {
   store: JobStore;
   reaper: Reaper;
   /** What menage nodes report about the engines (image digests, slots): the EngineStatusSource. */
-  engines: EngineStatusBoard;
+  engineStatus: EngineStatusBoard;
   close(): Promise<void>;
 }
 
@@ -76,19 +78,23 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
-    const engines = new EngineStatusBoard(config.menage.statusIntervalSeconds * 4000);
+    const engineStatus = new EngineStatusBoard(config.menage.statusIntervalSeconds * 4000);
     const cancels = new CancelPublisher(broker, config.rabbitmq.prefix);
     cleanups.push(() => cancels.close());
     const control = new JobControl({ service, files, notifier: cancels, log });
     const keys = new IdempotencyStore(store.pool);
-    const submissions = new Submissions({ service, files, cache: new ResultCacheStore(store.pool), keys, digests: engines });
+    const submissions = new Submissions({ service, files, cache: new ResultCacheStore(store.pool), keys, digests: engineStatus });
     const gate = new UploadGate(uploads.maxConcurrent, uploads.rate);
     const callbackPrefixes = config.webhooks.allowedPrefixes;
-    const v1 = jobControlRoutes({ service, control, submissions, files, auth, gate, idleTimeoutMs: uploads.idleTimeoutMs, callbackPrefixes });
-    const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers: [v1] });
+    const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
+    const routers = apiRouters({
+      service, auth, engines: config.engines, engineStatus, queueDepth,
+      jobControl: { control, submissions, files, gate, idleTimeoutMs: uploads.idleTimeoutMs, callbackPrefixes },
+    });
+    const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines });
+    const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines: engineStatus });
     const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
@@ -115,7 +121,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
       cleanups.push(() => webhooks.close());
     }
     cleanups.push(purgeKeysPeriodically(keys, log));
-    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, engines, close };
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, engineStatus, close };
   } catch (err) {
     await close();
     throw err;

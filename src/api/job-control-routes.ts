@@ -1,26 +1,23 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Authenticator } from '../auth/authenticator.js';
 import { ownerOf, type Principal } from '../auth/roles.js';
 import type { Engine } from '../engines/engines.js';
 import { InvalidError } from '../errors.js';
+import { authorize, principalOf } from '../http/auth.js';
+import { jobId } from '../http/public-routes.js';
+import { one, receiveAndSubmit, submitOptions, type UploadGate } from '../http/submit-upload.js';
 import type { JobControl } from '../jobs/control.js';
-import type { Job } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import type { Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
 import { checkCallback } from '../webhooks/callback.js';
-import { authenticate, authorize, principalOf } from '../http/auth.js';
-import { describeJob, jobId } from '../http/public-routes.js';
-import { one, receiveAndSubmit, submitOptions, type UploadGate } from '../http/submit-upload.js';
+import { jobRecord } from './job-record.js';
 
-/** What the job-control routes need. */
-export interface JobControlRouteDeps {
-  service: JobService;
+/** What the job-control routes need besides the service (ApiDeps.jobControl). */
+export interface JobControlDeps {
   control: JobControl;
   submissions: Submissions;
   files: FileStore;
-  auth: Authenticator;
   /** The upload bounds shared with /<engine>/upload. */
   gate: UploadGate;
   idleTimeoutMs: number;
@@ -29,14 +26,6 @@ export interface JobControlRouteDeps {
 
 /** The most engines one submission may name. */
 export const MAX_SUBMISSION_ENGINES = 32;
-
-/**
- * The job record of API v1. A local minimal builder until the read side's
- * src/api/job-record.ts is merged (the lead replaces this with it).
- */
-export function jobRecord(job: Job): Record<string, unknown> {
-  return { ...describeJob(job), owner: job.owner, cached: job.cached, retryOf: job.retryOf, imageDigest: job.imageDigest };
-}
 
 /** Who did it, for a cancelled job's error text. */
 function who(p: Principal): string {
@@ -55,28 +44,31 @@ export function parseEngines(raw: string | undefined, lookup: (name: string) => 
 }
 
 /**
- * API v1 job control: cancel, retry, and submissions to several engines. Every route needs a
- * token (the authentication middleware is on this router); all of it is checked before any
- * upload body is read.
+ * API v1 job control (an API_MODULES entry, mounted under /api/v1 behind the token check):
+ * cancel, retry, and submissions to several engines. Everything is checked before any upload
+ * body is read.
  */
-export function jobControlRoutes(d: JobControlRouteDeps): Router {
-  const router = new Router({ prefix: '/api/v1', sensitive: true, strict: false });
-  router.use(authenticate(d.auth));
+export function jobControlRoutes(deps: { service: JobService; jobControl?: JobControlDeps }): Router {
+  const router = new Router({ sensitive: true, strict: false });
+  const d = (): JobControlDeps => {
+    if (!deps.jobControl) throw new Error('the job-control routes were mounted without their dependencies (ApiDeps.jobControl)');
+    return deps.jobControl;
+  };
 
   router.post('/jobs/:id/cancel', async (ctx) => {
     const id = jobId(ctx);
     const scope = authorize(ctx, 'cancel');
-    ctx.body = jobRecord(await d.control.cancel(id, scope, who(principalOf(ctx))));
+    ctx.body = jobRecord(await d().control.cancel(id, scope, who(principalOf(ctx))));
   });
 
   router.post('/jobs/:id/retry', async (ctx) => {
     const id = jobId(ctx);
     const scope = authorize(ctx, 'cancel');
     authorize(ctx, 'submit');
-    const callback = checkCallback(one(ctx, 'callback'), d.callbackPrefixes);
+    const callback = checkCallback(one(ctx, 'callback'), d().callbackPrefixes);
     // A retry creates a job like an upload: the same per-token rate applies.
-    await d.gate.run(ctx, async () => {
-      ctx.body = { jobid: await d.control.retry(id, scope, ownerOf(principalOf(ctx)), callback) };
+    await d().gate.run(ctx, async () => {
+      ctx.body = { jobid: await d().control.retry(id, scope, ownerOf(principalOf(ctx)), callback) };
       ctx.status = 201;
     });
   });
@@ -84,10 +76,11 @@ export function jobControlRoutes(d: JobControlRouteDeps): Router {
   router.post('/submissions', async (ctx: Context) => {
     authorize(ctx, 'submit');
     const owner = ownerOf(principalOf(ctx));
-    await d.gate.run(ctx, async () => {
-      const engines = parseEngines(one(ctx, 'engines'), (n) => d.service.engine(n));
-      const options = submitOptions(ctx, d.callbackPrefixes);
-      const jobs = await receiveAndSubmit(ctx, { files: d.files, submit: (r) => d.submissions.submit(r), idleMs: d.idleTimeoutMs }, engines, options, owner);
+    const jc = d();
+    await jc.gate.run(ctx, async () => {
+      const engines = parseEngines(one(ctx, 'engines'), (n) => deps.service.engine(n));
+      const options = submitOptions(ctx, jc.callbackPrefixes);
+      const jobs = await receiveAndSubmit(ctx, { files: jc.files, submit: (r) => jc.submissions.submit(r), idleMs: jc.idleTimeoutMs }, engines, options, owner);
       ctx.status = 201;
       ctx.body = { jobs };
     });

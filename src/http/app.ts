@@ -28,7 +28,7 @@ export interface AppDeps {
   /** Upload bounds shared by every upload route. */
   gate?: UploadGate;
   callbackPrefixes?: readonly string[];
-  /** More routers (API v1 route modules), mounted after the original routes. */
+  /** More routers (API v1, src/api), mounted after the original routes. */
   routers?: readonly Router[];
 }
 
@@ -65,21 +65,24 @@ function baseApp(log: Log): Koa {
 export function createApp(deps: AppDeps): Koa {
   const app = baseApp(deps.log);
   app.use(cleanPaths());
+  for (const router of publicRouters(deps)) app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}
+
+/** The public app's routers, in the order they are mounted (test/e2e/openapi.test.ts walks them). */
+export function publicRouters(deps: AppDeps): Router[] {
   // Health is for load balancers and the container's health check: no token.
   const open = new Router({ sensitive: true, strict: false });
   open.get('/healthz', async (ctx) => {
     await deps.health();
     ctx.body = { status: 'ok' };
   });
-  app.use(open.routes()).use(open.allowedMethods());
   const router = publicRoutes({
     service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}),
     ...(deps.submissions ? { submissions: deps.submissions } : {}), ...(deps.gate ? { gate: deps.gate } : {}),
     ...(deps.callbackPrefixes ? { callbackPrefixes: deps.callbackPrefixes } : {}),
   });
-  app.use(router.routes()).use(router.allowedMethods());
-  for (const r of deps.routers ?? []) app.use(r.routes()).use(r.allowedMethods());
-  return app;
+  return [open, router, ...(deps.routers ?? [])];
 }
 
 /**

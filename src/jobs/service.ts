@@ -6,6 +6,7 @@ import type { Engine } from '../engines/engines.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
 import { inScope, isTerminal, STATUS, type Job, type JobScope } from './job.js';
+import type { ListQuery } from './listing.js';
 import type { JobStore, NewJob } from './store.js';
 import { summarize } from './summary.js';
 
@@ -84,6 +85,11 @@ export class JobService {
     const job = await this.#d.store.get(id);
     if (!job || !inScope(job, scope)) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
     return job;
+  }
+
+  /** A page of jobs in the caller's scope, newest first (GET /api/v1/jobs). */
+  async list(query: ListQuery, scope: JobScope = {}): Promise<Job[]> {
+    return this.#d.store.list(scope.owner === undefined ? query : { ...query, owner: scope.owner });
   }
 
   /** The `/result/<id>` view. */

@@ -2,6 +2,7 @@ import mysql, { type Pool, type PoolConnection, type PoolOptions, type ResultSet
 import { UnavailableError } from '../errors.js';
 import { isTerminal, sqlStatuses, STATUS, TERMINAL, TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
 import { assignments, toJob, type ApplyFields, type NewJob } from './job-row.js';
+import { listRows, type ListQuery } from './listing.js';
 import { MIGRATIONS } from './migrations.js';
 import { ENQUEUE_WEBHOOK } from './webhook-outbox.js';
 
@@ -121,6 +122,12 @@ export class JobStore {
   async get(id: string): Promise<Job | undefined> {
     const [rows] = await this.#pool.execute<RowDataPacket[]>(t('SELECT * FROM jobs WHERE id = ?'), [id]).catch(translate);
     return rows[0] ? toJob(rows[0]) : undefined;
+  }
+
+  /** One page of the job listing, newest first (the query is built in listing.ts). */
+  async list(query: ListQuery): Promise<Job[]> {
+    const rows = await listRows(async (sql, params) => (await this.#pool.query<RowDataPacket[]>(t(sql), params))[0], query).catch(translate);
+    return rows.map(toJob);
   }
 
   /**

@@ -5,7 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import { jobRecord } from '../../src/api/job-control-routes.js';
+import { jobRecord } from '../../src/api/job-record.js';
 import { FileStore } from '../../src/storage/file-store.js';
 import { makeTokens, post, TOKEN_KEY, waitFor } from '../support/job-control.js';
 import { startStack, upload, waitDone, type Stack } from '../support/stack.js';
@@ -104,8 +104,8 @@ describe('e2e: submissions to several engines, idempotency keys, the result cach
 
   it('result cache: the same file on the same image is answered at once from the earlier result; force=1 runs it again', async () => {
     const digest = (await docker.getImage('menagerie-test/behave:latest').inspect()).Id;
-    expect(stack.frontend.engines.digest('copy'), 'menage reported the image').to.equal(digest);
-    expect(stack.frontend.engines.slots('copy')).to.deep.equal({ busy: 0, total: 2 });
+    expect(stack.frontend.engineStatus.digest('copy'), 'menage reported the image').to.equal(digest);
+    expect(stack.frontend.engineStatus.slots('copy')).to.deep.equal({ busy: 0, total: 2 });
     const body = `cache me ${randomBytes(4).toString('hex')}`;
     const first = (await upload(stack.url, 'copy', body, { token: t.alice })).json.jobid as string;
     await waitDone(stack.url, first, 30_000, t.alice);
@@ -131,8 +131,8 @@ describe('e2e: submissions to several engines, idempotency keys, the result cach
     const first = (await upload(stack.url, 'copy', body, { token: t.alice })).json.jobid as string;
     await waitDone(stack.url, first, 30_000, t.alice);
     // A node reports that it does not know its image: the nodes no longer agree on one.
-    stack.frontend.engines.report({ node: 'other-node', engines: [{ name: 'copy', digest: null, busy: 0, total: 1 }] });
-    expect(stack.frontend.engines.digest('copy')).to.equal(null);
+    stack.frontend.engineStatus.report({ node: 'other-node', engines: [{ name: 'copy', digest: null, busy: 0, total: 1 }] });
+    expect(stack.frontend.engineStatus.digest('copy')).to.equal(null);
     const second = (await upload(stack.url, 'copy', body, { token: t.alice })).json.jobid as string;
     expect((await record(second)).cached).to.equal(false);
     await waitFor('the second run', async () => ((await record(second)).status === 'Success' ? true : undefined));

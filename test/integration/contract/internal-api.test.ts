@@ -115,8 +115,8 @@ describe('integration: the internal API contract, client against the real fronte
   it('engines: a node\'s report (image digests, slots) reaches the frontend\'s board; a malformed one is refused', async () => {
     await client.reportEngines({ node: 'contract-node', engines: [{ name: 'copy', digest: 'sha256:abc', busy: 1, total: 2 }] });
     exercised.add('engines');
-    expect(stack.frontend.engines.digest('copy')).to.equal('sha256:abc');
-    expect(stack.frontend.engines.slots('copy')).to.deep.equal({ busy: 1, total: 2 });
+    expect(stack.frontend.engineStatus.digest('copy')).to.equal('sha256:abc');
+    expect(stack.frontend.engineStatus.slots('copy')).to.deep.equal({ busy: 1, total: 2 });
     const bad = await fetch(`${stack.internalUrl}/internal/engines`, {
       method: 'PUT', headers: { authorization: `Bearer ${stack.env.config.internalToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ node: 'n', engines: [{ name: 'copy', digest: 'x', busy: -1, total: 2 }] }),
