@@ -5,8 +5,10 @@ import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
 import { jobRecord } from './api/job-record.js';
+import { loadEngines } from './engines/engines.js';
+import { describeChanges, EngineRegistry, type EngineChanges } from './engines/registry.js';
 import { EngineStatusBoard } from './engines/status.js';
-import { ConfigError, UnavailableError } from './errors.js';
+import { ConfigError, UnavailableError, type ConfigProblem } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { UploadGate } from './http/submit-upload.js';
@@ -37,6 +39,8 @@ export interface Frontend {
   reaper: Reaper;
   /** What menage nodes report about the engines (image digests, slots): the EngineStatusSource. */
   engineStatus: EngineStatusBoard;
+  /** Re-reads engines.json (`menagerie engines reload`, SIGHUP): uploads go to the engines it lists. */
+  reload(): Promise<EngineChanges>;
   close(): Promise<void>;
 }
 
@@ -59,8 +63,9 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const publisher = new Publisher(broker, config.rabbitmq.prefix, config.engines.map((e) => e.name));
     cleanups.push(() => publisher.close());
     await publisher.start();
+    const registry = new EngineRegistry(config.engines);
     const service = new JobService({
-      store, files, queue: publisher, engines: config.engines,
+      store, files, queue: publisher, engines: registry,
       maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
       infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000,
     });
@@ -88,7 +93,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const callbackPrefixes = config.webhooks.allowedPrefixes;
     const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
     const routers = apiRouters({
-      service, auth, engines: config.engines, engineStatus, queueDepth,
+      service, auth, engines: () => registry.list(), engineStatus, queueDepth,
       jobControl: { control, submissions, files, gate, idleTimeoutMs: uploads.idleTimeoutMs, callbackPrefixes },
     });
     const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers });
@@ -121,7 +126,8 @@ export async function startFrontend(config: Config, log: (line: string) => void)
       cleanups.push(() => webhooks.close());
     }
     cleanups.push(purgeKeysPeriodically(keys, log));
-    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, engineStatus, close };
+    const reload = (): Promise<EngineChanges> => reloadEngines(config.enginesFile, registry, publisher, log);
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, engineStatus, reload, close };
   } catch (err) {
     await close();
     throw err;
@@ -163,6 +169,21 @@ function purgeKeysPeriodically(keys: IdempotencyStore, log: (line: string) => vo
   }, 3600_000);
   timer.unref();
   return async () => clearInterval(timer);
+}
+
+/**
+ * Switches uploads to the engines engines.json now lists: a new engine's queue is declared
+ * before it takes uploads; a removed one takes none (its jobs in flight still finish). A file
+ * with any problem changes nothing.
+ */
+async function reloadEngines(file: string, registry: EngineRegistry, publisher: Publisher, log: (line: string) => void): Promise<EngineChanges> {
+  const problems: ConfigProblem[] = [];
+  const next = loadEngines(file, process.env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  await publisher.addEngines(next.map((e) => e.name));
+  const changes = registry.apply(next);
+  log(`engines reloaded: ${describeChanges(changes)}`);
+  return changes;
 }
 
 function urlOf(server: Server, host: string): string {

@@ -3,10 +3,15 @@ import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
 import { dockerOptions } from './docker-proxy/endpoint.js';
 import { evaluateCreate, formatViolations, loadRules } from './enforcer/index.js';
+import type { Engine } from './engines/engines.js';
+import { EngineRegistry, type EngineChanges } from './engines/registry.js';
 import { ConfigError } from './errors.js';
 import { buildContainerSpec } from './menage/container-spec.js';
 import { Breaker } from './menage/breaker.js';
+import { conformanceGate } from './menage/conformance/gate.js';
 import { checkDaemon } from './menage/daemon-check.js';
+import { reloadEngines } from './menage/engine-reload.js';
+import { EngineSlots } from './menage/engine-slots.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
@@ -19,7 +24,13 @@ import { EngineConsumer } from './queue/consumer.js';
 
 /** A running menage (worker controller). */
 export interface Menage {
-  consumers: EngineConsumer[];
+  readonly consumers: EngineConsumer[];
+  /**
+   * Re-reads engines.json (`menagerie engines reload`, SIGHUP): new and changed engines must
+   * pass policy, image and conformance checks, then start; old versions drain. Nothing
+   * changes when any check fails (the promise rejects with the reasons).
+   */
+  reload(): Promise<EngineChanges>;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -42,21 +53,25 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   broker.on('lost', () => log('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
+  const registry = new EngineRegistry(wanted);
   const running = new RunningJobs();
-  const consumers = wanted.map((engine) => new EngineConsumer(broker, {
-    prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
-    handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running }),
-  }));
+  const slots = new EngineSlots({
+    log, graceMs: config.menage.shutdownGraceSeconds * 1000,
+    consumerFor: (engine) => new EngineConsumer(broker, {
+      prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
+      handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running }),
+    }),
+  });
   // A cancelled job's container is stopped as soon as the broadcast arrives.
   const cancels = new CancelListener(broker, config.rabbitmq.prefix, (m) => void running.cancel(m.jobId), log);
   await cancels.start();
-  breaker.on('open', () => consumers.forEach((c) => c.pause()));
-  breaker.on('close', () => consumers.forEach((c) => c.resume()));
-  await Promise.all(consumers.map((c) => c.start()));
+  breaker.on('open', () => slots.pause());
+  breaker.on('close', () => slots.resume());
+  await slots.start(wanted);
   const reporter = new EngineReporter({
-    engines: wanted, node, log, intervalMs: config.menage.statusIntervalSeconds * 1000,
+    engines: () => registry.list(), node, log, intervalMs: config.menage.statusIntervalSeconds * 1000,
     imageId: (image) => docker.getImage(image).inspect().then((i) => i.Id, () => null),
-    busy: (name) => consumers[wanted.findIndex((e) => e.name === name)]?.busy ?? 0,
+    busy: (name) => running.busy(name),
     send: (report) => client.reportEngines(report),
   });
   await reporter.start();
@@ -64,12 +79,27 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
   void sweeper.start();
   let closing: Promise<void> | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
+  const gate = conformanceGate(docker, config.rabbitmq.prefix, config.enginesFile, log);
   return {
-    consumers,
+    get consumers() {
+      return slots.all();
+    },
+    reload() {
+      // One reload at a time: a second SIGHUP waits for the first.
+      const next = reloading.catch(() => undefined).then(() => reloadEngines({
+        docker, enginesFile: config.enginesFile, only: config.menage.engines, registry, slots, log,
+        checkPolicy: (engines) => checkPolicy(config, engines), conformance: gate,
+      }));
+      reloading = next;
+      // A new version runs another image: the frontend learns it now, not an interval later.
+      void next.then(() => reporter.report(), () => undefined);
+      return next;
+    },
     close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
         reporter.close();
-        await Promise.allSettled([...consumers.map((c) => c.close(graceMs)), sweeper.close(), cancels.close()]);
+        await Promise.allSettled([slots.close(graceMs), sweeper.close(), cancels.close()]);
         breaker.close();
         await broker.close();
       })();
@@ -82,13 +112,13 @@ export async function startMenage(config: Config, log: (line: string) => void, o
  * The policy gate: every engine's container settings must pass the enforcer's rules (the
  * same rule engine, in process) or menage refuses to start, naming engine and rule.
  */
-export function checkPolicy(config: Config): void {
+export function checkPolicy(config: Config, engines: readonly Engine[] = config.engines): void {
   const rules = loadRules(config.menage.policyRules);
-  const problems = config.engines.flatMap((engine) => {
+  const problems = engines.flatMap((engine) => {
     const spec = buildContainerSpec(engine, { deployment: config.rabbitmq.prefix, jobId: '1', attempt: 1, node: 'policy-check', deadline: 0 });
     const violations = evaluateCreate(rules, spec);
     return violations.length === 0 ? [] : [{
-      file: config.enginesFile, pointer: `/engines/${config.engines.indexOf(engine)}`,
+      file: config.enginesFile, pointer: `/engines/${engines.indexOf(engine)}`,
       message: `engine "${engine.name}" breaks policy ${config.menage.policyRules}: ${formatViolations(violations)}`,
     }];
   });

@@ -20,7 +20,7 @@ export interface QueueDepthSource {
 
 /** What the engines route needs. */
 export interface EnginesRouteDeps {
-  engines: readonly Engine[];
+  engines: () => readonly Engine[];
   engineStatus?: EngineStatusSource;
   queueDepth?: QueueDepthSource;
 }
@@ -51,8 +51,9 @@ export function enginesRoutes(deps: EnginesRouteDeps): Router {
   const status = deps.engineStatus ?? NO_ENGINE_STATUS;
   router.get('/engines', async (ctx) => {
     mayListEngines(ctx);
-    const depths = await Promise.all(deps.engines.map((e) => deps.queueDepth?.depth(e.name) ?? Promise.resolve(null)));
-    ctx.body = { engines: deps.engines.map((e, i) => describeEngine(e, status, depths[i] ?? null)) };
+    const engines = deps.engines();
+    const depths = await Promise.all(engines.map((e) => deps.queueDepth?.depth(e.name) ?? Promise.resolve(null)));
+    ctx.body = { engines: engines.map((e, i) => describeEngine(e, status, depths[i] ?? null)) };
   });
   return router;
 }

@@ -17,7 +17,8 @@ export const API_V1 = '/api/v1';
 export interface ApiDeps {
   service: JobService;
   auth: Authenticator;
-  engines: readonly Engine[];
+  /** The engines uploads go to now (engines.json can be reloaded while running). */
+  engines: () => readonly Engine[];
   engineStatus?: EngineStatusSource;
   queueDepth?: QueueDepthSource;
   /** Cancel, retry, submissions (the routes fail with a 500 if mounted without them). */

@@ -2,7 +2,8 @@ import type { EnginesReport } from '../contract/index.js';
 import type { Engine } from '../engines/engines.js';
 
 export interface EngineReporterDeps {
-  engines: readonly Engine[];
+  /** The engines this node serves now (they change with reloads). */
+  engines: () => readonly Engine[];
   node: string;
   /** The image id of an engine's image on this node (Docker's image inspect), or null. */
   imageId: (image: string) => Promise<string | null>;
@@ -37,7 +38,7 @@ export class EngineReporter {
   /** Sends one report now; never throws. */
   async report(): Promise<void> {
     try {
-      const engines = await Promise.all(this.#d.engines.map(async (e) => ({
+      const engines = await Promise.all(this.#d.engines().map(async (e) => ({
         name: e.name, digest: await this.#d.imageId(e.image).catch(() => null), busy: this.#d.busy(e.name), total: e.workers,
       })));
       await this.#d.send({ node: this.#d.node.slice(0, 128), engines });

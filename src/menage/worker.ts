@@ -60,7 +60,7 @@ export function createJobHandler(d: WorkerDeps) {
       cancelled = true;
       d.log(`job ${id}: cancelled; stopping its container`);
       job.abort();
-    });
+    }, d.engine.name);
     const beat = setInterval(() => {
       d.client.heartbeat(id, lease).then((r) => {
         if (r === 'stale' && !lostLease) {

@@ -74,7 +74,7 @@ const CASES: Record<string, (f: ApiFixture) => Case[]> = {
 function mountedRoutes(): string[] {
   const none = {} as never;
   const deps: AppDeps = { service: none, files: none, health: async () => undefined, log: () => undefined, auth: none,
-    routers: apiRouters({ service: none, auth: none, engines: [] }) };
+    routers: apiRouters({ service: none, auth: none, engines: () => [] }) };
   return publicRouters(deps).flatMap((r: Router) => r.stack)
     .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/:([A-Za-z]+)/g, '{$1}')}`));
 }

@@ -11,7 +11,7 @@ describe('menage/engine-reporter: image ids and slots to the frontend', () => {
     const lines: string[] = [];
     let down = true;
     const reporter = new EngineReporter({
-      engines, node: 'node-1', intervalMs: 60_000, log: (l) => lines.push(l),
+      engines: () => engines, node: 'node-1', intervalMs: 60_000, log: (l) => lines.push(l),
       imageId: async (image) => {
         if (image === 'x/gone:1') throw new Error('no such image');
         return 'sha256:abc';
