@@ -141,8 +141,8 @@ const schema = {
       properties: {
         mode: { enum: ['tokens', 'open'], default: 'tokens' },
         key: { type: 'string', minLength: 32 },
-        uploadsPerMinute: { type: 'integer', minimum: 1, maximum: 1000000, default: 120 },
-        uploadBurst: { type: 'integer', minimum: 1, maximum: 1000000, default: 30 },
+        uploadsPerMinute: { type: 'integer', minimum: 1, maximum: 1000000, default: 600 },
+        uploadBurst: { type: 'integer', minimum: 1, maximum: 1000000, default: 200 },
       },
     },
     uploads: {
