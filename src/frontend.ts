@@ -1,4 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -9,7 +11,7 @@ import { answerClientErrors } from './http/client-errors.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
-import { BrokerConnection } from './queue/connection.js';
+import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
@@ -31,7 +33,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
   const key = authKey(config);
   const store = new JobStore(databaseOptions(config));
   const tokens = new TokenStore(databaseOptions(config));
-  const broker = new BrokerConnection(config.rabbitmq.url);
+  const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   const cleanups: (() => Promise<unknown>)[] = [() => broker.close(), () => store.close(), () => tokens.close()];
   const close = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: Error) => log(`close: ${e.message}`));
@@ -67,7 +69,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log });
-    const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
+    const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port, tlsFiles(config.internalListen));
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
       infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000, settleMs: config.jobs.leaseSeconds * 1000 });
@@ -80,7 +82,8 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     });
     deadLetters.start();
     cleanups.push(() => deadLetters.close());
-    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, close };
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
+      service, store, reaper, close };
   } catch (err) {
     await close();
     throw err;
@@ -106,9 +109,14 @@ export function authKey(config: Config): string | undefined {
   return config.auth.key;
 }
 
-function urlOf(server: Server, host: string): string {
+function urlOf(server: Server, host: string, scheme = 'http'): string {
   const { port } = server.address() as AddressInfo;
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+}
+
+/** The internal listener's certificate and key (PEM), read now; undefined for plain HTTP. */
+function tlsFiles(l: Config['internalListen']): { cert: Buffer; key: Buffer } | undefined {
+  return l.cert && l.key ? { cert: readFileSync(l.cert), key: readFileSync(l.key) } : undefined;
 }
 
 /**
@@ -129,8 +137,10 @@ function sweepTmpPeriodically(files: FileStore, idleMs: number, log: (line: stri
 /** How often stale temporary files are swept. */
 const TMP_SWEEP_INTERVAL_MS = 5 * 60_000;
 
-async function listen(handler: RequestListener, host: string, port: number): Promise<Server> {
-  const server = createServer({ requestTimeout: 600_000, headersTimeout: 30_000 }, handler);
+async function listen(handler: RequestListener, host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<Server> {
+  const options = { requestTimeout: 600_000, headersTimeout: 30_000 };
+  // HTTPS for worker nodes on other hosts; TLS 1.2 at least (Node's default minimum).
+  const server: Server = tls ? createHttpsServer({ ...options, ...tls }, handler) : createServer(options, handler);
   answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

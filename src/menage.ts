@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
 import { dockerOptions } from './docker-proxy/endpoint.js';
@@ -11,12 +12,14 @@ import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
 import { createJobHandler } from './menage/worker.js';
-import { BrokerConnection } from './queue/connection.js';
+import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
 
 /** A running menage (worker controller). */
 export interface Menage {
   consumers: EngineConsumer[];
+  /** The name this node gives its leases and containers. */
+  node: string;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -29,13 +32,15 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   });
   checkPolicy(config);
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
-  const client = new FrontendClient(config.menage.frontendUrl, config.internalToken);
-  const node = options.node ?? `${hostname()}:${process.pid}`;
+  // A worker node uses its own (revocable) worker token; the frontend's host may use the shared one.
+  const client = new FrontendClient(config.menage.frontendUrl, config.menage.token ?? config.internalToken,
+    config.menage.frontendCa ? { ca: readFileSync(config.menage.frontendCa) } : {});
+  const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
   for (const warning of daemon.warnings) log(`warning: ${warning}`);
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
-  const broker = new BrokerConnection(config.rabbitmq.url);
+  const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   broker.on('lost', () => log('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
@@ -50,12 +55,14 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
   void sweeper.start();
   let closing: Promise<void> | undefined;
+  log(`menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
   return {
-    consumers,
+    consumers, node,
     close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
         await Promise.allSettled([...consumers.map((c) => c.close(graceMs)), sweeper.close()]);
         breaker.close();
+        client.close();
         await broker.close();
       })();
       return closing;
