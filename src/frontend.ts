@@ -31,6 +31,9 @@ export interface Frontend {
 /** Composition root of the frontend: wires store, queue, files and the HTTP app, and listens. */
 export async function startFrontend(config: Config, log: (line: string) => void): Promise<Frontend> {
   const key = authKey(config);
+  if (!config.internalToken) {
+    throw new ConfigError([{ file: 'configuration', pointer: '/internalToken', message: 'the frontend needs internalToken: the shared secret of its internal API (16 characters or more)' }]);
+  }
   const store = new JobStore(databaseOptions(config));
   const tokens = new TokenStore(databaseOptions(config));
   const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));

@@ -33,7 +33,9 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   checkPolicy(config);
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
   // A worker node uses its own (revocable) worker token; the frontend's host may use the shared one.
-  const client = new FrontendClient(config.menage.frontendUrl, config.menage.token ?? config.internalToken,
+  const token = config.menage.token ?? config.internalToken;
+  if (!token) throw new ConfigError([{ file: 'configuration', pointer: '/menage/token', message: 'menage needs menage.token (this node\'s worker token) or internalToken' }]);
+  const client = new FrontendClient(config.menage.frontendUrl, token,
     config.menage.frontendCa ? { ca: readFileSync(config.menage.frontendCa) } : {});
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;

@@ -25,6 +25,10 @@ export interface Config {
   /** The broker; `ca`: PEM CA file an amqps:// broker's certificate must chain to. */
   readonly rabbitmq: { readonly url: string; readonly prefix: string; readonly ca?: string };
   readonly store: { readonly dir: string };
+  /**
+   * The shared secret of the internal API (frontend, and the menage and enforcer beside it).
+   * '' when absent: a worker node's configuration has only its own `menage.token`.
+   */
   readonly internalToken: string;
   readonly enginesFile: string;
   readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
@@ -62,7 +66,7 @@ export interface Config {
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['internalToken', 'rabbitmq'],
+  required: ['rabbitmq'],
   properties: {
     $comment: { type: 'string' },
     listen: {
@@ -218,7 +222,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   throwIfProblems(problems);
   const { engines: _path, ...rest } = data;
   const menage = { ...(rest.menage as object), ...files.menage, policyRules: resolve(dirname(resolve(file)), data.menage?.policyRules ?? DEFAULT_POLICY) };
-  return deepFreeze({ ...rest, ...files.top, menage, enginesFile, engines } as unknown as Config);
+  return deepFreeze({ internalToken: '', ...rest, ...files.top, menage, enginesFile, engines } as unknown as Config);
 }
 
 /** The TLS files the configuration names, resolved against its folder; unreadable ones are problems. */
