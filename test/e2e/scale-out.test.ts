@@ -7,6 +7,7 @@ import { BrokerConnection } from '../../src/queue/connection.js';
 import { Cluster, type JobRow } from '../support/scale-out-cluster.js';
 import { makePki } from '../support/test-pki.js';
 import { testEngine } from '../support/services.js';
+import { bearer } from '../support/stack.js';
 
 const LEASE_S = 3;
 const GRACE_S = 5;
@@ -75,13 +76,21 @@ describe('e2e: scale-out: menage nodes in their own network namespaces, over TLS
     }
   });
 
-  it('jobs spread across the nodes, each recorded under the node that ran it', async () => {
-    const ids = await cluster.submit('slow', 8, 'spread');
+  it('jobs spread across the nodes, each recorded under the node that ran it; two frontends share the store', async () => {
+    // Uploads alternate between two frontends on one database, store and broker (a load balancer).
+    const ids = await cluster.submit('slow', 8, 'spread', 'both');
     const rows = await cluster.waitTerminal(ids, 120_000);
     const counts = perNode(rows);
     console.log(`      scale-out: jobs per node: ${show(counts)}`);
     expect(allSuccess(rows), 'jobs not Success').to.deep.equal([]);
     for (const n of cluster.nodes) expect(counts[n.name] ?? 0, `jobs on ${n.name}`).to.be.greaterThan(0);
+    // Each result read through the frontend the job was not uploaded to: the same bytes.
+    for (const [i, id] of ids.entries()) {
+      const other = i % 2 === 0 ? cluster.frontend2Url : cluster.frontend?.url;
+      const res = await fetch(`${other}/link/${id}`, { headers: bearer(cluster.submitToken), signal: AbortSignal.timeout(10_000) });
+      expect(res.status, `job ${id} through the other frontend`).to.equal(200);
+      expect(await res.text()).to.match(new RegExp(`^spread ${i} [0-9a-f]{8}$`));
+    }
   });
 
   it(`a node killed (SIGKILL) mid-job loses nothing: its jobs finish on the other within lease + grace`, async () => {

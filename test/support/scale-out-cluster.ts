@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -53,6 +53,9 @@ export class Cluster {
   readonly key = randomBytes(32).toString('hex');
   submitToken = '';
   frontend: FrontendProcess | undefined;
+  /** A second frontend on the same database, store and broker (as behind a load balancer). */
+  frontend2: CliProcess | undefined;
+  frontend2Url = '';
   net: TestNetwork | undefined;
   rabbit: PrivateRabbit | undefined;
   pki: TestPki | undefined;
@@ -75,6 +78,7 @@ export class Cluster {
       internalListen: { host: svc, port: internalPort, cert: this.pki.cert, key: this.pki.key },
       jobs: o.jobs, auth: { mode: 'tokens', key: this.key },
     });
+    await this.#startSecondFrontend(svc);
     this.#tokens = new TokenStore(databaseOptions(this.frontend.env.config));
     this.submitToken = (await createToken(this.#tokens, this.key, { name: 'analyst', role: 'submit' })).token;
     for (const [i, host] of this.net.hosts.entries()) {
@@ -92,17 +96,30 @@ export class Cluster {
     await Promise.all(this.nodes.map((n) => n.proc.start(/menage running/, 60_000)));
   }
 
+  /** The same configuration but its own ports: the same database, store, broker and prefix. */
+  async #startSecondFrontend(svc: string): Promise<void> {
+    const dir = this.frontend?.env.dir ?? '';
+    const raw = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, any>;
+    const config = join(dir, 'frontend2.json');
+    await writeFile(config, JSON.stringify({ ...raw, listen: { host: '127.0.0.1', port: 0 },
+      internalListen: { ...raw.internalListen, host: svc, port: await freePort() } }));
+    this.frontend2 = new CliProcess('frontend', config);
+    await this.frontend2.start(/frontend listening on .*\(http:\/\/[^)]+\)/);
+    this.frontend2Url = /\((http:\/\/[^)]+)\)/.exec(this.frontend2.output)?.[1] ?? '';
+  }
+
   get prefix(): string {
     return this.frontend?.env.config.rabbitmq.prefix ?? '';
   }
 
   /** Uploads `count` files to `engine` with the analyst's token; returns their job ids. */
-  async submit(engine: string, count: number, tag: string): Promise<string[]> {
+  async submit(engine: string, count: number, tag: string, via: 'first' | 'both' = 'first'): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
+      const url = via === 'both' && i % 2 === 1 ? this.frontend2Url : this.frontend?.url;
       const form = new FormData();
       form.append('upload', new Blob([`${tag} ${i} ${randomBytes(4).toString('hex')}`]), 'sample');
-      const res = await fetch(`${this.frontend?.url}/${engine}/upload`, { method: 'POST', body: form, headers: bearer(this.submitToken), signal: AbortSignal.timeout(30_000) });
+      const res = await fetch(`${url}/${engine}/upload`, { method: 'POST', body: form, headers: bearer(this.submitToken), signal: AbortSignal.timeout(30_000) });
       const json = (await res.json()) as { jobid?: string };
       if (res.status !== 200 || !json.jobid) throw new Error(`upload refused: ${res.status} ${JSON.stringify(json)}`);
       ids.push(json.jobid);
@@ -164,6 +181,7 @@ export class Cluster {
           await this.#docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
         }
       },
+      () => this.frontend2?.stop('SIGKILL'),
       () => this.#tokens?.close(),
       () => this.frontend?.close(),
       () => this.rabbit?.destroy(),
