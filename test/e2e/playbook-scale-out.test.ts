@@ -15,7 +15,7 @@ const INVENTORY = join(root, 'ansible/inventory/scale-out');
 const env = { ANSIBLE_CONFIG: join(root, 'ansible/ansible.cfg'), ANSIBLE_ROLES_PATH: join(root, 'ansible/roles') };
 
 /** Renders `expr` for every host of `hosts` with `role`'s defaults and vars loaded (none of its tasks run). */
-async function render(dir: string, inventory: string, hosts: string, role: string, tasksFrom: string, expr: string): Promise<Record<string, any>> {
+async function render(dir: string, inventory: string, hosts: string, role: string, tasksFrom: string, expr: string, extra: string[] = []): Promise<Record<string, any>> {
   const play = [{
     name: 'Render', hosts, gather_facts: false, connection: 'local',
     tasks: [
@@ -27,7 +27,7 @@ async function render(dir: string, inventory: string, hosts: string, role: strin
   }];
   const file = join(dir, `render-${role}.yml`);
   await writeFile(file, JSON.stringify(play));
-  const r = await ok('ansible-playbook', ['--check', '-i', inventory, file], { env: { ...env, ANSIBLE_STDOUT_CALLBACK: 'json' } });
+  const r = await ok('ansible-playbook', ['--check', '-i', inventory, ...extra, file], { env: { ...env, ANSIBLE_STDOUT_CALLBACK: 'json' } });
   const out = JSON.parse(r.stdout) as { plays: { tasks: { task: { name: string }; hosts: Record<string, { msg: unknown }> }[] }[] };
   const shown = out.plays[0]?.tasks.find((t) => t.task.name === 'Show');
   return Object.fromEntries(Object.entries(shown?.hosts ?? {}).map(([h, v]) => [h, v.msg]));
@@ -79,6 +79,17 @@ describe('e2e: the scale-out playbook, static checks (nothing provisioned)', fun
       expect(config.menage).to.include({ frontendUrl: 'https://10.0.1.5:8101', frontendCa: join(hostDir, 'ca.crt'), node: host, dockerSocket: 'tcp://docker-proxy:2375' });
       expect(config.menage.engines, `${host}'s engines (its node group)`).to.deep.equal(host === 'node3.example.org' ? ['md5'] : []);
     }
+  });
+
+  it('an engine no host serves is found before anything is installed', async () => {
+    const expr = 'worker_unserved';
+    expect((await render(dir, INVENTORY, 'workers', 'worker', 'source', expr))['node1.example.org'], 'the example: big nodes serve all').to.deep.equal([]);
+    // Every group limited to md5, and a second engine: nobody serves it.
+    const only = JSON.stringify({ menagerie_menage_engines: ['md5'], menagerie_engines: [{ name: 'md5' }, { name: 'heavy' }] });
+    const unserved = await render(dir, INVENTORY, 'workers', 'worker', 'source', expr, ['-e', only]);
+    expect(unserved['node3.example.org']).to.deep.equal(['heavy']);
+    const text = await readFile(join(root, 'ansible/roles/worker/tasks/stack.yml'), 'utf8');
+    expect(text).to.match(/that: worker_unserved \| length == 0/);
   });
 
   it('the frontend host serves the internal API over HTTPS only in a scale-out inventory; one host stays as it was', async () => {
