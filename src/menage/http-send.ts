@@ -24,7 +24,10 @@ export class HttpSender {
   constructor(baseUrl: string, opts: { ca?: Buffer | string } = {}) {
     this.#https = new URL(baseUrl).protocol === 'https:';
     if (opts.ca && !this.#https) throw new Error(`a CA for the frontend is set but ${baseUrl} is not https://`);
-    this.#agent = this.#https ? new HttpsAgent({ keepAlive: true, ...(opts.ca ? { ca: opts.ca } : {}) }) : new HttpAgent({ keepAlive: true });
+    // As Node's global agent: idle connections kept, and closed before the server's keep-alive
+    // timeout (Node reads the server's Keep-Alive hint), so a reused one is never half-closed.
+    const keep = { keepAlive: true, scheduling: 'lifo', timeout: 5000 } as const;
+    this.#agent = this.#https ? new HttpsAgent({ ...keep, ...(opts.ca ? { ca: opts.ca } : {}) }) : new HttpAgent(keep);
   }
 
   /** Sends the request; resolves with the answer as a WHATWG Response once its head is in. */
