@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config/config.js';
-import { AppError, ConfigError } from './errors.js';
+import { loadEngines } from './engines/engines.js';
+import { AppError, ConfigError, type ConfigProblem } from './errors.js';
 import { runCleanup } from './cleanup.js';
 import { startFrontend } from './frontend.js';
 import { startMenage } from './menage.js';
@@ -20,12 +21,21 @@ appliance commands:
   cleanup         remove finished jobs older than retention.days (rows, then files); --dry-run to count
   token           create, list or revoke API tokens (menagerie token --help)
   check-config    validate the configuration and engines.json, report every problem, exit
+  engines list    each engine's pinned image tag and digest, and whether the Docker engine has it
+  engines reload  SIGHUP to frontend and menage: they re-read engines.json while running
+                  (--pid PID, repeatable, for processes outside the appliance's containers)
+  engine test [NAME...]  the conformance kit: golden samples and the hostile set, as a table
 
 options:
   --config FILE   global configuration (default: $MENAGERIE_CONFIG or /etc/menagerie/config.json)
+  --engines FILE  engines.json, for the engine commands without a global configuration
+  --docker SOCK   the Docker engine of the engine commands (default: /var/run/docker.sock)
   -h, --help      this help
   --version       the version
 `;
+
+/** Commands that read the configuration. */
+const SERVICE_COMMANDS = new Set(['check-config', 'cleanup', 'frontend', 'menage', 'docker-proxy']);
 
 /** Commands of the API client: they need a server URL, not a configuration. */
 const CLIENT_COMMANDS = new Set(['submit', 'status', 'result', 'jobs', 'cancel']);
@@ -50,6 +60,34 @@ function onSignals(close: () => Promise<void>): void {
   process.on('SIGINT', handler);
 }
 
+/** SIGHUP re-reads engines.json; a refused reload changes nothing and says why. */
+function onReload(reload: () => Promise<unknown>): void {
+  process.on('SIGHUP', () => {
+    log('SIGHUP: reloading engines.json');
+    reload().catch((err: Error) => log(`engines reload refused, nothing changed: ${err.message}`));
+  });
+}
+
+/** `engines list|reload`, `engine test`: operator commands on the engines. */
+async function engineCommand(command: string, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
+    config: { type: 'string' }, engines: { type: 'string' }, docker: { type: 'string' },
+    pid: { type: 'string', multiple: true }, project: { type: 'string' },
+  } });
+  const [sub, ...names] = positionals;
+  const { listEngines, signalReload, testEngines } = await import('./menage/conformance/commands.js');
+  const problems: ConfigProblem[] = [];
+  const enginesFile = values.engines ?? loadConfig(values.config ?? process.env.MENAGERIE_CONFIG ?? '/etc/menagerie/config.json').enginesFile;
+  const engines = loadEngines(enginesFile, process.env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  const o = { engines, enginesFile, docker: values.docker ?? '/var/run/docker.sock', out: (t: string) => process.stdout.write(t) };
+  if (command === 'engines' && sub === 'list') return listEngines(o);
+  if (command === 'engines' && sub === 'reload') return signalReload(o, (values.pid ?? []).map(Number), values.project ?? 'menagerie');
+  if (command === 'engine' && sub === 'test') return testEngines(o, names);
+  process.stderr.write(`menagerie: unknown command "${command} ${sub ?? ''}"\n\n${HELP}`);
+  return 2;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '-h' || command === '--help' || command === 'help') {
@@ -67,6 +105,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (CLIENT_COMMANDS.has(command)) return clientCommand(command, rest);
   if (command === 'token') return tokenCommand(rest);
+  if (command === 'engine' || command === 'engines') return engineCommand(command, rest);
+  if (!SERVICE_COMMANDS.has(command)) {
+    process.stderr.write(`menagerie: unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
   const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, 'dry-run': { type: 'boolean' } } });
   if (values.help) {
     process.stdout.write(HELP);
@@ -85,12 +128,14 @@ async function main(argv: string[]): Promise<number> {
       const f = await startFrontend(config, log);
       log(`frontend listening on ${config.listen.host}:${config.listen.port} (${f.url}), internal API on ${f.internalUrl}`);
       onSignals(() => f.close());
+      onReload(() => f.reload());
       return -1;
     }
     case 'menage': {
       const m = await startMenage(config, log);
       log(`menage running ${m.consumers.length} engine queues`);
       onSignals(() => m.close());
+      onReload(() => m.reload());
       return -1;
     }
     case 'docker-proxy': {

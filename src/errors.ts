@@ -11,6 +11,8 @@ export const ERRORS = {
   MISSING_UPLOAD: { status: 400, public: true },
   UPLOAD_ABORTED: { status: 400, public: true },
   BAD_REQUEST: { status: 400, public: true },
+  INVALID_PARAMETER: { status: 400, public: true },
+  INVALID_CURSOR: { status: 400, public: true },
   UNAUTHORIZED: { status: 401, public: true },
   FORBIDDEN: { status: 403, public: true },
   NOT_FOUND: { status: 404, public: true },

@@ -3,9 +3,12 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
+import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
-import { ConfigError, UnavailableError } from './errors.js';
+import { loadEngines } from './engines/engines.js';
+import { describeChanges, EngineRegistry, type EngineChanges } from './engines/registry.js';
+import { ConfigError, UnavailableError, type ConfigProblem } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { Reaper } from './jobs/reaper.js';
@@ -13,6 +16,7 @@ import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
 import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
+import { QueueDepths } from './queue/depth.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
 
@@ -25,6 +29,8 @@ export interface Frontend {
   service: JobService;
   store: JobStore;
   reaper: Reaper;
+  /** Re-reads engines.json (`menagerie engines reload`, SIGHUP): uploads go to the engines it lists. */
+  reload(): Promise<EngineChanges>;
   close(): Promise<void>;
 }
 
@@ -49,8 +55,9 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const publisher = new Publisher(broker, config.rabbitmq.prefix, config.engines.map((e) => e.name));
     cleanups.push(() => publisher.close());
     await publisher.start();
+    const registry = new EngineRegistry(config.engines);
     const service = new JobService({
-      store, files, queue: publisher, engines: config.engines,
+      store, files, queue: publisher, engines: registry,
       maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
       infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000,
     });
@@ -68,7 +75,9 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
-    const app = createApp({ service, files, health, log, uploads, auth });
+    const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
+    const routers = apiRouters({ service, auth, engines: () => registry.list(), queueDepth });
+    const app = createApp({ service, files, health, log, uploads, auth, routers });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log });
@@ -85,8 +94,9 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     });
     deadLetters.start();
     cleanups.push(() => deadLetters.close());
+    const reload = (): Promise<EngineChanges> => reloadEngines(config.enginesFile, registry, publisher, log);
     return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
-      service, store, reaper, close };
+      service, store, reaper, reload, close };
   } catch (err) {
     await close();
     throw err;
@@ -110,6 +120,21 @@ export function authKey(config: Config): string | undefined {
       message: 'auth.mode "tokens" (the default) needs auth.key: a secret of at least 32 characters that API tokens are hashed with' }]);
   }
   return config.auth.key;
+}
+
+/**
+ * Switches uploads to the engines engines.json now lists: a new engine's queue is declared
+ * before it takes uploads; a removed one takes none (its jobs in flight still finish). A file
+ * with any problem changes nothing.
+ */
+async function reloadEngines(file: string, registry: EngineRegistry, publisher: Publisher, log: (line: string) => void): Promise<EngineChanges> {
+  const problems: ConfigProblem[] = [];
+  const next = loadEngines(file, process.env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  await publisher.addEngines(next.map((e) => e.name));
+  const changes = registry.apply(next);
+  log(`engines reloaded: ${describeChanges(changes)}`);
+  return changes;
 }
 
 function urlOf(server: Server, host: string, scheme = 'http'): string {

@@ -4,10 +4,15 @@ import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
 import { dockerOptions } from './docker-proxy/endpoint.js';
 import { evaluateCreate, formatViolations, loadRules } from './enforcer/index.js';
+import type { Engine } from './engines/engines.js';
+import { EngineRegistry, type EngineChanges } from './engines/registry.js';
 import { ConfigError } from './errors.js';
 import { buildContainerSpec } from './menage/container-spec.js';
 import { Breaker } from './menage/breaker.js';
+import { conformanceGate } from './menage/conformance/gate.js';
 import { checkDaemon } from './menage/daemon-check.js';
+import { reloadEngines } from './menage/engine-reload.js';
+import { EngineSlots } from './menage/engine-slots.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
@@ -17,9 +22,15 @@ import { EngineConsumer } from './queue/consumer.js';
 
 /** A running menage (worker controller). */
 export interface Menage {
-  consumers: EngineConsumer[];
-  /** The name this node gives its leases and containers. */
-  node: string;
+  readonly consumers: EngineConsumer[];
+  /** The name this node gives its leases and containers (menage.node, default hostname:pid). */
+  readonly node: string;
+  /**
+   * Re-reads engines.json (`menagerie engines reload`, SIGHUP): new and changed engines must
+   * pass policy, image and conformance checks, then start; old versions drain. Nothing
+   * changes when any check fails (the promise rejects with the reasons).
+   */
+  reload(): Promise<EngineChanges>;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -32,11 +43,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   });
   checkPolicy(config);
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
-  // A worker node uses its own (revocable) worker token; the frontend's host may use the shared one.
-  const token = config.menage.token ?? config.internalToken;
-  if (!token) throw new ConfigError([{ file: 'configuration', pointer: '/menage/token', message: 'menage needs menage.token (this node\'s worker token) or internalToken' }]);
-  const client = new FrontendClient(config.menage.frontendUrl, token,
-    config.menage.frontendCa ? { ca: readFileSync(config.menage.frontendCa) } : {});
+  const client = frontendClient(config);
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
@@ -46,23 +53,41 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   broker.on('lost', () => log('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
-  const consumers = wanted.map((engine) => new EngineConsumer(broker, {
-    prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
-    handle: createJobHandler({ engine, client, dispatcher, node, log, breaker }),
-  }));
-  breaker.on('open', () => consumers.forEach((c) => c.pause()));
-  breaker.on('close', () => consumers.forEach((c) => c.resume()));
-  await Promise.all(consumers.map((c) => c.start()));
+  const registry = new EngineRegistry(wanted);
+  const slots = new EngineSlots({
+    log, graceMs: config.menage.shutdownGraceSeconds * 1000,
+    consumerFor: (engine) => new EngineConsumer(broker, {
+      prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
+      handle: createJobHandler({ engine, client, dispatcher, node, log, breaker }),
+    }),
+  });
+  breaker.on('open', () => slots.pause());
+  breaker.on('close', () => slots.resume());
+  await slots.start(wanted);
   // Leftovers of this deployment (crash, lost lease) are removed now and every 30 s, in the background.
   const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
   void sweeper.start();
   let closing: Promise<void> | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
+  const gate = conformanceGate(docker, config.rabbitmq.prefix, config.enginesFile, log);
   log(`menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
   return {
-    consumers, node,
+    node,
+    get consumers() {
+      return slots.all();
+    },
+    reload() {
+      // One reload at a time: a second SIGHUP waits for the first.
+      const next = reloading.catch(() => undefined).then(() => reloadEngines({
+        docker, enginesFile: config.enginesFile, only: config.menage.engines, registry, slots, log,
+        checkPolicy: (engines) => checkPolicy(config, engines), conformance: gate,
+      }));
+      reloading = next;
+      return next;
+    },
     close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
-        await Promise.allSettled([...consumers.map((c) => c.close(graceMs)), sweeper.close()]);
+        await Promise.allSettled([slots.close(graceMs), sweeper.close()]);
         breaker.close();
         client.close();
         await broker.close();
@@ -73,16 +98,26 @@ export async function startMenage(config: Config, log: (line: string) => void, o
 }
 
 /**
+ * The client of the frontend's internal API: a worker node uses its own (revocable) worker
+ * token, the frontend's host may use the shared one; an https:// URL is checked against the CA.
+ */
+function frontendClient(config: Config): FrontendClient {
+  const token = config.menage.token ?? config.internalToken;
+  if (!token) throw new ConfigError([{ file: 'configuration', pointer: '/menage/token', message: 'menage needs menage.token (this node\'s worker token) or internalToken' }]);
+  return new FrontendClient(config.menage.frontendUrl, token, config.menage.frontendCa ? { ca: readFileSync(config.menage.frontendCa) } : {});
+}
+
+/**
  * The policy gate: every engine's container settings must pass the enforcer's rules (the
  * same rule engine, in process) or menage refuses to start, naming engine and rule.
  */
-export function checkPolicy(config: Config): void {
+export function checkPolicy(config: Config, engines: readonly Engine[] = config.engines): void {
   const rules = loadRules(config.menage.policyRules);
-  const problems = config.engines.flatMap((engine) => {
+  const problems = engines.flatMap((engine) => {
     const spec = buildContainerSpec(engine, { deployment: config.rabbitmq.prefix, jobId: '1', attempt: 1, node: 'policy-check', deadline: 0 });
     const violations = evaluateCreate(rules, spec);
     return violations.length === 0 ? [] : [{
-      file: config.enginesFile, pointer: `/engines/${config.engines.indexOf(engine)}`,
+      file: config.enginesFile, pointer: `/engines/${engines.indexOf(engine)}`,
       message: `engine "${engine.name}" breaks policy ${config.menage.policyRules}: ${formatViolations(violations)}`,
     }];
   });

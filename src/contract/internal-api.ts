@@ -32,8 +32,16 @@ export const LOG_LIMIT = 4 * 1024 * 1024;
 /** A job's status as the wire shows it. */
 export type WireStatus = (typeof JOB_STATUSES)[number];
 
-/** The controls that were in force for a container, read back from Docker. */
-export type Containment = Record<string, unknown>;
+/**
+ * The controls that were in force for a container, read back from Docker, and the image that
+ * ran the job: `image` as engines.json named it, `imageId` (the content id, sha256:…) and
+ * `repoDigests` (registry digests, when the image came from a registry).
+ */
+export type Containment = Record<string, unknown> & {
+  image?: string;
+  imageId?: string;
+  repoDigests?: string[];
+};
 
 /** `POST start` body. */
 export interface StartRequest { worker: string }

@@ -20,6 +20,8 @@ export interface AppDeps {
   auth: Authenticator;
   /** Bounds on uploads; the configuration's defaults when absent. */
   uploads?: UploadLimits;
+  /** More routers (API v1, src/api), mounted after the original routes. */
+  routers?: readonly Router[];
 }
 
 /** What the internal app needs. */
@@ -53,16 +55,20 @@ function baseApp(log: Log): Koa {
 export function createApp(deps: AppDeps): Koa {
   const app = baseApp(deps.log);
   app.use(cleanPaths());
+  for (const router of publicRouters(deps)) app.use(router.routes()).use(router.allowedMethods());
+  return app;
+}
+
+/** The public app's routers, in the order they are mounted (test/e2e/openapi.test.ts walks them). */
+export function publicRouters(deps: AppDeps): Router[] {
   // Health is for load balancers and the container's health check: no token.
   const open = new Router({ sensitive: true, strict: false });
   open.get('/healthz', async (ctx) => {
     await deps.health();
     ctx.body = { status: 'ok' };
   });
-  app.use(open.routes()).use(open.allowedMethods());
   const router = publicRoutes({ service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}) });
-  app.use(router.routes()).use(router.allowedMethods());
-  return app;
+  return [open, router, ...(deps.routers ?? [])];
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ownerOf } from '../auth/roles.js';
 import { invalidJobId, TooLargeError, UnavailableError } from '../errors.js';
-import { isJobId, isTerminal, STATUS, type Job } from '../jobs/job.js';
+import { isJobId, isTerminal, STATUS, type Job, type JobScope } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import type { FileStore } from '../storage/file-store.js';
 import { authenticate, authorize, principalOf } from './auth.js';
@@ -84,24 +84,11 @@ export function publicRoutes(deps: PublicRouteDeps): Router {
   });
 
   router.get('/link/:id', async (ctx) => {
-    const id = jobId(ctx);
-    const { stream, size, job } = await service.openLink(id, authorize(ctx, 'read'));
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
-    ctx.set('Content-Disposition', `attachment; filename="${job.status === STATUS.success ? 'result' : 'error'}-${id}"`);
-    ctx.set('Cache-Control', 'private, no-store');
-    ctx.type = 'application/octet-stream';
-    ctx.length = size;
-    ctx.body = stream;
+    await sendLink(ctx, service, jobId(ctx), authorize(ctx, 'read'));
   });
 
   router.get('/jobs/:id/log', async (ctx) => {
-    const { stream, size } = await service.openLog(jobId(ctx), authorize(ctx, 'read'));
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
-    ctx.type = 'text/plain; charset=utf-8';
-    ctx.length = size;
-    ctx.body = stream;
+    await sendLog(ctx, service, jobId(ctx), authorize(ctx, 'read'));
   });
 
   router.get('/jobs/:id', async (ctx) => {
@@ -109,6 +96,28 @@ export function publicRoutes(deps: PublicRouteDeps): Router {
   });
 
   return router;
+}
+
+/** Answers with a finished job's result or error text, as an attachment (`/link/<id>`). */
+export async function sendLink(ctx: Context, service: JobService, id: string, scope: JobScope): Promise<void> {
+  const { stream, size, job } = await service.openLink(id, scope);
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
+  ctx.set('Content-Disposition', `attachment; filename="${job.status === STATUS.success ? 'result' : 'error'}-${id}"`);
+  ctx.set('Cache-Control', 'private, no-store');
+  ctx.type = 'application/octet-stream';
+  ctx.length = size;
+  ctx.body = stream;
+}
+
+/** Answers with a job's engine output as plain text (`/jobs/<id>/log`). */
+export async function sendLog(ctx: Context, service: JobService, id: string, scope: JobScope): Promise<void> {
+  const { stream, size } = await service.openLog(id, scope);
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Content-Security-Policy', "default-src 'none'; sandbox");
+  ctx.type = 'text/plain; charset=utf-8';
+  ctx.length = size;
+  ctx.body = stream;
 }
 
 /** Receives one upload and queues its job; the temporary file is gone whatever happens. */

@@ -97,4 +97,21 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
       `CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, id)`,
     ],
   },
+  {
+    version: 7,
+    name: 'job listing indexes',
+    sql: [
+      // GET /api/v1/jobs walks one of these backwards from its cursor (src/jobs/listing.ts):
+      // equality columns first, then id, so a page reads about as many rows as it returns.
+      `CREATE INDEX IF NOT EXISTS jobs_sha256 ON jobs (sha256, id)`,
+      `CREATE INDEX IF NOT EXISTS jobs_filename ON jobs (filename, id)`,
+      `CREATE INDEX IF NOT EXISTS jobs_owner_status ON jobs (owner, status, id)`,
+      `CREATE INDEX IF NOT EXISTS jobs_owner_engine ON jobs (owner, engine, id)`,
+      `CREATE INDEX IF NOT EXISTS jobs_owner_engine_status ON jobs (owner, engine, status, id)`,
+      `CREATE INDEX IF NOT EXISTS jobs_engine ON jobs (engine, id)`,
+      `CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, id)`,
+      // Turns a created range into id bounds (one row read per bound).
+      `CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, id)`,
+    ],
+  },
 ];

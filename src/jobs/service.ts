@@ -3,9 +3,11 @@ import type { ReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { JobView, StartedJob } from '../contract/internal-api.js';
 import type { Engine } from '../engines/engines.js';
+import { engineLookup, type EngineLookup } from '../engines/registry.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
 import { inScope, isTerminal, STATUS, type Job, type JobScope } from './job.js';
+import type { ListQuery } from './listing.js';
 import type { JobStore } from './store.js';
 import { summarize } from './summary.js';
 
@@ -21,7 +23,8 @@ export interface JobServiceDeps {
   store: JobStore;
   files: FileStore;
   queue: JobQueue;
-  engines: readonly Engine[];
+  /** The engines: a fixed list, or a registry that reloads replace (src/engines/registry.ts). */
+  engines: readonly Engine[] | EngineLookup;
   maxAttempts: number;
   graceMs: number;
   /** How long a lease lasts without a heartbeat. */
@@ -45,15 +48,22 @@ const ERROR_TEXT_LIMIT = 1024 * 1024;
  */
 export class JobService {
   readonly #d: JobServiceDeps;
-  readonly #engines: Map<string, Engine>;
+  readonly #engines: EngineLookup;
 
   constructor(deps: JobServiceDeps) {
     this.#d = deps;
-    this.#engines = new Map(deps.engines.map((e) => [e.name, e]));
+    this.#engines = engineLookup(deps.engines);
   }
 
-  /** The engine named `name`, or a 404. */
+  /** The engine named `name` that takes uploads, or a 404 (also for an engine a reload removed). */
   engine(name: string): Engine {
+    const e = this.#engines.active(name);
+    if (!e) throw new NotFoundError('UNKNOWN_ENGINE', `no engine named "${name}"`);
+    return e;
+  }
+
+  /** The engine of a job already accepted (its engine may have been removed since), or a 404. */
+  #engineOf(name: string): Engine {
     const e = this.#engines.get(name);
     if (!e) throw new NotFoundError('UNKNOWN_ENGINE', `no engine named "${name}"`);
     return e;
@@ -80,6 +90,11 @@ export class JobService {
     const job = await this.#d.store.get(id);
     if (!job || !inScope(job, scope)) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
     return job;
+  }
+
+  /** A page of jobs in the caller's scope, newest first (GET /api/v1/jobs). */
+  async list(query: ListQuery, scope: JobScope = {}): Promise<Job[]> {
+    return this.#d.store.list(scope.owner === undefined ? query : { ...query, owner: scope.owner });
   }
 
   /** The `/result/<id>` view. */
@@ -111,7 +126,7 @@ export class JobService {
   /** Gives a worker a new lease on a job; refuses finished jobs and spent attempts. */
   async start(id: string, worker: string): Promise<StartedJob> {
     const job = await this.get(id);
-    const engine = this.engine(job.engine);
+    const engine = this.#engineOf(job.engine);
     const lease = randomBytes(16).toString('hex');
     const deadline = new Date(Date.now() + Math.min(this.#d.leaseMs, engine.timeoutMs + this.#d.graceMs));
     const res = await this.#d.store.apply(id, 'start',
@@ -139,7 +154,7 @@ export class JobService {
    */
   async heartbeat(id: string, lease: string): Promise<{ deadline: string }> {
     const job = await this.get(id);
-    const engine = this.engine(job.engine);
+    const engine = this.#engineOf(job.engine);
     const hardStop = (job.startedAt?.getTime() ?? Date.now()) + engine.timeoutMs + this.#d.graceMs;
     const deadline = new Date(Math.min(Date.now() + this.#d.leaseMs, hardStop));
     const res = await this.#d.store.apply(id, 'heartbeat', { deadline }, { lease });
@@ -149,7 +164,7 @@ export class JobService {
 
   /** Records a worker's result, streamed from `body`, if its lease is current. */
   async succeed(id: string, lease: string, body: Readable, containment?: unknown): Promise<JobView> {
-    const engine = this.engine((await this.get(id)).engine);
+    const engine = this.#engineOf((await this.get(id)).engine);
     const staging = await this.#d.files.stage(id, 'result', lease);
     const written = await this.#d.files.write(staging, body, engine.containment.resultLimit, 'result');
     const res = await this.#d.store.apply(id, 'succeed',
@@ -235,7 +250,8 @@ export class JobService {
    * short before its client got an id, removed with its files.
    */
   async reap(job: Job): Promise<'requeued' | 'failed' | 'removed' | 'skipped'> {
-    const engine = this.#engines.get(job.engine);
+    // A job of an engine a reload removed is not queued again: nothing consumes its queue.
+    const engine = this.#engines.active(job.engine);
     if (!engine) {
       await this.fail(job.id, undefined, `engine "${job.engine}" is no longer configured`);
       return 'failed';

@@ -1,6 +1,7 @@
 import mysql, { type Pool, type PoolConnection, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
 import { sqlStatuses, STATUS, TERMINAL, TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
+import { listRows, type ListQuery } from './listing.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** The outcome of a conditional state change. */
@@ -132,6 +133,12 @@ export class JobStore {
   async get(id: string): Promise<Job | undefined> {
     const [rows] = await this.#pool.execute<RowDataPacket[]>(t('SELECT * FROM jobs WHERE id = ?'), [id]).catch(translate);
     return rows[0] ? toJob(rows[0]) : undefined;
+  }
+
+  /** One page of the job listing, newest first (the query is built in listing.ts). */
+  async list(query: ListQuery): Promise<Job[]> {
+    const rows = await listRows(async (sql, params) => (await this.#pool.query<RowDataPacket[]>(t(sql), params))[0], query).catch(translate);
+    return rows.map(toJob);
   }
 
   /**

@@ -1,9 +1,10 @@
 import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import { createHash } from 'node:crypto';
+import type { Containment } from '../contract/internal-api.js';
 
-/** The controls that were in force for a container, read back from Docker. */
-export type Containment = Record<string, unknown>;
+/** The controls that were in force for a container and the image that ran it (contract). */
+export type { Containment };
 
 /** What the Docker daemon itself enforces, from `docker info` (read once per runner). */
 export interface DaemonFacts {

@@ -10,7 +10,7 @@ import { declareTopology, names, type JobMessage } from './topology.js';
 export class Publisher {
   readonly #conn: BrokerConnection;
   readonly #prefix: string;
-  readonly #engines: readonly string[];
+  #engines: readonly string[];
   readonly #timeoutMs: number;
   #channel: Promise<ConfirmChannel> | undefined;
   #closing: Promise<void> | undefined;
@@ -42,6 +42,18 @@ export class Publisher {
       throw err;
     });
     return this.#channel;
+  }
+
+  /**
+   * Declares the queues of engines a reload added, so their uploads are never published to a
+   * queue that does not exist (an unroutable message would be confirmed and lost).
+   */
+  async addEngines(engines: readonly string[]): Promise<void> {
+    const fresh = engines.filter((e) => !this.#engines.includes(e));
+    if (fresh.length === 0) return;
+    const ch = await this.#getChannel();
+    await declareTopology(ch, this.#prefix, fresh);
+    this.#engines = [...this.#engines, ...fresh];
   }
 
   /** Queues one job; throws UnavailableError if the broker did not confirm in time. */

@@ -77,7 +77,7 @@ describe('e2e: the scale-out playbook, static checks (nothing provisioned)', fun
       expect(config.internalToken).to.equal('');
       expect(config.rabbitmq.ca).to.equal(join(hostDir, 'ca.crt'));
       expect(config.menage).to.include({ frontendUrl: 'https://10.0.1.5:8101', frontendCa: join(hostDir, 'ca.crt'), node: host, dockerSocket: 'tcp://docker-proxy:2375' });
-      expect(config.menage.engines, `${host}'s engines (its node group)`).to.deep.equal(host === 'node3.example.org' ? ['md5'] : []);
+      expect(config.menage.engines, `${host}'s engines (its node group)`).to.deep.equal(host === 'node3.example.org' ? ['md5', 'exiftool', 'yara'] : []);
     }
   });
 

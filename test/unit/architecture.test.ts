@@ -53,7 +53,9 @@ describe('architecture: the tree shows the layering', () => {
 
   it('only the composition roots and the driver fences import the drivers', () => {
     const fences: Record<string, RegExp> = {
-      mysql2: /^(jobs|auth)\//, amqplib: /^(queue)\//, dockerode: /^(menage|enforcer|cleanup|docker-proxy)\/|^(menage|enforcer|docker-proxy)\.ts$/,
+      mysql2: /^(jobs|auth)\//, amqplib: /^(queue)\//,
+      // HTTP glue: the frontend's apps (http/), API v1 (api/), the console and the enforcer's API.
+      koa: /^(http|api|console|enforcer)\/|^enforcer\.ts$/, '@koa/router': /^(http|api|console|enforcer)\/|^enforcer\.ts$/, dockerode: /^(menage|enforcer|cleanup|docker-proxy)\/|^(menage|enforcer|docker-proxy)\.ts$/,
     };
     const offenders: string[] = [];
     for (const file of sources(SRC)) {

@@ -1,0 +1,24 @@
+import type Docker from 'dockerode';
+import { dirname, join } from 'node:path';
+import type { Engine } from '../../engines/engines.js';
+import { DockerRunner } from '../runner.js';
+import { formatReport, runKit } from './kit.js';
+
+/**
+ * The gate a reload puts every new or changed engine through: its conformance kit, run in
+ * containers labelled with their own deployment (`<deployment>-kit`) so that no sweeper of
+ * the live deployment mistakes them for jobs. Resolves to why the engine failed, if it did.
+ */
+export function conformanceGate(docker: Docker, deployment: string, enginesFile: string, log: (line: string) => void): (engine: Engine) => Promise<string | undefined> {
+  const runner = new DockerRunner(docker, `${deployment}-kit`);
+  return async (engine) => {
+    try {
+      const report = await runKit({ engine, engineDir: join(dirname(enginesFile), engine.name), dispatcher: runner, docker });
+      for (const line of formatReport(report).split('\n')) log(`conformance: ${line}`);
+      if (report.passed) return undefined;
+      return report.grades.filter((g) => !g.pass).map((g) => `${g.case}: ${g.outcome} (${g.detail})`).join('; ');
+    } catch (err) {
+      return `the kit could not run: ${(err as Error).message}`;
+    }
+  };
+}

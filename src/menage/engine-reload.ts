@@ -1,0 +1,62 @@
+import type Docker from 'dockerode';
+import { loadEngines, type Engine } from '../engines/engines.js';
+import { describeChanges, type EngineChanges, type EngineRegistry } from '../engines/registry.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { checkDaemon } from './daemon-check.js';
+import type { EngineSlots } from './engine-slots.js';
+
+/** What a reload of menage's engines needs. */
+export interface EngineReloadDeps {
+  docker: Docker;
+  enginesFile: string;
+  /** The engines this menage runs (config `menage.engines`); empty: all. */
+  only: readonly string[];
+  registry: EngineRegistry;
+  slots: EngineSlots;
+  /** Throws a ConfigError when an engine breaks the container policy. */
+  checkPolicy: (engines: readonly Engine[]) => void;
+  /** Runs the conformance kit; resolves to why the engine failed it, undefined when it passed. */
+  conformance: (engine: Engine) => Promise<string | undefined>;
+  log: (line: string) => void;
+}
+
+/**
+ * Re-reads engines.json and switches menage to it while jobs run: every new or changed engine
+ * must load, pass the policy, have its image (pulled when missing) and pass its conformance
+ * kit, or nothing changes at all. Then new versions start and old ones drain (EngineSlots).
+ */
+export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges> {
+  const problems: ConfigProblem[] = [];
+  const all = loadEngines(d.enginesFile, process.env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  const next = d.only.length ? all.filter((e) => d.only.includes(e.name)) : all;
+  d.checkPolicy(all);
+  const changes = d.registry.diff(next);
+  const incoming = [...changes.added, ...changes.changed.map((c) => c.to)];
+  for (const engine of incoming) await ensureImage(d.docker, engine, d.enginesFile, d.log);
+  const daemon = await checkDaemon(d.docker, incoming, d.enginesFile, all);
+  if (daemon.problems.length) throw new ConfigError(daemon.problems);
+  const refused: ConfigProblem[] = [];
+  for (const engine of incoming) {
+    d.log(`reload: running the conformance kit of ${engine.name} (${engine.image})`);
+    const why = await d.conformance(engine);
+    if (why) refused.push({ file: d.enginesFile, pointer: `/engines/${all.indexOf(engine)}`, message: `engine "${engine.name}" (${engine.image}) failed its conformance kit: ${why}` });
+  }
+  if (refused.length) throw new ConfigError(refused);
+  d.registry.apply(next);
+  await d.slots.apply(changes);
+  d.log(`engines reloaded: ${describeChanges(changes)}`);
+  return changes;
+}
+
+/** Pulls an engine's image when the daemon does not have it; a failed pull names the image. */
+async function ensureImage(docker: Docker, engine: Engine, file: string, log: (line: string) => void): Promise<void> {
+  if (await docker.getImage(engine.image).inspect().then(() => true, () => false)) return;
+  log(`reload: pulling ${engine.image}`);
+  try {
+    const stream = await docker.pull(engine.image);
+    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    throw new ConfigError([{ file, pointer: '', message: `engine "${engine.name}": image ${engine.image} is not present and could not be pulled: ${(err as Error).message}` }]);
+  }
+}
