@@ -169,6 +169,13 @@ export class UploadTimeoutError extends AppError {
 /** The frontend could not be reached or failed: retry later, the job is not at fault. */
 export class FrontendUnavailable extends Error {}
 
+/**
+ * The frontend refused this worker's token (401): revoked, or not a worker token. Handled as
+ * the frontend being away (the node takes no work and hands back what it holds) until it
+ * is let in again.
+ */
+export class WorkerRefused extends FrontendUnavailable {}
+
 /** The Docker daemon or the run was interrupted: not the engine's fault, hand the job back. */
 export class InfrastructureError extends Error {}
 

@@ -1,4 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { apiRouters } from './api/v1.js';
@@ -20,7 +22,7 @@ import { WebhookOutbox } from './jobs/webhook-outbox.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
-import { BrokerConnection } from './queue/connection.js';
+import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
 import { CancelPublisher } from './queue/cancels.js';
 import { QueueDepths } from './queue/depth.js';
@@ -48,9 +50,12 @@ export interface Frontend {
 export async function startFrontend(config: Config, log: (line: string) => void): Promise<Frontend> {
   const key = authKey(config);
   const webhookSecret = webhooksSecret(config);
+  if (!config.internalToken) {
+    throw new ConfigError([{ file: 'configuration', pointer: '/internalToken', message: 'the frontend needs internalToken: the shared secret of its internal API (16 characters or more)' }]);
+  }
   const store = new JobStore(databaseOptions(config));
   const tokens = new TokenStore(databaseOptions(config));
-  const broker = new BrokerConnection(config.rabbitmq.url);
+  const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   const cleanups: (() => Promise<unknown>)[] = [() => broker.close(), () => store.close(), () => tokens.close()];
   const close = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: Error) => log(`close: ${e.message}`));
@@ -100,7 +105,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines: engineStatus });
-    const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
+    const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port, tlsFiles(config.internalListen));
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
       infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000, settleMs: config.jobs.leaseSeconds * 1000 });
@@ -127,7 +132,8 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     }
     cleanups.push(purgeKeysPeriodically(keys, log));
     const reload = (): Promise<EngineChanges> => reloadEngines(config.enginesFile, registry, publisher, log);
-    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, engineStatus, reload, close };
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
+      service, store, reaper, engineStatus, reload, close };
   } catch (err) {
     await close();
     throw err;
@@ -186,9 +192,14 @@ async function reloadEngines(file: string, registry: EngineRegistry, publisher: 
   return changes;
 }
 
-function urlOf(server: Server, host: string): string {
+function urlOf(server: Server, host: string, scheme = 'http'): string {
   const { port } = server.address() as AddressInfo;
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+}
+
+/** The internal listener's certificate and key (PEM), read now; undefined for plain HTTP. */
+function tlsFiles(l: Config['internalListen']): { cert: Buffer; key: Buffer } | undefined {
+  return l.cert && l.key ? { cert: readFileSync(l.cert), key: readFileSync(l.key) } : undefined;
 }
 
 /**
@@ -209,8 +220,10 @@ function sweepTmpPeriodically(files: FileStore, idleMs: number, log: (line: stri
 /** How often stale temporary files are swept. */
 const TMP_SWEEP_INTERVAL_MS = 5 * 60_000;
 
-async function listen(handler: RequestListener, host: string, port: number): Promise<Server> {
-  const server = createServer({ requestTimeout: 600_000, headersTimeout: 30_000 }, handler);
+async function listen(handler: RequestListener, host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<Server> {
+  const options = { requestTimeout: 600_000, headersTimeout: 30_000 };
+  // HTTPS for worker nodes on other hosts; TLS 1.2 at least (Node's default minimum).
+  const server: Server = tls ? createHttpsServer({ ...options, ...tls }, handler) : createServer(options, handler);
   answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
 import { dockerOptions } from './docker-proxy/endpoint.js';
@@ -19,12 +20,14 @@ import { createJobHandler } from './menage/worker.js';
 import { EngineReporter } from './menage/engine-reporter.js';
 import { RunningJobs } from './menage/running-jobs.js';
 import { CancelListener } from './queue/cancels.js';
-import { BrokerConnection } from './queue/connection.js';
+import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
 
 /** A running menage (worker controller). */
 export interface Menage {
   readonly consumers: EngineConsumer[];
+  /** The name this node gives its leases and containers (menage.node, default hostname:pid). */
+  readonly node: string;
   /**
    * Re-reads engines.json (`menagerie engines reload`, SIGHUP): new and changed engines must
    * pass policy, image and conformance checks, then start; old versions drain. Nothing
@@ -43,13 +46,13 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   });
   checkPolicy(config);
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
-  const client = new FrontendClient(config.menage.frontendUrl, config.internalToken);
-  const node = options.node ?? `${hostname()}:${process.pid}`;
+  const client = frontendClient(config);
+  const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
   for (const warning of daemon.warnings) log(`warning: ${warning}`);
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
-  const broker = new BrokerConnection(config.rabbitmq.url);
+  const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   broker.on('lost', () => log('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
@@ -81,7 +84,9 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   let closing: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   const gate = conformanceGate(docker, config.rabbitmq.prefix, config.enginesFile, log);
+  log(`menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
   return {
+    node,
     get consumers() {
       return slots.all();
     },
@@ -101,11 +106,22 @@ export async function startMenage(config: Config, log: (line: string) => void, o
         reporter.close();
         await Promise.allSettled([slots.close(graceMs), sweeper.close(), cancels.close()]);
         breaker.close();
+        client.close();
         await broker.close();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The client of the frontend's internal API: a worker node uses its own (revocable) worker
+ * token, the frontend's host may use the shared one; an https:// URL is checked against the CA.
+ */
+function frontendClient(config: Config): FrontendClient {
+  const token = config.menage.token ?? config.internalToken;
+  if (!token) throw new ConfigError([{ file: 'configuration', pointer: '/menage/token', message: 'menage needs menage.token (this node\'s worker token) or internalToken' }]);
+  return new FrontendClient(config.menage.frontendUrl, token, config.menage.frontendCa ? { ca: readFileSync(config.menage.frontendCa) } : {});
 }
 
 /**

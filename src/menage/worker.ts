@@ -3,7 +3,7 @@ import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
 import type { Breaker, Dependency } from './breaker.js';
-import { FrontendUnavailable, InfrastructureError, RunAborted } from '../errors.js';
+import { FrontendUnavailable, InfrastructureError, RunAborted, WorkerRefused } from '../errors.js';
 import type { FrontendClient, StartedJob } from './frontend-client.js';
 import type { ContainerDispatcher } from './runner.js';
 import type { RunningJobs } from './running-jobs.js';
@@ -68,7 +68,16 @@ export function createJobHandler(d: WorkerDeps) {
           d.log(`job ${id}: lease lost (another worker has the job); stopping this run`);
           job.abort();
         }
-      }, (err: Error) => d.log(`job ${id}: heartbeat failed: ${err.message}`));
+      }, (err: Error) => {
+        d.log(`job ${id}: heartbeat failed: ${err.message}`);
+        // This node's token is refused: it can deliver nothing, so it stops the run and takes
+        // no more work; the lease runs out and the frontend hands the job to another node.
+        if (err instanceof WorkerRefused && !lostLease) {
+          lostLease = true;
+          d.breaker.trip('frontend', err.message);
+          job.abort();
+        }
+      });
     }, started.heartbeatMs);
     try {
       const outcome = await d.dispatcher.run(d.engine, {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Engine } from '../../../src/engines/engines.js';
 import { Breaker } from '../../../src/menage/breaker.js';
-import { FrontendUnavailable, InfrastructureError, RunAborted } from '../../../src/errors.js';
+import { FrontendUnavailable, InfrastructureError, RunAborted, WorkerRefused } from '../../../src/errors.js';
 import type { FrontendClient } from '../../../src/menage/frontend-client.js';
 import type { ContainerDispatcher, RunOutcome } from '../../../src/menage/runner.js';
 import { RunningJobs } from '../../../src/menage/running-jobs.js';
@@ -64,6 +64,29 @@ describe('worker: failure classification and the circuit breaker', () => {
     expect(calls.releases).to.deep.equal([{ infrastructure: true }]);
     expect(breaker.isOpen).to.equal(true);
     expect(breaker.down).to.deep.equal(['docker']);
+  });
+
+  it('a refused node token (401) on a heartbeat stops the run and takes no more work; the job is left to the lease', async () => {
+    const { client, calls } = fakeClient();
+    const refusing = Object.assign(Object.create(null), client, {
+      start: async (id: string) => ({ jobid: id, engine: 'md5', lease: 'l'.repeat(32), attempt: 1, size: 1, deadline: '', heartbeatMs: 10 }),
+      heartbeat: async () => { throw new WorkerRefused('the frontend refused this node\'s token (401) for POST heartbeat'); },
+    }) as FrontendClient;
+    up.frontend = false;
+    let aborted = false;
+    const handle = handler(refusing, { run: (_e, job) => new Promise((_resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the run was not stopped')), 2000);
+      job.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        aborted = true;
+        reject(new RunAborted('aborted'));
+      });
+    }) });
+    expect(await handle(message, new AbortController().signal)).to.equal('ack');
+    expect(aborted).to.equal(true);
+    expect(calls.releases, 'nothing to hand back with a refused token').to.deep.equal([]);
+    expect(breaker.down).to.deep.equal(['frontend']);
+    expect(lines.join('\n')).to.match(/refused this node's token \(401\)/);
   });
 
   it('a Docker error while Docker answers may be the job\'s fault: counted release, requeue, breaker closed', async () => {
