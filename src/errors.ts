@@ -12,6 +12,9 @@ export const ERRORS = {
   UPLOAD_ABORTED: { status: 400, public: true },
   BAD_REQUEST: { status: 400, public: true },
   INVALID_PARAMETER: { status: 400, public: true },
+  INVALID_ENGINES: { status: 400, public: true },
+  INVALID_CALLBACK: { status: 400, public: true },
+  INVALID_IDEMPOTENCY_KEY: { status: 400, public: true },
   INVALID_CURSOR: { status: 400, public: true },
   UNAUTHORIZED: { status: 401, public: true },
   FORBIDDEN: { status: 403, public: true },
@@ -19,10 +22,14 @@ export const ERRORS = {
   UNKNOWN_ENGINE: { status: 404, public: true },
   JOB_NOT_FOUND: { status: 404, public: true },
   RESULT_MISSING: { status: 404, public: true },
+  INPUT_MISSING: { status: 404, public: true },
   METHOD_NOT_ALLOWED: { status: 405, public: true },
   REQUEST_TIMEOUT: { status: 408, public: true },
   UPLOAD_TIMEOUT: { status: 408, public: true },
   JOB_NOT_FINISHED: { status: 409, public: true },
+  JOB_FINISHED: { status: 409, public: true },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, public: true },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, public: true },
   BODY_TOO_LARGE: { status: 413, public: true },
   UPLOAD_TOO_LARGE: { status: 413, public: true },
   RATE_LIMITED: { status: 429, public: true },
@@ -36,9 +43,7 @@ export const ERRORS = {
   INVALID_REQUEST: { status: 400, public: false },
   INVALID_JSON: { status: 400, public: false },
   INVALID_LEASE: { status: 400, public: false },
-  INPUT_MISSING: { status: 404, public: false },
   JOB_BUSY: { status: 409, public: false },
-  JOB_FINISHED: { status: 409, public: false },
   STALE_LEASE: { status: 409, public: false },
   REPORT_TOO_LARGE: { status: 413, public: false },
   // Enforcer and command line.
@@ -163,6 +168,13 @@ export class UploadTimeoutError extends AppError {
 
 /** The frontend could not be reached or failed: retry later, the job is not at fault. */
 export class FrontendUnavailable extends Error {}
+
+/**
+ * The frontend refused this worker's token (401): revoked, or not a worker token. Handled as
+ * the frontend being away (the node takes no work and hands back what it holds) until it
+ * is let in again.
+ */
+export class WorkerRefused extends FrontendUnavailable {}
 
 /** The Docker daemon or the run was interrupted: not the engine's fault, hand the job back. */
 export class InfrastructureError extends Error {}

@@ -1,24 +1,36 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
+import { jobRecord } from './api/job-record.js';
 import { loadEngines } from './engines/engines.js';
 import { describeChanges, EngineRegistry, type EngineChanges } from './engines/registry.js';
+import { EngineStatusBoard } from './engines/status.js';
 import { ConfigError, UnavailableError, type ConfigProblem } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
 import { answerClientErrors } from './http/client-errors.js';
+import { UploadGate } from './http/submit-upload.js';
+import { JobControl } from './jobs/control.js';
+import { IdempotencyStore } from './jobs/idempotency-store.js';
+import { ResultCacheStore } from './jobs/result-cache.js';
+import { Submissions } from './jobs/submission.js';
+import { WebhookOutbox } from './jobs/webhook-outbox.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
 import { JobStore } from './jobs/store.js';
 import { MonitorQueries } from './jobs/monitor-queries.js';
 import { CONSOLE_DIR, consoleRouters, enforcerPolicy } from './console/index.js';
-import { BrokerConnection } from './queue/connection.js';
+import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { DeadLetterConsumer } from './queue/dead-letters.js';
+import { CancelPublisher } from './queue/cancels.js';
 import { QueueDepths } from './queue/depth.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** A running frontend. */
 export interface Frontend {
@@ -29,6 +41,8 @@ export interface Frontend {
   service: JobService;
   store: JobStore;
   reaper: Reaper;
+  /** What menage nodes report about the engines (image digests, slots): the EngineStatusSource. */
+  engineStatus: EngineStatusBoard;
   /** Re-reads engines.json (`menagerie engines reload`, SIGHUP): uploads go to the engines it lists. */
   reload(): Promise<EngineChanges>;
   close(): Promise<void>;
@@ -37,9 +51,13 @@ export interface Frontend {
 /** Composition root of the frontend: wires store, queue, files and the HTTP app, and listens. */
 export async function startFrontend(config: Config, log: (line: string) => void): Promise<Frontend> {
   const key = authKey(config);
+  const webhookSecret = webhooksSecret(config);
+  if (!config.internalToken) {
+    throw new ConfigError([{ file: 'configuration', pointer: '/internalToken', message: 'the frontend needs internalToken: the shared secret of its internal API (16 characters or more)' }]);
+  }
   const store = new JobStore(databaseOptions(config));
   const tokens = new TokenStore(databaseOptions(config));
-  const broker = new BrokerConnection(config.rabbitmq.url);
+  const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   const cleanups: (() => Promise<unknown>)[] = [() => broker.close(), () => store.close(), () => tokens.close()];
   const close = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: Error) => log(`close: ${e.message}`));
@@ -72,19 +90,30 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
+    const engineStatus = new EngineStatusBoard(config.menage.statusIntervalSeconds * 4000);
+    const cancels = new CancelPublisher(broker, config.rabbitmq.prefix);
+    cleanups.push(() => cancels.close());
+    const control = new JobControl({ service, files, notifier: cancels, log });
+    const keys = new IdempotencyStore(store.pool);
+    const submissions = new Submissions({ service, files, cache: new ResultCacheStore(store.pool), keys, digests: engineStatus });
+    const gate = new UploadGate(uploads.maxConcurrent, uploads.rate);
+    const callbackPrefixes = config.webhooks.allowedPrefixes;
     const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
     const queries = new MonitorQueries(databaseOptions(config));
     cleanups.push(() => queries.close());
     const routers = [
-      ...apiRouters({ service, auth, engines: () => registry.list(), queueDepth }),
+      ...apiRouters({
+        service, auth, engines: () => registry.list(), engineStatus, queueDepth,
+        jobControl: { control, submissions, files, gate, idleTimeoutMs: uploads.idleTimeoutMs, callbackPrefixes },
+      }),
       ...consoleRouters({ queries, auth, engines: () => registry.list().map((e) => e.name),
         policy: enforcerPolicy(config.console.enforcerUrl, config.console.enforcerToken), ...(config.console.enabled ? { dir: CONSOLE_DIR } : {}) }),
     ];
-    const app = createApp({ service, files, health, log, uploads, auth, routers });
+    const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log });
-    const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port);
+    const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines: engineStatus });
+    const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port, tlsFiles(config.internalListen));
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
       infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000, settleMs: config.jobs.leaseSeconds * 1000 });
@@ -97,8 +126,22 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     });
     deadLetters.start();
     cleanups.push(() => deadLetters.close());
+    if (webhookSecret !== undefined) {
+      const webhooks = new WebhookDispatcher({
+        outbox: new WebhookOutbox(store.pool), secret: webhookSecret, log,
+        record: async (id) => {
+          const job = await store.get(id);
+          return job && jobRecord(job);
+        },
+        maxAttempts: config.webhooks.maxAttempts, timeoutMs: config.webhooks.timeoutSeconds * 1000, firstRetryMs: config.webhooks.firstRetrySeconds * 1000,
+      });
+      webhooks.start();
+      cleanups.push(() => webhooks.close());
+    }
+    cleanups.push(purgeKeysPeriodically(keys, log));
     const reload = (): Promise<EngineChanges> => reloadEngines(config.enginesFile, registry, publisher, log);
-    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host), service, store, reaper, reload, close };
+    return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
+      service, store, reaper, engineStatus, reload, close };
   } catch (err) {
     await close();
     throw err;
@@ -124,6 +167,24 @@ export function authKey(config: Config): string | undefined {
   return config.auth.key;
 }
 
+/** The webhook signing secret; callbacks allowed (webhooks.allowedPrefixes) need one. */
+export function webhooksSecret(config: Config): string | undefined {
+  if (config.webhooks.allowedPrefixes.length > 0 && !config.webhooks.secret) {
+    throw new ConfigError([{ file: 'configuration', pointer: '/webhooks/secret',
+      message: 'webhooks.allowedPrefixes allows callbacks, so webhooks.secret is needed: at least 32 characters that deliveries are signed with' }]);
+  }
+  return config.webhooks.allowedPrefixes.length > 0 ? config.webhooks.secret : undefined;
+}
+
+/** Idempotency keys older than 24 hours are removed hourly. Returns the stopper. */
+function purgeKeysPeriodically(keys: IdempotencyStore, log: (line: string) => void): () => Promise<void> {
+  const timer = setInterval(() => {
+    keys.purge(new Date()).catch((err: Error) => log(`idempotency keys: purge failed: ${err.message}`));
+  }, 3600_000);
+  timer.unref();
+  return async () => clearInterval(timer);
+}
+
 /**
  * Switches uploads to the engines engines.json now lists: a new engine's queue is declared
  * before it takes uploads; a removed one takes none (its jobs in flight still finish). A file
@@ -139,9 +200,14 @@ async function reloadEngines(file: string, registry: EngineRegistry, publisher: 
   return changes;
 }
 
-function urlOf(server: Server, host: string): string {
+function urlOf(server: Server, host: string, scheme = 'http'): string {
   const { port } = server.address() as AddressInfo;
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+}
+
+/** The internal listener's certificate and key (PEM), read now; undefined for plain HTTP. */
+function tlsFiles(l: Config['internalListen']): { cert: Buffer; key: Buffer } | undefined {
+  return l.cert && l.key ? { cert: readFileSync(l.cert), key: readFileSync(l.key) } : undefined;
 }
 
 /**
@@ -162,8 +228,10 @@ function sweepTmpPeriodically(files: FileStore, idleMs: number, log: (line: stri
 /** How often stale temporary files are swept. */
 const TMP_SWEEP_INTERVAL_MS = 5 * 60_000;
 
-async function listen(handler: RequestListener, host: string, port: number): Promise<Server> {
-  const server = createServer({ requestTimeout: 600_000, headersTimeout: 30_000 }, handler);
+async function listen(handler: RequestListener, host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<Server> {
+  const options = { requestTimeout: 600_000, headersTimeout: 30_000 };
+  // HTTPS for worker nodes on other hosts; TLS 1.2 at least (Node's default minimum).
+  const server: Server = tls ? createHttpsServer({ ...options, ...tls }, handler) : createServer(options, handler);
   answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,4 +1,5 @@
 import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from './config/config.js';
 import { dockerOptions } from './docker-proxy/endpoint.js';
@@ -16,12 +17,17 @@ import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
 import { DockerRunner, type ContainerDispatcher } from './menage/runner.js';
 import { createJobHandler } from './menage/worker.js';
-import { BrokerConnection } from './queue/connection.js';
+import { EngineReporter } from './menage/engine-reporter.js';
+import { RunningJobs } from './menage/running-jobs.js';
+import { CancelListener } from './queue/cancels.js';
+import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
 
 /** A running menage (worker controller). */
 export interface Menage {
   readonly consumers: EngineConsumer[];
+  /** The name this node gives its leases and containers (menage.node, default hostname:pid). */
+  readonly node: string;
   /**
    * Re-reads engines.json (`menagerie engines reload`, SIGHUP): new and changed engines must
    * pass policy, image and conformance checks, then start; old versions drain. Nothing
@@ -40,34 +46,47 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   });
   checkPolicy(config);
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
-  const client = new FrontendClient(config.menage.frontendUrl, config.internalToken);
-  const node = options.node ?? `${hostname()}:${process.pid}`;
+  const client = frontendClient(config);
+  const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
   for (const warning of daemon.warnings) log(`warning: ${warning}`);
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
-  const broker = new BrokerConnection(config.rabbitmq.url);
+  const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   broker.on('lost', () => log('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
   const registry = new EngineRegistry(wanted);
+  const running = new RunningJobs();
   const slots = new EngineSlots({
     log, graceMs: config.menage.shutdownGraceSeconds * 1000,
     consumerFor: (engine) => new EngineConsumer(broker, {
       prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
-      handle: createJobHandler({ engine, client, dispatcher, node, log, breaker }),
+      handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running }),
     }),
   });
+  // A cancelled job's container is stopped as soon as the broadcast arrives.
+  const cancels = new CancelListener(broker, config.rabbitmq.prefix, (m) => void running.cancel(m.jobId), log);
+  await cancels.start();
   breaker.on('open', () => slots.pause());
   breaker.on('close', () => slots.resume());
   await slots.start(wanted);
+  const reporter = new EngineReporter({
+    engines: () => registry.list(), node, log, intervalMs: config.menage.statusIntervalSeconds * 1000,
+    imageId: (image) => docker.getImage(image).inspect().then((i) => i.Id, () => null),
+    busy: (name) => running.busy(name),
+    send: (report) => client.reportEngines(report),
+  });
+  await reporter.start();
   // Leftovers of this deployment (crash, lost lease) are removed now and every 30 s, in the background.
   const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
   void sweeper.start();
   let closing: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   const gate = conformanceGate(docker, config.rabbitmq.prefix, config.enginesFile, log);
+  log(`menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
   return {
+    node,
     get consumers() {
       return slots.all();
     },
@@ -78,17 +97,31 @@ export async function startMenage(config: Config, log: (line: string) => void, o
         checkPolicy: (engines) => checkPolicy(config, engines), conformance: gate,
       }));
       reloading = next;
+      // A new version runs another image: the frontend learns it now, not an interval later.
+      void next.then(() => reporter.report(), () => undefined);
       return next;
     },
     close(graceMs = config.menage.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
-        await Promise.allSettled([slots.close(graceMs), sweeper.close()]);
+        reporter.close();
+        await Promise.allSettled([slots.close(graceMs), sweeper.close(), cancels.close()]);
         breaker.close();
+        client.close();
         await broker.close();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The client of the frontend's internal API: a worker node uses its own (revocable) worker
+ * token, the frontend's host may use the shared one; an https:// URL is checked against the CA.
+ */
+function frontendClient(config: Config): FrontendClient {
+  const token = config.menage.token ?? config.internalToken;
+  if (!token) throw new ConfigError([{ file: 'configuration', pointer: '/menage/token', message: 'menage needs menage.token (this node\'s worker token) or internalToken' }]);
+  return new FrontendClient(config.menage.frontendUrl, token, config.menage.frontendCa ? { ca: readFileSync(config.menage.frontendCa) } : {});
 }
 
 /**

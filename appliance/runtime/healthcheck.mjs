@@ -4,11 +4,17 @@
 // menage calls it). docker-proxy: Docker's /_ping through itself (its listener and the daemon).
 // enforcer: the Docker socket (its directory is mounted at /host-run) and its own API.
 import { request } from 'node:http';
+import { request as tlsRequest } from 'node:https';
 
-/** GET over TCP or a unix socket; resolves to the status code. */
-function get(options) {
+// Scale-out (docs/scale-out.md): the internal API serves HTTPS, its certificate from the
+// appliance CA, which NODE_EXTRA_CA_CERTS makes trusted; a worker node's menage calls it with
+// its own worker token, on the frontend host's address.
+const internalTls = process.env.MENAGERIE_INTERNAL_TLS === '1';
+
+/** GET over TCP or a unix socket (`tls`: HTTPS); resolves to the status code. */
+function get(options, tls = false) {
   return new Promise((resolve, reject) => {
-    const req = request({ method: 'GET', timeout: 4000, ...options }, (res) => {
+    const req = (tls ? tlsRequest : request)({ method: 'GET', timeout: 4000, ...options }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -18,16 +24,17 @@ function get(options) {
   });
 }
 
-const internalAuth = { authorization: `Bearer ${process.env.MENAGERIE_INTERNAL_TOKEN ?? ''}` };
+const internalAuth = { authorization: `Bearer ${process.env.MENAGERIE_WORKER_TOKEN || process.env.MENAGERIE_INTERNAL_TOKEN || ''}` };
 
 const checks = {
   frontend: [
     () => get({ host: '127.0.0.1', port: 8100, path: '/healthz' }),
-    () => get({ host: '127.0.0.1', port: 8101, path: '/internal/healthz', headers: internalAuth }),
+    // Its own listener by loopback: the certificate names the addresses workers use, not 127.0.0.1.
+    () => get({ host: '127.0.0.1', port: 8101, path: '/internal/healthz', headers: internalAuth, rejectUnauthorized: false }, internalTls),
   ],
   menage: [
     () => get({ host: process.env.MENAGERIE_DOCKER_PROXY_HOST ?? 'docker-proxy', port: 2375, path: '/_ping' }),
-    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8101, path: '/internal/healthz', headers: internalAuth }),
+    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8101, path: '/internal/healthz', headers: internalAuth }, internalTls),
   ],
   'docker-proxy': [() => get({ host: '127.0.0.1', port: 2375, path: '/_ping' })],
   enforcer: [

@@ -1,18 +1,14 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Engine } from '../engines/engines.js';
+import type { EngineStatusSource } from '../engines/status.js';
 import { ForbiddenError } from '../errors.js';
 import { grant } from '../auth/roles.js';
 import { principalOf } from '../http/auth.js';
 import { jsonResponse, secured, type ApiFragment } from './openapi.js';
 
-/** What the workers report about an engine (job-control implements it from menage's reports). */
-export interface EngineStatusSource {
-  /** The digest of the image the workers run, or null if unknown. */
-  digest(engine: string): string | null;
-  /** Containers running now and the most there may be, or null if unknown. */
-  slots(engine: string): { busy: number; total: number } | null;
-}
+/** What the workers report about an engine: src/engines/status.ts (EngineStatusBoard implements it). */
+export type { EngineStatusSource };
 
 /** Knows nothing: every digest and slot count is null. */
 export const NO_ENGINE_STATUS: EngineStatusSource = { digest: () => null, slots: () => null };

@@ -1,3 +1,4 @@
+import { UPLOAD_BAD_REQUEST, UPLOAD_OPTION_ANSWERS, UPLOAD_OPTIONS } from './job-control-openapi.js';
 import { PUBLIC_JOB_SCHEMA } from './job-record.js';
 import { errorResponse, JOB_ID_ANSWERS, JOB_ID_PARAMETER, jsonResponse, open, secured, type ApiFragment } from './openapi.js';
 
@@ -9,7 +10,7 @@ const JOB_VIEW = {
 const upload = (method: string) => secured({
   operationId: `upload${method}`,
   summary: 'Submit a file to an engine (one job)',
-  parameters: [{ name: 'engine', in: 'path', required: true, schema: { type: 'string' } }],
+  parameters: [{ name: 'engine', in: 'path', required: true, schema: { type: 'string' } }, ...UPLOAD_OPTIONS],
   requestBody: {
     required: true,
     content: { 'multipart/form-data': { schema: {
@@ -19,9 +20,10 @@ const upload = (method: string) => secured({
   responses: {
     200: jsonResponse('the job was queued', { type: 'object', additionalProperties: false, required: ['jobid'],
       properties: { jobid: { type: 'string', pattern: '^[1-9][0-9]{0,17}$' } } }),
-    400: errorResponse('`MISSING_UPLOAD`, `INVALID_UPLOAD`, `UPLOAD_ABORTED`, `BAD_REQUEST`'),
+    400: errorResponse(UPLOAD_BAD_REQUEST),
     404: errorResponse('`UNKNOWN_ENGINE`'),
     408: errorResponse('`UPLOAD_TIMEOUT`, `REQUEST_TIMEOUT`'),
+    ...UPLOAD_OPTION_ANSWERS,
     413: errorResponse('`UPLOAD_TOO_LARGE` (larger than the engine\'s sizelimit), `BODY_TOO_LARGE`'),
     429: errorResponse('`RATE_LIMITED` (`Retry-After`)'),
     503: errorResponse('`TOO_MANY_UPLOADS`, `DATABASE_UNAVAILABLE`, `BROKER_UNAVAILABLE` (`Retry-After`)'),

@@ -4,6 +4,8 @@ import type { Engine } from '../engines/engines.js';
 import { authenticate } from '../http/auth.js';
 import type { JobService } from '../jobs/service.js';
 import { enginesRoutes, ENGINES_API, type EngineStatusSource, type QueueDepthSource } from './engines-route.js';
+import { JOB_CONTROL_API } from './job-control-openapi.js';
+import { jobControlRoutes, type JobControlDeps } from './job-control-routes.js';
 import { jobsRoutes, JOBS_API } from './jobs-routes.js';
 import { buildOpenApi, jsonResponse, open, type ApiFragment } from './openapi.js';
 import { MONITOR_API } from './monitor-api.js';
@@ -20,6 +22,8 @@ export interface ApiDeps {
   engines: () => readonly Engine[];
   engineStatus?: EngineStatusSource;
   queueDepth?: QueueDepthSource;
+  /** Cancel, retry, submissions (the routes fail with a 500 if mounted without them). */
+  jobControl?: JobControlDeps;
 }
 
 /** A route module of API v1: its routes (paths relative to /api/v1) and its OpenAPI fragment. */
@@ -36,6 +40,7 @@ export interface ApiModule {
 export const API_MODULES: readonly ApiModule[] = [
   { routes: enginesRoutes, fragment: ENGINES_API },
   { routes: jobsRoutes, fragment: JOBS_API },
+  { routes: jobControlRoutes, fragment: JOB_CONTROL_API },
 ];
 
 const OPENAPI_ROUTE: ApiFragment = {

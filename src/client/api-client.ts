@@ -70,6 +70,11 @@ export class ApiClient {
     return String(((await json(res)) as { jobid: string }).jobid);
   }
 
+  /** The engines the caller may submit to (name, sizelimit, ...). */
+  async engines(): Promise<{ name: string; sizelimit: number }[]> {
+    return ((await json(await this.#send('GET', 'api/v1/engines'))) as { engines: { name: string; sizelimit: number }[] }).engines;
+  }
+
   /** The job's full record. */
   async job(id: string): Promise<JobRecord> {
     return (await json(await this.#send('GET', `api/v1/jobs/${encodeURIComponent(id)}`))) as JobRecord;
@@ -116,7 +121,11 @@ export class ApiClient {
           reject(new ClientError(res.statusCode ?? 0, e?.code ?? 'HTTP_ERROR', e?.message ?? `the server answered ${res.statusCode}`));
         }, () => reject(new ClientError(res.statusCode ?? 0, 'HTTP_ERROR', `the server answered ${res.statusCode}`)));
       });
-      req.on('error', (err) => reject(new ClientError(0, 'CONNECTION_FAILED', `cannot reach ${this.#base.origin}: ${err.message}`)));
+      // A server that refuses an upload answers before reading the body and closes: the
+      // write may fail first, so an answer arriving just after the error still wins.
+      req.on('error', (err) => {
+        setTimeout(() => reject(new ClientError(0, 'CONNECTION_FAILED', `cannot reach ${this.#base.origin}: ${err.message}`)), 1000);
+      });
       if (!body) return req.end();
       pipeline(body, req).catch((err: Error) => req.destroy(err));
     });

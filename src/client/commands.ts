@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { STATUS } from '../contract/ids.js';
@@ -69,6 +70,7 @@ export async function runClientCommand(command: string, args: string[], term: Te
 
 async function submit(client: ApiClient, file: string, values: Values, term: Terminal): Promise<number> {
   if (!values.engine) throw new UsageError('submit needs --engine ENGINE');
+  await checkUpload(client, values.engine, file);
   const bar = progressBar(term);
   const id = await client.submit(values.engine, file, bar.update);
   bar.done();
@@ -88,6 +90,16 @@ async function submit(client: ApiClient, file: string, values: Values, term: Ter
   line.done();
   if (values.output) await client.result(id, values.output);
   return show(job, values, term);
+}
+
+/** Refuses before sending a byte what the server would refuse: an unknown engine, a file too large. */
+async function checkUpload(client: ApiClient, engine: string, file: string): Promise<void> {
+  const { size } = await stat(file);
+  const known = (await client.engines()).find((e) => e.name === engine);
+  if (!known) throw new ClientError(404, 'UNKNOWN_ENGINE', `no engine named "${engine}"`);
+  if (size > known.sizelimit) {
+    throw new ClientError(413, 'UPLOAD_TOO_LARGE', `${file} is ${size} bytes, more than the limit of ${known.sizelimit} bytes for engine ${engine}`);
+  }
 }
 
 function show(job: JobRecord, values: Values, term: Terminal): number {

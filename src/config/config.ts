@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigProblem } from '../errors.js';
@@ -7,8 +8,11 @@ import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, t
 /** The global configuration, validated and frozen. */
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
-  /** Where the internal API (workers, enforcer) listens: never the public port. */
-  readonly internalListen: { readonly host: string; readonly port: number };
+  /**
+   * Where the internal API (workers, enforcer) listens: never the public port. With `cert`
+   * and `key` (PEM files) it serves HTTPS, for worker nodes on other hosts.
+   */
+  readonly internalListen: { readonly host: string; readonly port: number; readonly cert?: string; readonly key?: string };
   readonly mysql: {
     readonly host: string;
     readonly port: number;
@@ -18,8 +22,13 @@ export interface Config {
     readonly socketPath?: string;
     readonly connectionLimit: number;
   };
-  readonly rabbitmq: { readonly url: string; readonly prefix: string };
+  /** The broker; `ca`: PEM CA file an amqps:// broker's certificate must chain to. */
+  readonly rabbitmq: { readonly url: string; readonly prefix: string; readonly ca?: string };
   readonly store: { readonly dir: string };
+  /**
+   * The shared secret of the internal API (frontend, and the menage and enforcer beside it).
+   * '' when absent: a worker node's configuration has only its own `menage.token`.
+   */
   readonly internalToken: string;
   readonly enginesFile: string;
   readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
@@ -38,6 +47,26 @@ export interface Config {
     readonly shutdownGraceSeconds: number;
     /** Enforcer rules every engine's container settings must pass before menage starts. */
     readonly policyRules: string;
+    /** How often menage reports its engines' image digests and busy slots to the frontend. */
+    readonly statusIntervalSeconds: number;
+    /** This node's own worker API token (`menagerie token create --role worker`); default internalToken. */
+    readonly token?: string;
+    /** This node's name, on its leases and containers; default hostname:pid. */
+    readonly node?: string;
+    /** PEM CA file an https:// frontendUrl's certificate must chain to. */
+    readonly frontendCa?: string;
+  };
+  /**
+   * Webhooks: callback URLs must start with one of `allowedPrefixes` (none: callbacks are
+   * refused); deliveries are signed with `secret` and tried `maxAttempts` times with backoff.
+   */
+  readonly webhooks: {
+    readonly allowedPrefixes: readonly string[];
+    readonly secret?: string;
+    readonly maxAttempts: number;
+    readonly timeoutSeconds: number;
+    /** The first retry's delay; each later one doubles (capped at an hour). */
+    readonly firstRetrySeconds: number;
   };
   readonly engines: readonly Engine[];
   /**
@@ -56,7 +85,7 @@ export interface Config {
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['internalToken', 'rabbitmq'],
+  required: ['rabbitmq'],
   properties: {
     $comment: { type: 'string' },
     listen: {
@@ -75,7 +104,10 @@ const schema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8101 },
+        cert: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1 },
       },
+      dependencies: { cert: ['key'], key: ['cert'] },
     },
     mysql: {
       type: 'object',
@@ -98,6 +130,7 @@ const schema = {
       properties: {
         url: { type: 'string', pattern: '^amqps?://' },
         prefix: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$', default: 'menagerie' },
+        ca: { type: 'string', minLength: 1 },
       },
     },
     store: {
@@ -132,8 +165,8 @@ const schema = {
       properties: {
         mode: { enum: ['tokens', 'open'], default: 'tokens' },
         key: { type: 'string', minLength: 32 },
-        uploadsPerMinute: { type: 'integer', minimum: 1, maximum: 1000000, default: 120 },
-        uploadBurst: { type: 'integer', minimum: 1, maximum: 1000000, default: 30 },
+        uploadsPerMinute: { type: 'integer', minimum: 1, maximum: 1000000, default: 600 },
+        uploadBurst: { type: 'integer', minimum: 1, maximum: 1000000, default: 200 },
       },
     },
     uploads: {
@@ -155,6 +188,22 @@ const schema = {
         engines: { type: 'array', items: { type: 'string' }, uniqueItems: true, default: [] },
         shutdownGraceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
         policyRules: { type: 'string', minLength: 1 },
+        statusIntervalSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 15 },
+        token: { type: 'string', minLength: 16 },
+        node: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' },
+        frontendCa: { type: 'string', minLength: 1 },
+      },
+    },
+    webhooks: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        allowedPrefixes: { type: 'array', items: { type: 'string', pattern: '^https?://[^/?#]+/' }, uniqueItems: true, default: [] },
+        secret: { type: 'string', minLength: 32 },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+        timeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, default: 10 },
+        firstRetrySeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
       },
     },
     console: {
@@ -211,8 +260,39 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
       problems.push({ file, pointer: `/menage/engines/${i}`, message: `engine "${name}" is not in ${enginesFile}` });
     }
   }
+  const files = resolveTlsFiles(data, file, problems);
   throwIfProblems(problems);
   const { engines: _path, ...rest } = data;
-  const menage = { ...(rest.menage as object), policyRules: resolve(dirname(resolve(file)), data.menage?.policyRules ?? DEFAULT_POLICY) };
-  return deepFreeze({ ...rest, menage, enginesFile, engines } as unknown as Config);
+  const menage = { ...(rest.menage as object), ...files.menage, policyRules: resolve(dirname(resolve(file)), data.menage?.policyRules ?? DEFAULT_POLICY) };
+  return deepFreeze({ internalToken: '', ...rest, ...files.top, menage, enginesFile, engines } as unknown as Config);
+}
+
+/** The TLS files the configuration names, resolved against its folder; unreadable ones are problems. */
+function resolveTlsFiles(data: Record<string, unknown>, file: string, problems: ConfigProblem[]) {
+  const section = (name: string): Record<string, unknown> => (data[name] ?? {}) as Record<string, unknown>;
+  const path = (name: string, key: string): string | undefined => {
+    const value = section(name)[key];
+    if (typeof value !== 'string') return undefined;
+    const full = resolve(dirname(resolve(file)), value);
+    try {
+      accessSync(full, constants.R_OK);
+    } catch {
+      problems.push({ file, pointer: `/${name}/${key}`, message: `cannot read ${full}` });
+    }
+    return full;
+  };
+  const only = (o: Record<string, string | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const [cert, key, ca, frontendCa] = [path('internalListen', 'cert'), path('internalListen', 'key'), path('rabbitmq', 'ca'), path('menage', 'frontendCa')];
+  const amqps = String(section('rabbitmq').url ?? '').startsWith('amqps://');
+  if (ca && !amqps) problems.push({ file, pointer: '/rabbitmq/ca', message: 'a CA is set but rabbitmq.url is not amqps://' });
+  if (frontendCa && !String(section('menage').frontendUrl ?? '').startsWith('https://')) {
+    problems.push({ file, pointer: '/menage/frontendCa', message: 'a CA is set but menage.frontendUrl is not https://' });
+  }
+  return {
+    top: {
+      ...(cert ? { internalListen: { ...section('internalListen'), ...only({ cert, key }) } } : {}),
+      ...(ca ? { rabbitmq: { ...section('rabbitmq'), ca } } : {}),
+    },
+    menage: only({ frontendCa }),
+  };
 }

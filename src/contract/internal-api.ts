@@ -89,6 +89,22 @@ export interface HeartbeatAnswer { deadline: string }
  */
 export interface ReleaseRequest { lease: string; error: string; infrastructure?: boolean }
 
+/** One engine as a menage node reports it: the image it runs now and its worker slots. */
+export interface EngineReport {
+  name: string;
+  /** The Docker image id (`sha256:…`) of the engine's image on this node; null if unknown. */
+  digest: string | null;
+  /** Jobs running now, and the slots the node has for the engine. */
+  busy: number;
+  total: number;
+}
+
+/** `PUT engines` body: a menage node's engines, sent at start and periodically. */
+export interface EnginesReport { node: string; engines: EngineReport[] }
+
+/** The most engines one report may name. */
+export const ENGINES_REPORT_LIMIT = 500;
+
 /** `PUT log` answer. */
 export interface SavedAnswer { saved: boolean }
 
@@ -114,6 +130,7 @@ export const CALLS = {
   fail: { method: 'POST', route: '/internal/jobs/:id/fail', body: 'json' },
   heartbeat: { method: 'POST', route: '/internal/jobs/:id/heartbeat', body: 'json' },
   release: { method: 'POST', route: '/internal/jobs/:id/release', body: 'json' },
+  engines: { method: 'PUT', route: '/internal/engines', body: 'json' },
 } as const;
 
 /** The name of one internal call. */

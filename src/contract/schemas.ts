@@ -1,7 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { JOB_ID_PATTERN, JOB_STATUSES, LEASE_PATTERN } from './ids.js';
 import {
-  DETAIL_LIMIT, REASON_LIMIT, RELEASE_ERROR_LIMIT, type Containment, type ErrorAnswer, type FailRequest, type HealthAnswer, type HeartbeatAnswer, type HeartbeatRequest, type JobStatusView, type JobView,
+  DETAIL_LIMIT, ENGINES_REPORT_LIMIT, REASON_LIMIT, type EnginesReport, RELEASE_ERROR_LIMIT, type Containment, type ErrorAnswer, type FailRequest, type HealthAnswer, type HeartbeatAnswer, type HeartbeatRequest, type JobStatusView, type JobView,
   type ReleaseRequest, type SavedAnswer, type StartedJob, type StartRequest,
 } from './internal-api.js';
 
@@ -25,6 +25,16 @@ export const REQUEST_SCHEMAS = {
   heartbeat: closed({ lease }, ['lease']),
   release: closed({ lease, error: str(RELEASE_ERROR_LIMIT, 1), infrastructure: { type: 'boolean' } }, ['lease', 'error']),
   report: containment,
+  engines: closed({
+    node: str(128, 1),
+    engines: {
+      type: 'array', maxItems: ENGINES_REPORT_LIMIT,
+      items: closed({
+        name: str(64, 1), digest: { type: ['string', 'null'], maxLength: 100 },
+        busy: { type: 'integer', minimum: 0 }, total: { type: 'integer', minimum: 0 },
+      }, ['name', 'digest', 'busy', 'total']),
+    },
+  }, ['node', 'engines']),
 } as const;
 
 const jobView = {
@@ -51,6 +61,7 @@ export const RESPONSE_SCHEMAS = {
     },
   },
   log: { type: 'object', required: ['saved'], properties: { saved: { type: 'boolean' } } },
+  engines: { type: 'object', required: ['saved'], properties: { saved: { type: 'boolean' } } },
   result: jobView,
   fail: jobView,
   release: jobView,
@@ -62,10 +73,12 @@ export const RESPONSE_SCHEMAS = {
 } as const;
 
 /** Body types by schema name, so a validated value comes out typed. */
-export interface RequestTypes { start: StartRequest; fail: FailRequest; heartbeat: HeartbeatRequest; release: ReleaseRequest; report: Containment | null }
+export interface RequestTypes {
+  start: StartRequest; fail: FailRequest; heartbeat: HeartbeatRequest; release: ReleaseRequest; report: Containment | null; engines: EnginesReport;
+}
 export interface ResponseTypes {
   health: HealthAnswer; status: JobStatusView; start: StartedJob; log: SavedAnswer; result: JobView; fail: JobView;
-  release: JobView; heartbeat: HeartbeatAnswer; error: ErrorAnswer;
+  release: JobView; heartbeat: HeartbeatAnswer; error: ErrorAnswer; engines: SavedAnswer;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });

@@ -37,6 +37,11 @@ export interface Engine {
   readonly user: string;
   readonly timeoutMs: number;
   readonly containment: Containment;
+  /**
+   * Whether a file this engine already analysed successfully on the same image is answered
+   * from the earlier result (engines.json `cache`, default false; loadEngines always sets it).
+   */
+  readonly cache?: boolean;
 }
 
 const SIZE = { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?[bkmgBKMG]?$' }] };
@@ -75,6 +80,7 @@ const engineSchema = {
     resultlimit: SIZE,
     loglimit: SIZE,
     volumesize: SIZE,
+    cache: { type: 'boolean', default: false },
   },
 } as const;
 
@@ -193,6 +199,7 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
     user: String(user),
     timeoutMs: Math.round((e.timeout as number) * 1000),
     containment,
+    cache: e.cache === true,
   };
 }
 

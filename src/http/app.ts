@@ -1,12 +1,15 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { EngineStatusBoard } from '../engines/status.js';
 import type { JobService } from '../jobs/service.js';
+import type { Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
 import { errorMiddleware, type Log } from './errors.js';
 import { internalRoutes } from './internal-routes.js';
 import { cleanPaths } from './path-cleaning.js';
 import { publicRoutes, type UploadLimits } from './public-routes.js';
+import type { UploadGate } from './submit-upload.js';
 import { requireToken } from './token-guard.js';
 
 /** What the public app needs. */
@@ -20,6 +23,11 @@ export interface AppDeps {
   auth: Authenticator;
   /** Bounds on uploads; the configuration's defaults when absent. */
   uploads?: UploadLimits;
+  /** Submissions with the result cache and idempotency keys (plain submissions when absent). */
+  submissions?: Submissions;
+  /** Upload bounds shared by every upload route. */
+  gate?: UploadGate;
+  callbackPrefixes?: readonly string[];
   /** More routers (API v1, src/api), mounted after the original routes. */
   routers?: readonly Router[];
 }
@@ -32,6 +40,8 @@ export interface InternalAppDeps {
   auth?: Authenticator;
   health: () => Promise<void>;
   log: Log;
+  /** Where menage nodes' engine reports are kept. */
+  engines?: EngineStatusBoard;
 }
 
 /** A Koa app with the shared error middleware and headers; routes are added by the callers. */
@@ -67,7 +77,11 @@ export function publicRouters(deps: AppDeps): Router[] {
     await deps.health();
     ctx.body = { status: 'ok' };
   });
-  const router = publicRoutes({ service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}) });
+  const router = publicRoutes({
+    service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}),
+    ...(deps.submissions ? { submissions: deps.submissions } : {}), ...(deps.gate ? { gate: deps.gate } : {}),
+    ...(deps.callbackPrefixes ? { callbackPrefixes: deps.callbackPrefixes } : {}),
+  });
   return [open, router, ...(deps.routers ?? [])];
 }
 
@@ -80,7 +94,7 @@ export function createInternalApp(deps: InternalAppDeps): Koa {
   const app = baseApp(deps.log);
   const auth = deps.auth;
   app.use(requireToken(deps.internalToken, auth ? (t) => auth.hasRole(t, 'worker') : undefined));
-  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log });
+  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log, ...(deps.engines ? { engines: deps.engines } : {}) });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import {
   CALLS, checkRequest, HEADERS, isLease, JSON_LIMIT, LOG_LIMIT, REPORT_LIMIT, type JobStatusView, type RequestTypes,
 } from '../contract/index.js';
+import type { EngineStatusBoard } from '../engines/status.js';
 import { AppError, InvalidError } from '../errors.js';
 import type { JobService } from '../jobs/service.js';
 import { readPrefix } from './body-prefix.js';
@@ -16,6 +17,8 @@ export interface InternalRouteDeps {
   health: () => Promise<void>;
   /** Operators' log: the errors workers hand jobs back with (never shown to clients). */
   log: (line: string) => void;
+  /** Where menage nodes' engine reports (image digests, slots) are kept. */
+  engines?: EngineStatusBoard;
 }
 
 const json = koaBody({
@@ -104,6 +107,10 @@ export function internalRoutes(d: InternalRouteDeps): Router {
     const id = jobId(ctx);
     ctx.body = await service.release(id, b.lease, b.error, b.infrastructure === true);
     d.log(`job ${id} handed back${b.infrastructure ? ' (infrastructure)' : ''}: ${b.error}`);
+  });
+  router.put(CALLS.engines.route, json, async (ctx) => {
+    d.engines?.report(body(ctx, 'engines'));
+    ctx.body = { saved: d.engines !== undefined };
   });
   return router;
 }

@@ -2,13 +2,15 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ownerOf } from '../auth/roles.js';
-import { invalidJobId, TooLargeError, UnavailableError } from '../errors.js';
+import { invalidJobId } from '../errors.js';
+import type { KeyedJob } from '../jobs/idempotency.js';
 import { isJobId, isTerminal, STATUS, type Job, type JobScope } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
+import type { SubmitRequest, Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
 import { authenticate, authorize, principalOf } from './auth.js';
-import { RateLimiter, type RateLimits } from './rate-limit.js';
-import { receiveUpload } from './upload.js';
+import type { RateLimits } from './rate-limit.js';
+import { receiveAndSubmit, submitOptions, UploadGate } from './submit-upload.js';
 
 /** Bounds on uploads (`uploads` in the configuration). */
 export interface UploadLimits {
@@ -23,15 +25,18 @@ export interface UploadLimits {
 /** The configuration's defaults, for apps built without a configuration (tests). */
 export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 16, idleTimeoutMs: 30_000, rate: { perMinute: 600, burst: 100 } };
 
-/** Room for multipart framing when judging a Content-Length against a size limit. */
-const MULTIPART_SLACK = 64 * 1024;
-
 /** What the public routes need. */
 export interface PublicRouteDeps {
   service: JobService;
   files: FileStore;
   auth: Authenticator;
   limits?: UploadLimits;
+  /** Submissions with the result cache and idempotency keys; without it, plain submissions. */
+  submissions?: Submissions;
+  /** Shared with the other upload routes (POST /api/v1/submissions); one is made if absent. */
+  gate?: UploadGate;
+  /** Allowed callback URL prefixes (webhooks.allowedPrefixes). */
+  callbackPrefixes?: readonly string[];
 }
 
 /** Reads and checks the `:id` route parameter. */
@@ -53,28 +58,18 @@ export function publicRoutes(deps: PublicRouteDeps): Router {
   // internal router is strict, and the public one has no internal route to reach.
   const router = new Router({ sensitive: true, strict: false });
   router.use(authenticate(deps.auth));
-  const rate = new RateLimiter(limits.rate);
+  const gate = deps.gate ?? new UploadGate(limits.maxConcurrent, limits.rate);
+  const submit = submitter(deps);
 
-  let active = 0;
   const upload = async (ctx: Context): Promise<void> => {
     authorize(ctx, 'submit');
-    const principal = principalOf(ctx);
-    // Beyond the bounds the body is not read at all (the error middleware closes the
-    // connection): the client tries again later.
-    rate.take(principal.kind === 'token' ? `token:${principal.tokenId}` : `addr:${ctx.request.socket.remoteAddress ?? ''}`);
-    if (active >= limits.maxConcurrent) {
-      throw new UnavailableError('TOO_MANY_UPLOADS', 'too many uploads at once; try again later');
-    }
-    active++;
-    try {
-      await receiveAndSubmit(ctx, deps, limits, ownerOf(principal));
-    } catch (err) {
-      // A refused body may still be arriving: do not read it to keep the connection.
-      ctx.set('Connection', 'close');
-      throw err;
-    } finally {
-      active--;
-    }
+    const owner = ownerOf(principalOf(ctx));
+    await gate.run(ctx, async () => {
+      const engine = service.engine(String(ctx.params.engine));
+      const options = submitOptions(ctx, deps.callbackPrefixes ?? []);
+      const [job] = await receiveAndSubmit(ctx, { files: deps.files, submit, idleMs: limits.idleTimeoutMs }, [engine], options, owner);
+      ctx.body = { jobid: job?.jobid };
+    });
   };
   router.post('/:engine/upload', upload);
   router.put('/:engine/upload', upload);
@@ -120,23 +115,15 @@ export async function sendLog(ctx: Context, service: JobService, id: string, sco
   ctx.body = stream;
 }
 
-/** Receives one upload and queues its job; the temporary file is gone whatever happens. */
-async function receiveAndSubmit(ctx: Context, deps: PublicRouteDeps, limits: UploadLimits, owner: string | null): Promise<void> {
-  const { service, files } = deps;
-  const engine = service.engine(String(ctx.params.engine));
-  const tooLarge = (): TooLargeError => new TooLargeError(`upload is larger than the limit of ${engine.sizelimit} bytes for engine ${engine.name}`);
-  if (Number(ctx.get('content-length') || 0) > engine.sizelimit + MULTIPART_SLACK) throw tooLarge();
-  let received;
-  try {
-    received = await receiveUpload(ctx.req, files, { field: 'upload', limit: engine.sizelimit, idleMs: limits.idleTimeoutMs });
-  } catch (err) {
-    throw err instanceof TooLargeError ? tooLarge() : err;
+/** How uploads become jobs: through Submissions, or (apps built without it) one plain job. */
+export function submitter(deps: Pick<PublicRouteDeps, 'service' | 'submissions'>): (r: SubmitRequest) => Promise<KeyedJob[]> {
+  if (deps.submissions) {
+    const { submissions } = deps;
+    return (r) => submissions.submit(r);
   }
-  try {
-    ctx.body = { jobid: await service.submit(engine, received.written, received.filename, owner) };
-  } finally {
-    await files.discard(received.written.path);
-  }
+  return async (r) => Promise.all(r.engines.map(async (e) => ({
+    engine: e.name, jobid: await deps.service.submit(e, r.upload, r.filename, r.owner, { callback: r.callback }), cached: false,
+  })));
 }
 
 /** The detailed public view of a job (`GET /jobs/<id>`). */

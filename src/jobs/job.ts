@@ -45,6 +45,14 @@ export interface Job {
   containment: unknown;
   /** Whose job it is (the submitting token's owner); null when submitted to the open API. */
   owner: string | null;
+  /** The job this one re-runs (POST /api/v1/jobs/<id>/retry), or null. */
+  retryOf: string | null;
+  /** Answered from an earlier job's result (the result cache), not run. */
+  cached: boolean;
+  /** The engine image (Docker image id) the job ran on, or the cached result was made by. */
+  imageDigest: string | null;
+  /** Where the final job record is POSTed when the job ends (webhook), or null. */
+  callback: string | null;
 }
 
 /** Which jobs a caller may see: all, or only those of one owner. */

@@ -115,6 +115,54 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
     ],
   },
   {
+    version: 8,
+    name: 'job control: retries, result cache, image digests, callbacks, idempotency keys',
+    sql: [
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS retry_of BIGINT UNSIGNED NULL`,
+      // Answered from an earlier job's result (same sha256, engine and image digest).
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS cached TINYINT(1) NOT NULL DEFAULT 0`,
+      // The engine image (Docker image id) the job ran on, from the worker's containment report.
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS image_digest VARCHAR(100) NULL`,
+      // Where the final job record is POSTed (webhook); checked against the allowed prefixes.
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS callback VARCHAR(2048) NULL`,
+      `CREATE INDEX IF NOT EXISTS jobs_cache ON jobs (sha256, engine, image_digest, status, id)`,
+      // One row per (caller, key): the request it answered (engines, body hash) and its jobs
+      // (NULL while the first request is still creating them).
+      `CREATE TABLE IF NOT EXISTS idempotency_keys (
+        scope VARCHAR(100) NOT NULL,
+        idem_key VARCHAR(255) NOT NULL,
+        engines VARCHAR(1024) NOT NULL,
+        body_sha256 CHAR(64) NOT NULL,
+        jobs JSON NULL,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (scope, idem_key),
+        KEY idempotency_keys_created (created_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
+  {
+    version: 9,
+    name: 'webhook outbox',
+    sql: [
+      // Written in the same transaction that finishes a job with a callback, so a crash or a
+      // restart loses no delivery; the dispatcher works through it with backoff.
+      `CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        job_id BIGINT UNSIGNED NOT NULL,
+        url VARCHAR(2048) NOT NULL,
+        attempts INT UNSIGNED NOT NULL DEFAULT 0,
+        next_at DATETIME(3) NOT NULL,
+        delivered_at DATETIME(3) NULL,
+        gave_up_at DATETIME(3) NULL,
+        last_error VARCHAR(1024) NULL,
+        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+        PRIMARY KEY (id),
+        UNIQUE KEY webhook_deliveries_job (job_id),
+        KEY webhook_deliveries_due (delivered_at, gave_up_at, next_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+  },
+  {
     version: 10,
     name: 'console throughput index',
     sql: [

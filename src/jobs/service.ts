@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
 import { inScope, isTerminal, STATUS, type Job, type JobScope } from './job.js';
 import type { ListQuery } from './listing.js';
-import type { JobStore } from './store.js';
+import type { JobStore, NewJob } from './store.js';
 import { summarize } from './summary.js';
 
 /** Queues a job for its engine; resolves once the broker has it. */
@@ -69,11 +69,15 @@ export class JobService {
     return e;
   }
 
-  /** Records an upload already written to a temporary file, then queues it. */
-  async submit(engine: Engine, upload: Written, filename: string, owner: string | null = null): Promise<string> {
-    const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256, owner });
+  /**
+   * Records an upload already written to a temporary file, then queues it. The input is a
+   * hard link to the temporary file (the caller removes that), so several jobs can share it.
+   */
+  async submit(engine: Engine, upload: Written, filename: string, owner: string | null = null,
+    extra: Pick<NewJob, 'retryOf' | 'callback'> = {}): Promise<string> {
+    const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256, owner, ...extra });
     try {
-      await this.#d.files.place(id, upload.path, 'input');
+      await this.#d.files.link(upload.path, id, 'input');
       await this.#d.queue.publish({ jobId: id, engine: engine.name });
       await this.#d.store.markQueued(id);
     } catch (err) {

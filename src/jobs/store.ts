@@ -1,8 +1,10 @@
 import mysql, { type Pool, type PoolConnection, type PoolOptions, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
-import { sqlStatuses, STATUS, TERMINAL, TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
+import { isTerminal, sqlStatuses, STATUS, TERMINAL, TRANSITIONS, type Job, type JobEvent, type JobStatus } from './job.js';
+import { assignments, toJob, type ApplyFields, type NewJob } from './job-row.js';
 import { listRows, type ListQuery } from './listing.js';
 import { MIGRATIONS } from './migrations.js';
+import { ENQUEUE_WEBHOOK } from './webhook-outbox.js';
 
 /** The outcome of a conditional state change. */
 export type ApplyResult =
@@ -11,26 +13,6 @@ export type ApplyResult =
   | { kind: 'duplicate'; job: Job }
   | { kind: 'conflict'; job: Job }
   | { kind: 'missing' };
-
-/** Column values an event may set besides status. */
-export interface ApplyFields {
-  lease?: string | null;
-  worker?: string | null;
-  reason?: string | null;
-  summary?: string;
-  resultSize?: number | null;
-  lastError?: string | null;
-  deadline?: Date | null;
-  containment?: unknown;
-  queued?: boolean;
-  startedNow?: boolean;
-  finishedNow?: boolean;
-  incrementAttempts?: boolean;
-  /** Gives back the attempt the last start counted (an outage of our own services, not the job's fault). */
-  refundAttempt?: boolean;
-  /** Sets infra_since unless it is already set. */
-  infraSince?: Date;
-}
 
 /** Conditions on the row beyond the event's allowed source states. */
 export interface ApplyGuard {
@@ -54,6 +36,8 @@ export function translateDbError(err: unknown): never {
 }
 
 const translate = translateDbError;
+/** A statement with the store's timeout attached (for the other stores of src/jobs/). */
+export const timed = (sql: string): { sql: string; timeout: number } => t(sql);
 
 /** No statement may take longer; a hung (not dropped) connection gives a 503, not a hang. */
 const STATEMENT_TIMEOUT_MS = 10_000;
@@ -121,12 +105,17 @@ export class JobStore {
   }
 
   /** Inserts a Received job and returns its id. */
-  async create(job: { engine: string; filename: string; size: number; sha256: string; owner?: string | null }): Promise<string> {
+  async create(job: NewJob): Promise<string> {
     const [res] = await this.#pool
-      .execute<ResultSetHeader>(t('INSERT INTO jobs (engine, filename, size, sha256, owner) VALUES (?, ?, ?, ?, ?)'),
-        [job.engine, job.filename, job.size, job.sha256, job.owner ?? null])
+      .execute<ResultSetHeader>(t('INSERT INTO jobs (engine, filename, size, sha256, owner, retry_of, callback) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+        [job.engine, job.filename, job.size, job.sha256, job.owner ?? null, job.retryOf ?? null, job.callback ?? null])
       .catch(translate);
     return String(res.insertId);
+  }
+
+  /** The pool, for the other stores of src/jobs/ (idempotency keys, webhook outbox, result cache). */
+  get pool(): Pool {
+    return this.#pool;
   }
 
   /** Reads one job, or undefined. */
@@ -174,7 +163,10 @@ export class JobStore {
     return this.#transaction(async (conn) => {
       const [res] = await conn.query<ResultSetHeader>(
         t(`DELETE FROM jobs WHERE id = ? AND status IN (${sqlStatuses(TERMINAL)}) AND finished_at < ?`), [id, before]);
-      if (res.affectedRows === 1) await conn.query(t('DELETE FROM job_events WHERE job_id = ?'), [id]);
+      if (res.affectedRows === 1) {
+        await conn.query(t('DELETE FROM job_events WHERE job_id = ?'), [id]);
+        await conn.query(t('DELETE FROM webhook_deliveries WHERE job_id = ?'), [id]);
+      }
       return res.affectedRows === 1;
     });
   }
@@ -226,6 +218,8 @@ export class JobStore {
       if (res.affectedRows === 1 && event !== 'heartbeat') {
         await conn.query(t('INSERT INTO job_events (job_id, event, status, lease) SELECT id, ?, status, lease FROM jobs WHERE id = ?'),
           [event, id]);
+        // The webhook is owed in the same transaction that ends the job: nothing is lost.
+        if (isTerminal(TRANSITIONS[event].to)) await conn.query(t(ENQUEUE_WEBHOOK), [id]);
       }
       return res.affectedRows;
     });
@@ -271,55 +265,4 @@ export class JobStore {
   }
 }
 
-function assignments(status: JobStatus, f: ApplyFields): { sets: string[]; params: unknown[] } {
-  const sets = ['status = ?'];
-  const params: unknown[] = [status];
-  const set = (column: string, value: unknown): void => {
-    sets.push(`${column} = ?`);
-    params.push(value);
-  };
-  if (f.lease !== undefined) set('lease', f.lease);
-  if (f.worker !== undefined) set('worker', f.worker);
-  if (f.reason !== undefined) set('reason', f.reason?.slice(0, 255) ?? null);
-  if (f.summary !== undefined) set('summary', f.summary);
-  if (f.resultSize !== undefined) set('result_size', f.resultSize);
-  if (f.lastError !== undefined) set('last_error', f.lastError?.slice(0, 1024) ?? null);
-  if (f.deadline !== undefined) set('deadline', f.deadline);
-  if (f.containment !== undefined && f.containment !== null) set('containment', JSON.stringify(f.containment));
-  if (f.queued !== undefined) set('queued', f.queued ? 1 : 0);
-  if (f.incrementAttempts) sets.push('attempts = attempts + 1');
-  if (f.refundAttempt) sets.push('attempts = IF(attempts > 0, attempts - 1, 0)');
-  if (f.infraSince !== undefined) {
-    sets.push('infra_since = COALESCE(infra_since, ?)');
-    params.push(f.infraSince);
-  }
-  if (f.startedNow) sets.push('started_at = CURRENT_TIMESTAMP(3)');
-  if (f.finishedNow) sets.push('finished_at = CURRENT_TIMESTAMP(3)');
-  return { sets, params };
-}
-
-function toJob(r: RowDataPacket): Job {
-  return {
-    id: String(r.id),
-    engine: r.engine,
-    filename: r.filename,
-    size: Number(r.size),
-    sha256: r.sha256,
-    status: r.status,
-    attempts: Number(r.attempts),
-    lease: r.lease,
-    reason: r.reason,
-    summary: r.summary,
-    resultSize: r.result_size === null ? null : Number(r.result_size),
-    worker: r.worker,
-    lastError: r.last_error,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    deadline: r.deadline,
-    queued: Number(r.queued) === 1,
-    infraSince: r.infra_since ?? null,
-    containment: typeof r.containment === 'string' ? JSON.parse(r.containment) : (r.containment ?? null),
-    owner: r.owner ?? null,
-  };
-}
+export { toJob, type ApplyFields, type NewJob };

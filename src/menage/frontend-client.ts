@@ -1,13 +1,11 @@
-import { FrontendUnavailable } from '../errors.js';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { FrontendUnavailable, WorkerRefused } from '../errors.js';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
   CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, pathOf, REASON_LIMIT, RELEASE_ERROR_LIMIT,
-  type CallName, type Containment, type JobStatusView, type ResponseTypes, type StartedJob,
+  type CallName, type Containment, type EnginesReport, type JobStatusView, type ResponseTypes, type StartedJob,
 } from '../contract/index.js';
+import { HttpSender } from './http-send.js';
 
 /** A start that did not give us the job, and why. */
 export type StartRefusal = 'finished' | 'busy' | 'missing';
@@ -25,67 +23,65 @@ export class FrontendClient {
   readonly #base: string;
   readonly #token: string;
   readonly #timeoutMs: number;
+  readonly #http: HttpSender;
 
-  constructor(baseUrl: string, token: string, timeoutMs = 30_000) {
+  /** `ca`: the PEM CA an https:// frontend's certificate must chain to. */
+  constructor(baseUrl: string, token: string, opts: { timeoutMs?: number; ca?: Buffer | string } = {}) {
     this.#base = baseUrl.replace(/\/+$/, '');
     this.#token = token;
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#http = new HttpSender(this.#base, opts.ca ? { ca: opts.ca } : {});
+  }
+
+  /** Closes idle connections to the frontend. */
+  close(): void {
+    this.#http.close();
+  }
+
+  /** Turns the answers no caller can act on into errors: outages, and a refused token. */
+  async #vet(res: Response, method: string, path: string): Promise<Response> {
+    if (res.status >= 500 || res.status === 429 || res.status === 401) await res.body?.cancel().catch(() => undefined);
+    if (res.status === 401) {
+      throw new WorkerRefused(`the frontend refused this node's token (401) for ${method} ${path}: revoked, or not a worker token (menage.token)`);
+    }
+    if (res.status >= 500 || res.status === 429) throw new FrontendUnavailable(`frontend answered ${res.status} to ${method} ${path}`);
+    return res;
   }
 
   async #call(call: CallName, id: string, init: { json?: unknown; body?: Readable; headers?: Record<string, string>; signal?: AbortSignal; long?: boolean } = {}): Promise<Response> {
     const { method } = CALLS[call];
     const path = pathOf(call, id);
     const headers: Record<string, string> = { [HEADERS.authorization]: `Bearer ${this.#token}`, ...init.headers };
-    let body: BodyInit | undefined;
+    let body: Readable | string | undefined;
     if (init.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(init.json);
     } else if (init.body) {
       headers['content-type'] = 'application/octet-stream';
-      body = Readable.toWeb(init.body) as unknown as BodyInit;
+      body = init.body;
     }
     const signals = [init.signal, init.long ? undefined : AbortSignal.timeout(this.#timeoutMs)].filter((s): s is AbortSignal => !!s);
     try {
-      const res = await fetch(`${this.#base}${path}`, { method, headers, body, signal: AbortSignal.any(signals), ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
-      if (res.status >= 500 || res.status === 429) {
-        await res.body?.cancel();
-        throw new FrontendUnavailable(`frontend answered ${res.status} to ${method} ${path}`);
-      }
-      return res;
+      const res = await this.#http.send(new URL(`${this.#base}${path}`), { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.any(signals) });
+      return await this.#vet(res, method, path);
     } catch (err) {
       if (err instanceof FrontendUnavailable) throw err;
       throw new FrontendUnavailable(`frontend unreachable for ${method} ${path}: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  /**
-   * PUTs a streamed body with real backpressure. Node 20's fetch reads a streamed request
-   * body as fast as it can and buffers it (a 100 MiB result took 100 MiB of memory).
-   */
+  /** PUTs a streamed body with real backpressure and no timeout (it takes as long as the result is big). */
   async #stream(call: 'result', id: string, body: Readable, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    const { method } = CALLS[call];
     const url = new URL(`${this.#base}${pathOf(call, id)}`);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    let res: IncomingMessage;
+    let res: Response;
     try {
-      res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = send(url, {
-          method: CALLS[call].method, signal,
-          headers: { [HEADERS.authorization]: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', ...headers },
-        }, resolve);
-        req.on('error', reject);
-        pipeline(body, req).catch(reject);
-      });
+      res = await this.#http.send(url, { method, signal, body,
+        headers: { [HEADERS.authorization]: `Bearer ${this.#token}`, 'content-type': 'application/octet-stream', ...headers } });
     } catch (err) {
-      throw new FrontendUnavailable(`frontend unreachable for ${CALLS[call].method} ${url.pathname}: ${(err as Error).message}`, { cause: err });
+      throw new FrontendUnavailable(`frontend unreachable for ${method} ${url.pathname}: ${(err as Error).message}`, { cause: err });
     }
-    const status = res.statusCode ?? 502;
-    if (status >= 500 || status === 429) {
-      res.resume();
-      throw new FrontendUnavailable(`frontend answered ${status} to ${CALLS[call].method} ${url.pathname}`);
-    }
-    const hasBody = ![204, 205, 304].includes(status);
-    if (!hasBody) res.resume();
-    return new Response(hasBody ? (Readable.toWeb(res) as unknown as BodyInit) : null, { status });
+    return this.#vet(res, method, url.pathname);
   }
 
   /** The answer's JSON, checked against the contract (the error shape when not ok). */
@@ -182,6 +178,13 @@ export class FrontendClient {
     if (res.status === 404 && (await this.#jobMissing(res, `status of job ${id}`))) return undefined;
     if (!res.ok) return this.#expect(res, `status of job ${id}`);
     return this.#answer(res, 'status', `status of job ${id}`);
+  }
+
+  /** Reports this node's engines (image digests, slots) to the frontend. */
+  async reportEngines(report: EnginesReport): Promise<void> {
+    const res = await this.#call('engines', '', { json: report });
+    if (!res.ok) return this.#expect(res, 'engine report');
+    await this.#answer(res, 'engines', 'engine report');
   }
 
   /** Hands a job back to the queue (not the engine's fault); `infrastructure` marks an outage of our own services. */

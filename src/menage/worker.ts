@@ -3,9 +3,10 @@ import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
 import type { Breaker, Dependency } from './breaker.js';
-import { FrontendUnavailable, InfrastructureError, RunAborted } from '../errors.js';
+import { FrontendUnavailable, InfrastructureError, RunAborted, WorkerRefused } from '../errors.js';
 import type { FrontendClient, StartedJob } from './frontend-client.js';
 import type { ContainerDispatcher } from './runner.js';
+import type { RunningJobs } from './running-jobs.js';
 
 export interface WorkerDeps {
   engine: Engine;
@@ -21,6 +22,8 @@ export interface WorkerDeps {
   holdMs?: number;
   /** First pause between retries of a report while the frontend is away. */
   retryMs?: number;
+  /** Where running jobs are registered, so a cancellation broadcast can stop them. */
+  running?: RunningJobs;
 }
 
 /** Why a run broke off without the engine being at fault: a service of ours, or shutdown. */
@@ -52,6 +55,12 @@ export function createJobHandler(d: WorkerDeps) {
     const stopJob = (): void => job.abort();
     signal.addEventListener('abort', stopJob, { once: true });
     let lostLease = false;
+    let cancelled = false;
+    const unregister = d.running?.add(id, () => {
+      cancelled = true;
+      d.log(`job ${id}: cancelled; stopping its container`);
+      job.abort();
+    }, d.engine.name);
     const beat = setInterval(() => {
       d.client.heartbeat(id, lease).then((r) => {
         if (r === 'stale' && !lostLease) {
@@ -59,7 +68,16 @@ export function createJobHandler(d: WorkerDeps) {
           d.log(`job ${id}: lease lost (another worker has the job); stopping this run`);
           job.abort();
         }
-      }, (err: Error) => d.log(`job ${id}: heartbeat failed: ${err.message}`));
+      }, (err: Error) => {
+        d.log(`job ${id}: heartbeat failed: ${err.message}`);
+        // This node's token is refused: it can deliver nothing, so it stops the run and takes
+        // no more work; the lease runs out and the frontend hands the job to another node.
+        if (err instanceof WorkerRefused && !lostLease) {
+          lostLease = true;
+          d.breaker.trip('frontend', err.message);
+          job.abort();
+        }
+      });
     }, started.heartbeatMs);
     try {
       const outcome = await d.dispatcher.run(d.engine, {
@@ -79,7 +97,7 @@ export function createJobHandler(d: WorkerDeps) {
       } else d.log(`job ${id}: done`);
       return 'ack';
     } catch (err) {
-      if (lostLease) return 'ack';
+      if (lostLease || cancelled) return 'ack';
       const why = (err as Error).message;
       const outage = await classify(err, d.breaker);
       if (outage) return handBack(d, id, lease, why, outage, signal);
@@ -89,6 +107,7 @@ export function createJobHandler(d: WorkerDeps) {
       if (!signal.aborted) await sleep(backoff(attempt), undefined, { signal }).catch(() => undefined);
       return 'requeue';
     } finally {
+      unregister?.();
       clearInterval(beat);
       signal.removeEventListener('abort', stopJob);
     }

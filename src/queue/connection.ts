@@ -1,5 +1,6 @@
 import { connect, type ChannelModel } from 'amqplib';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 
 /**
  * One lazily (re)established connection to RabbitMQ. Users ask for it when they need it;
@@ -7,13 +8,16 @@ import { EventEmitter } from 'node:events';
  */
 export class BrokerConnection extends EventEmitter {
   readonly #url: string;
+  readonly #ca: Buffer | string | undefined;
   #model: ChannelModel | undefined;
   #connecting: Promise<ChannelModel> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  constructor(url: string) {
+  /** `ca`: PEM certificates an amqps:// broker's certificate must chain to (default: the system's). */
+  constructor(url: string, opts: { ca?: Buffer | string } = {}) {
     super();
+    this.#ca = opts.ca;
     const u = new URL(url);
     if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', '15');
     this.#url = u.toString();
@@ -30,7 +34,7 @@ export class BrokerConnection extends EventEmitter {
   }
 
   async #open(): Promise<ChannelModel> {
-    const model = await connect(this.#url, { timeout: 5000 });
+    const model = await connect(this.#url, { timeout: 5000, ...(this.#ca ? { ca: [this.#ca] } : {}) });
     model.on('error', () => undefined); // 'close' follows and is handled there
     model.on('close', () => {
       if (this.#model === model) this.#model = undefined;
@@ -59,4 +63,9 @@ export class BrokerConnection extends EventEmitter {
     })();
     return this.#closing;
   }
+}
+
+/** The TLS options of the configured broker: its CA file, read now. */
+export function brokerTls(config: { rabbitmq: { ca?: string } }): { ca?: Buffer } {
+  return config.rabbitmq.ca ? { ca: readFileSync(config.rabbitmq.ca) } : {};
 }

@@ -7,8 +7,8 @@ export interface JobMessage {
 }
 
 /** Names of the broker objects for one deployment (the prefix keeps deployments apart). */
-export function names(prefix: string): { queue: (engine: string) => string; deadLetter: string; poison: string } {
-  return { queue: (engine) => `${prefix}.engine.${engine}`, deadLetter: `${prefix}.dead-letter`, poison: `${prefix}.poison` };
+export function names(prefix: string): { queue: (engine: string) => string; deadLetter: string; poison: string; cancel: string } {
+  return { queue: (engine) => `${prefix}.engine.${engine}`, deadLetter: `${prefix}.dead-letter`, poison: `${prefix}.poison`, cancel: `${prefix}.cancel` };
 }
 
 /** How often a message may be delivered before the broker dead-letters it. */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -145,6 +145,30 @@ export class FileStore {
   async place(id: string, from: string, file: StoredFile): Promise<void> {
     await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
     await rename(from, this.path(id, file));
+  }
+
+  /**
+   * Hard-links `from` (a temporary upload) into a job's folder as `file`: several jobs share
+   * one copy of the bytes, and removing one job's folder (retention) leaves the others' intact.
+   */
+  async link(from: string, id: string, file: StoredFile): Promise<void> {
+    await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
+    await link(from, this.path(id, file));
+  }
+
+  /**
+   * Hard-links a job's `file` to a fresh temporary path (to share it with a new job); undefined
+   * when the job has no such file any more (retention).
+   */
+  async share(id: string, file: StoredFile): Promise<string | undefined> {
+    const to = this.tmpPath();
+    try {
+      await link(this.path(id, file), to);
+      return to;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import { get, startApiFixture, type ApiFixture } from '../support/api-v1.js';
 
@@ -11,9 +12,12 @@ describe('e2e: API v1 read routes (tokens mode)', function () {
   let url: string;
   const code = (r: { json: () => any }): string => r.json().error.code;
 
+  let imageId: string;
+
   before(async () => {
     f = await startApiFixture();
     url = f.stack.url;
+    imageId = (await new Docker().getImage('menagerie/md5:latest').inspect()).Id;
   });
   after(async () => {
     await f?.close();
@@ -39,8 +43,11 @@ describe('e2e: API v1 read routes (tokens mode)', function () {
         const r = await get(url, '/api/v1/engines', token);
         expect(r.status).to.equal(200);
         const [e] = r.json().engines;
-        expect(e).to.deep.include({ name: 'md5', image: 'menagerie/md5:latest', digest: null, workers: 2, sizelimit: 1024 * 1024,
-          timeout: 20, cache: false, slots: null });
+        // digest and slots: what menage reported (the image id of menagerie/md5:latest, its 2 slots).
+        expect(e).to.deep.include({ name: 'md5', image: 'menagerie/md5:latest', digest: imageId, workers: 2, sizelimit: 1024 * 1024,
+          timeout: 20, cache: false });
+        expect(e.slots.total).to.equal(2);
+        expect(e.slots.busy).to.be.within(0, 2);
         expect(e.containment).to.deep.equal({ memory: 64 * 1024 * 1024, cpus: 1, pids: 64, network: 'none', readonly: true, apparmor: false, seccomp: false });
         expect(e.queue.depth).to.equal(0); // every job has run: the broker's queue is empty
       }
@@ -56,7 +63,7 @@ describe('e2e: API v1 read routes (tokens mode)', function () {
         const rec = r.json();
         expect(rec).to.deep.include({ jobid: job.id, engine: 'md5', filename: job.filename, size: 100, sha256: sha256(job.body),
           status: 'Success', reason: '', summary: `${md5(job.body)}\n`, link: `/link/${job.id}`, log: `/jobs/${job.id}/log`,
-          attempts: 1, owner: 'alice', cached: false, retryOf: null, imageDigest: null });
+          attempts: 1, owner: 'alice', cached: false, retryOf: null, imageDigest: imageId });
         expect(rec.created).to.match(/Z$/);
         expect(rec.finished).to.match(/Z$/);
       }

@@ -105,6 +105,8 @@ describe('e2e: the menagerie CLI client against the real stack', function () {
   });
 
   it('usage, connection and API errors: one line (no stack trace), exit 2; --version', async () => {
+    const big = join(dir, 'big.bin');
+    await writeFile(big, Buffer.alloc(1024 * 1024 + 1));
     const cases: [string[], Record<string, string>, RegExp][] = [
       [['frobnicate'], env, /unknown command "frobnicate"/],
       [['submit', sample], env, /submit needs --engine/],
@@ -114,6 +116,7 @@ describe('e2e: the menagerie CLI client against the real stack', function () {
       [['status', '1'], { MENAGERIE_URL: stack.url }, /UNAUTHORIZED \(401\)/],
       [['status', '999999'], env, /JOB_NOT_FOUND \(404\)/],
       [['submit', '--engine', 'nope', sample], env, /UNKNOWN_ENGINE \(404\)/],
+      [['submit', '--engine', 'fail', big], env, /UPLOAD_TOO_LARGE \(413\): .* more than the limit of 1048576 bytes/],
       [['submit', '--engine', 'md5', join(dir, 'missing')], env, /ENOENT|no such file/],
     ];
     for (const [args, e, message] of cases) {

@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import { apiRouters, openApiDocument } from '../../src/api/v1.js';
 import { monitorRoutes } from '../../src/console/monitor-routes.js';
 import { publicRouters, type AppDeps } from '../../src/http/app.js';
-import { bearer } from '../support/stack.js';
+import { bearer, upload } from '../support/stack.js';
 import { startApiFixture, type ApiFixture } from '../support/api-v1.js';
 
 /**
@@ -30,6 +30,9 @@ interface Case {
 
 const ok = (what: string, token: TokenName | null, rest: Partial<Case> = {}): Case => ({ what, token, status: 200, ...rest });
 
+/** alice's jobs that stay queued (menage is stopped once the fixture's jobs are done): the cancel cases take them. */
+const queued: string[] = [];
+
 /**
  * The requests each operation gets besides the generic ones (no token → 401, a worker
  * token → 403): at least one success per operation. Keyed `METHOD /openapi/path`.
@@ -54,6 +57,18 @@ const CASES: Record<string, (f: ApiFixture) => Case[]> = {
     { what: 'other owner', token: 'bob', params: { id: f.alice[0]!.id }, status: 404 }],
   'GET /api/v1/jobs/{id}/log': (f) => [ok('own', 'alice', { params: { id: f.alice[1]!.id } })],
   'GET /api/v1/jobs/{id}/result': (f) => [ok('own', 'alice', { params: { id: f.alice[2]!.id } })],
+  'POST /api/v1/jobs/{id}/cancel': (f) => [ok('own queued job', 'alice', { params: { id: queued[0]! } }),
+    { what: 'finished', token: 'alice', params: { id: f.alice[0]!.id }, status: 409 },
+    { what: 'other owner', token: 'bob', params: { id: f.alice[0]!.id }, status: 404 },
+    { what: 'read token', token: 'read', params: { id: queued[1]! }, status: 403 }],
+  'POST /api/v1/jobs/{id}/retry': (f) => [ok('own job', 'alice', { params: { id: f.alice[0]!.id }, status: 201 }),
+    { what: 'bad callback', token: 'alice', params: { id: f.alice[0]!.id }, query: { callback: 'http://elsewhere/' }, status: 400 },
+    { what: 'other owner', token: 'bob', params: { id: f.alice[0]!.id }, status: 404 }],
+  'POST /api/v1/submissions': () => [ok('to md5', 'alice', { query: { engines: 'md5' }, upload: 'sub', status: 201 }),
+    ok('cache bypassed', 'admin', { query: { engines: 'md5', force: '1' }, upload: 'sub', status: 201 }),
+    { what: 'unknown engine', token: 'alice', query: { engines: 'md5,nope' }, upload: 'x', status: 404 },
+    { what: 'repeated engine', token: 'alice', query: { engines: 'md5,md5' }, upload: 'x', status: 400 },
+    { what: 'read token', token: 'read', query: { engines: 'md5' }, upload: 'x', status: 403 }],
   'GET /monitor/queues': () => [ok('all', 'read'), ok('own', 'alice')],
   'GET /monitor/jobs/paginate': (f) => [ok('all', 'read', { query: { eng: 'md5', st: 'SUCCESS,FAIL', 'min-id': f.alice[0]!.id } }),
     { what: 'bad min-id', token: 'read', query: { 'min-id': '-1' }, status: 400 }],
@@ -85,6 +100,9 @@ describe('e2e: the OpenAPI document matches the API', function () {
 
   before(async () => {
     f = await startApiFixture();
+    // From here on jobs stay queued: the cancel cases need unfinished jobs.
+    await f.stack.menage?.close(2000);
+    for (const body of ['parked 1', 'parked 2']) queued.push((await upload(f.stack.url, 'md5', body, { token: f.tokens.alice })).json.jobid as string);
     const res = await fetch(`${f.stack.url}/api/v1/openapi.json`);
     expect(res.status).to.equal(200);
     doc = (await res.json()) as Doc;

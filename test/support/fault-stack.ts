@@ -55,6 +55,8 @@ export class FaultStack {
       rabbitmq: { url: rabbit.url, prefix },
       store: { dir: join(dir, 'store') },
       internalToken: randomBytes(20).toString('hex'),
+      // The open API without an upload rate: the fault loops upload from one address.
+      auth: { mode: 'open', uploadsPerMinute: 1_000_000, uploadBurst: 1_000_000 },
       engines: 'engines.json',
       jobs: { maxAttempts: 6, reapGraceSeconds: 5, leaseSeconds: 3 },
       menage: { frontendUrl: `http://127.0.0.1:${internalPort}`, shutdownGraceSeconds: 2, dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock' },

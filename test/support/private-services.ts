@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -96,6 +96,14 @@ export class PrivateMariaDB {
   }
 }
 
+/** A TLS listener for a private RabbitMQ: address and PEM files. */
+export interface PrivateRabbitTls {
+  host: string;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
 /**
  * A private RabbitMQ node (own name, ports and data) for fault tests: it can be killed,
  * restarted or given a short consumer timeout. Durable queues and persistent messages
@@ -105,14 +113,19 @@ export class PrivateRabbit {
   readonly dir: string;
   readonly node: string;
   port = 0;
+  /** The AMQPS port (on `tls.host`) when the node has a TLS listener. */
+  tlsPort = 0;
   #distPort = 0;
   #proc: ChildProcess | undefined;
   readonly #consumerTimeoutMs: number | undefined;
+  readonly #tls: PrivateRabbitTls | undefined;
 
-  constructor(dir: string, opts: { consumerTimeoutMs?: number } = {}) {
+  /** `tls`: also listen for AMQPS on `tls.host` with this certificate (PEM files, copied). */
+  constructor(dir: string, opts: { consumerTimeoutMs?: number; tls?: PrivateRabbitTls } = {}) {
     this.dir = dir;
     this.node = `mt${process.pid}${Math.floor(Math.random() * 1e6)}@localhost`;
     this.#consumerTimeoutMs = opts.consumerTimeoutMs;
+    this.#tls = opts.tls;
   }
 
   get url(): string {
@@ -128,6 +141,7 @@ export class PrivateRabbit {
       await writeFile(join(this.dir, 'plugins'), '[].\n');
       const conf = [`listeners.tcp.default = 127.0.0.1:${this.port}`, 'loopback_users = none'];
       if (this.#consumerTimeoutMs) conf.push(`consumer_timeout = ${this.#consumerTimeoutMs}`);
+      if (this.#tls) conf.push(...(await this.#tlsConf(this.#tls)));
       await writeFile(join(this.dir, 'rabbitmq.conf'), `${conf.join('\n')}\n`);
       // Checks consumer timeouts every second instead of every minute.
       await writeFile(join(this.dir, 'advanced.config'), '[{rabbit, [{channel_tick_interval, 1000}]}].\n');
@@ -144,6 +158,15 @@ export class PrivateRabbit {
       },
     });
     await waitPort(this.port, 'private RabbitMQ', 90_000);
+  }
+
+  /** The TLS listener's settings; the PEM files are copied in, for the rabbitmq user to read. */
+  async #tlsConf(tls: PrivateRabbitTls): Promise<string[]> {
+    this.tlsPort = await freePort();
+    for (const f of ['ca', 'cert', 'key'] as const) await copyFile(tls[f], join(this.dir, `${f}.pem`));
+    return [`listeners.ssl.default = ${tls.host}:${this.tlsPort}`, `ssl_options.cacertfile = ${join(this.dir, 'ca.pem')}`,
+      `ssl_options.certfile = ${join(this.dir, 'cert.pem')}`, `ssl_options.keyfile = ${join(this.dir, 'key.pem')}`,
+      'ssl_options.verify = verify_none', 'ssl_options.fail_if_no_peer_cert = false'];
   }
 
   /** Kills the node's Erlang VM (a crash) or asks it to stop. */

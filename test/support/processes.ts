@@ -9,15 +9,19 @@ export class CliProcess {
   readonly config: string;
   output = '';
   #proc: ChildProcess | undefined;
+  readonly #wrap: string[];
 
-  constructor(command: string, config: string) {
+  /** `wrap`: a command to run node under, e.g. `['ip', 'netns', 'exec', NS]` (it must exec node). */
+  constructor(command: string, config: string, wrap: string[] = []) {
     this.command = command;
     this.config = config;
+    this.#wrap = wrap;
   }
 
   /** Starts the process and waits until its output matches `ready`. */
   async start(ready: RegExp, timeoutMs = 30_000): Promise<void> {
-    const p = spawn(process.execPath, [CLI, this.command, '--config', this.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...this.#wrap, process.execPath, CLI, this.command, '--config', this.config];
+    const p = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = p;
     const from = this.output.length;
     const seen = new Promise<void>((resolve, reject) => {

@@ -103,6 +103,7 @@ export async function deleteTopology(config: Config): Promise<void> {
     const ch = await conn.createChannel();
     for (const q of [...config.engines.map((e) => n.queue(e.name)), n.deadLetter, n.poison]) await ch.deleteQueue(q);
     await ch.deleteExchange(n.deadLetter);
+    await ch.deleteExchange(n.cancel);
   } finally {
     await conn.close().catch(() => undefined);
   }
@@ -118,9 +119,10 @@ async function writeConfig(dir: string, db: TestEnv['db'], engines: unknown[], o
     store: { dir: join(dir, 'store') },
     internalToken: randomBytes(24).toString('hex'),
     engines: 'engines.json',
-    // The original's open API unless a test asks for tokens (test/e2e/auth and the appliance
-    // suites run with tokens).
-    auth: { mode: 'open' },
+    // The original's open API, without an upload rate (suites send thousands of uploads from
+    // one address), unless a test asks for tokens (test/e2e/auth tests the rate, and the
+    // appliance suites run with tokens).
+    auth: { mode: 'open', uploadsPerMinute: 1_000_000, uploadBurst: 1_000_000 },
     ...overrides,
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(raw));

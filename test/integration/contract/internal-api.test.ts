@@ -112,6 +112,20 @@ describe('integration: the internal API contract, client against the real fronte
     expect((await client.status(id))?.status, 'the job is untouched').to.equal('Received');
   });
 
+  it('engines: a node\'s report (image digests, slots) reaches the frontend\'s board; a malformed one is refused', async () => {
+    await client.reportEngines({ node: 'contract-node', engines: [{ name: 'copy', digest: 'sha256:abc', busy: 1, total: 2 }] });
+    exercised.add('engines');
+    expect(stack.frontend.engineStatus.digest('copy')).to.equal('sha256:abc');
+    expect(stack.frontend.engineStatus.slots('copy')).to.deep.equal({ busy: 1, total: 2 });
+    const bad = await fetch(`${stack.internalUrl}/internal/engines`, {
+      method: 'PUT', headers: { authorization: `Bearer ${stack.env.config.internalToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ node: 'n', engines: [{ name: 'copy', digest: 'x', busy: -1, total: 2 }] }),
+    });
+    expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).to.deep.equal([400, 'INVALID_REQUEST']);
+    const anonymous = await fetch(`${stack.internalUrl}/internal/engines`, { method: 'PUT', body: '{}' });
+    expect(anonymous.status, 'guarded by the internal token like every internal call').to.equal(401);
+  });
+
   it('every call of the contract was exercised by a client', () => {
     expect([...exercised].sort()).to.deep.equal(Object.keys(CALLS).sort());
   });

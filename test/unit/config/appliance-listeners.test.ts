@@ -13,7 +13,8 @@ describe('config: the appliance keeps the internal API off the public port', () 
     expect(vars).to.include("'internalListen': {'host': '0.0.0.0', 'port': 8101}");
     expect(vars.match(/'frontendUrl': menagerie_frontend_internal_url/g)).to.have.length(1);
     expect(vars).to.match(/'frontend': \{\s*'url': menagerie_frontend_internal_url/);
-    expect(read('ansible/roles/menagerie/defaults/main.yml')).to.match(/^menagerie_frontend_internal_url: http:\/\/frontend:8101$/m);
+    // HTTPS when the inventory has worker nodes (docs/scale-out.md; test/e2e/playbook-scale-out renders both).
+    expect(read('ansible/roles/menagerie/defaults/main.yml')).to.match(/^menagerie_frontend_internal_url: "\{\{ 'https' if menagerie_scale_out else 'http' \}\}:\/\/frontend:8101"$/m);
     expect(read('enforcer/config.json')).to.include('http://127.0.0.1:8101').and.not.include(':8100');
   });
 

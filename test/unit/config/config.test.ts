@@ -64,6 +64,31 @@ describe('config: loading and validation', () => {
     expect(err.problems.length).to.be.at.least(9);
   });
 
+  it('scale-out keys: TLS files resolved beside the config and checked readable, each CA only with its TLS URL', async () => {
+    await write('engines.json', { engines: [engine] });
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) await write(f, 'PEM');
+    // A worker node's config: no shared internalToken, only its own worker token.
+    const file = await write('config.json', { rabbitmq: { url: 'amqps://mq:5671', ca: 'ca.pem' },
+      internalListen: { cert: 'cert.pem', key: 'key.pem' },
+      menage: { frontendUrl: 'https://frontend:8101', frontendCa: 'ca.pem', token: 'mng_' + 'a'.repeat(32), node: 'node-1' } });
+    const c = loadConfig(file, {});
+    expect(c.internalListen).to.deep.equal({ host: '127.0.0.1', port: 8101, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') });
+    expect(c.rabbitmq.ca).to.equal(join(dir, 'ca.pem'));
+    expect(c.internalToken, 'absent on a worker node').to.equal('');
+    expect(c.menage).to.include({ frontendCa: join(dir, 'ca.pem'), token: 'mng_' + 'a'.repeat(32), node: 'node-1' });
+    const bad = await write('bad.json', { internalToken: 'x'.repeat(16), rabbitmq: { url: 'amqp://mq', ca: 'missing.pem' },
+      internalListen: { cert: 'cert.pem' }, menage: { frontendCa: 'ca.pem', node: 'no spaces', token: 'short' } });
+    const err = problems(() => loadConfig(bad, {}));
+    const seen = err.problems.map((p) => p.pointer);
+    expect(seen).to.include.members(['/internalListen', '/menage/node', '/menage/token']);
+    expect(err.message).to.contain('missing.pem');
+    // The semantic checks run once the schema passes.
+    const mismatched = await write('mismatched.json', { internalToken: 'x'.repeat(16), rabbitmq: { url: 'amqp://mq', ca: 'ca.pem' },
+      menage: { frontendCa: 'ca.pem' } });
+    const err2 = problems(() => loadConfig(mismatched, {}));
+    expect(err2.message).to.contain('rabbitmq.url is not amqps://').and.contain('menage.frontendUrl is not https://');
+  });
+
   it('reports a duplicate engine name', async () => {
     await write('engines.json', { engines: [engine, engine] });
     const file = await write('config.json', { internalToken: 'x'.repeat(16), rabbitmq: { url: 'amqp://localhost' } });

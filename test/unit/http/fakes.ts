@@ -11,7 +11,8 @@ export function fakeJob(id: string, fields: Partial<Job> = {}): Job {
   return {
     id, engine: 'copy', filename: 'f', size: 5, sha256: 'x', status: 'Running', attempts: 1, lease: LEASE, reason: null,
     summary: '', resultSize: null, worker: 'w', lastError: 'connect ECONNREFUSED /var/run/docker.sock', createdAt: new Date(0),
-    startedAt: null, finishedAt: null, deadline: null, queued: true, containment: null, infraSince: null, owner: null, ...fields,
+    startedAt: null, finishedAt: null, deadline: null, queued: true, containment: null, infraSince: null, owner: null,
+    retryOf: null, cached: false, imageDigest: null, callback: null, ...fields,
   };
 }
 

@@ -20,6 +20,7 @@ class FakeStore {
     this.rows.set(id, {
       id, ...j, owner: j.owner ?? null, status: STATUS.waiting, attempts: 0, lease: null, reason: null, summary: '', resultSize: null, worker: null,
       lastError: null, createdAt: new Date(), startedAt: null, finishedAt: null, deadline: null, queued: false, containment: null, infraSince: null,
+      retryOf: null, cached: false, imageDigest: null, callback: null,
     });
     return id;
   }

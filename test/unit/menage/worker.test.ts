@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import type { Engine } from '../../../src/engines/engines.js';
 import { Breaker } from '../../../src/menage/breaker.js';
-import { FrontendUnavailable, InfrastructureError, RunAborted } from '../../../src/errors.js';
+import { FrontendUnavailable, InfrastructureError, RunAborted, WorkerRefused } from '../../../src/errors.js';
 import type { FrontendClient } from '../../../src/menage/frontend-client.js';
 import type { ContainerDispatcher, RunOutcome } from '../../../src/menage/runner.js';
+import { RunningJobs } from '../../../src/menage/running-jobs.js';
 import { createJobHandler } from '../../../src/menage/worker.js';
 
 /** A frontend that records what the worker told it; each call may be made to fail. */
@@ -63,6 +64,29 @@ describe('worker: failure classification and the circuit breaker', () => {
     expect(calls.releases).to.deep.equal([{ infrastructure: true }]);
     expect(breaker.isOpen).to.equal(true);
     expect(breaker.down).to.deep.equal(['docker']);
+  });
+
+  it('a refused node token (401) on a heartbeat stops the run and takes no more work; the job is left to the lease', async () => {
+    const { client, calls } = fakeClient();
+    const refusing = Object.assign(Object.create(null), client, {
+      start: async (id: string) => ({ jobid: id, engine: 'md5', lease: 'l'.repeat(32), attempt: 1, size: 1, deadline: '', heartbeatMs: 10 }),
+      heartbeat: async () => { throw new WorkerRefused('the frontend refused this node\'s token (401) for POST heartbeat'); },
+    }) as FrontendClient;
+    up.frontend = false;
+    let aborted = false;
+    const handle = handler(refusing, { run: (_e, job) => new Promise((_resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the run was not stopped')), 2000);
+      job.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        aborted = true;
+        reject(new RunAborted('aborted'));
+      });
+    }) });
+    expect(await handle(message, new AbortController().signal)).to.equal('ack');
+    expect(aborted).to.equal(true);
+    expect(calls.releases, 'nothing to hand back with a refused token').to.deep.equal([]);
+    expect(breaker.down).to.deep.equal(['frontend']);
+    expect(lines.join('\n')).to.match(/refused this node's token \(401\)/);
   });
 
   it('a Docker error while Docker answers may be the job\'s fault: counted release, requeue, breaker closed', async () => {
@@ -146,5 +170,36 @@ describe('worker: failure classification and the circuit breaker', () => {
     expect(await handle(message, new AbortController().signal)).to.equal('ack');
     expect(calls.fails).to.deep.equal(['exit code 3']);
     expect(calls.releases).to.deep.equal([]);
+  });
+
+  it('a cancellation heard while the job runs aborts the run: the message is acked, nothing released or failed', async () => {
+    const { client, calls } = fakeClient();
+    const running = new RunningJobs();
+    const handle = createJobHandler({
+      engine, client, node: 'n', log: (l) => lines.push(l), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5, running,
+      dispatcher: dispatcher(async () => {
+        throw new RunAborted('the run was interrupted (shutdown)');
+      }),
+    });
+    const other = new RunningJobs();
+    expect(other.cancel('7'), 'a node not running the job ignores it').to.equal(false);
+    let aborted = false;
+    const blocking = createJobHandler({
+      engine, client, node: 'n', log: (l) => lines.push(l), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5, running,
+      dispatcher: { run: (_e, req) => new Promise((_resolve, reject) => req.signal.addEventListener('abort', () => {
+        aborted = true;
+        reject(new RunAborted('the run was interrupted (shutdown)'));
+      })) },
+    });
+    const outcome = blocking(message, new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(running.size).to.equal(1);
+    expect(running.cancel('7')).to.equal(true);
+    expect(await outcome).to.equal('ack');
+    expect([aborted, calls.releases, calls.fails, running.size]).to.deep.equal([true, [], [], 0]);
+    expect(lines).to.include('job 7: cancelled; stopping its container');
+    // Without a cancel, the same abort is a shutdown: handed back uncounted.
+    expect(await handle(message, new AbortController().signal)).to.equal('ack');
+    expect(calls.releases).to.deep.equal([{ infrastructure: true }]);
   });
 });
