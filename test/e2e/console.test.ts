@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { TokenStore } from '../../src/auth/token-store.js';
@@ -8,10 +9,11 @@ import { launchBrowser, openPage, screenshot, signIn, type PageWatch } from '../
 import { detection, serveEnforcerApi } from '../support/enforcer-api.js';
 import { testEngine } from '../support/services.js';
 import { storedZip } from '../support/zip.js';
-import { startStack, upload, waitDone, type Stack } from '../support/stack.js';
+import { startStack, upload, waitDone, waitNoContainers, type Stack } from '../support/stack.js';
 
 const KEY = 'console-browser-test-key-0123456789abcdef';
 const HOSTILE = '<img src=x onerror=alert(1)>.apk';
+const docker = new Docker();
 
 describe('e2e: the web console in Chromium', function () {
   this.timeout(180_000);
@@ -142,6 +144,11 @@ describe('e2e: the web console in Chromium', function () {
       await page.locator('section[aria-label="Engine log"] pre').waitFor();
       expect(await page.locator('section[aria-label="Engine log"] pre').textContent()).to.contain('engine error: cannot parse sample');
       await screenshot(page, 'failed-job');
+      // Retry: a new job with the same input and engine, linked to the old one.
+      await page.getByRole('button', { name: 'Retry' }).click();
+      await page.waitForURL((u) => /#\/jobs\/[0-9]+$/.test(u.hash) && !u.hash.endsWith(`/${id}`));
+      await page.locator('.facts a', { hasText: `job ${id}` }).waitFor();
+      await page.locator('#job-status', { hasText: 'Fail' }).waitFor({ timeout: 60_000 });
       // Clear error states: no such job, no such page.
       await page.goto(`${stack.url}/console/#/jobs/99999999`);
       await page.getByRole('alert').filter({ hasText: 'JOB_NOT_FOUND, HTTP 404' }).waitFor();
@@ -294,5 +301,21 @@ describe('e2e: the web console in Chromium', function () {
       const depth = await page.locator('table.matrix tbody tr', { hasText: 'copy' }).locator('td').nth(4).textContent();
       expect(depth, 'queue depth from API v1').to.match(/^[0-9]+$/);
     });
+  });
+
+  it('cancels a running job from its page (after an in-page confirmation)', async () => {
+    const id = await submitApi('slow', 'never finishes');
+    await onPage('cancel', async (page) => {
+      await page.goto(`${stack.url}/console/#/jobs/${id}`);
+      await page.locator('#job-status', { hasText: 'Running' }).waitFor({ timeout: 60_000 });
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await page.getByText(`Cancel job ${id}? A cancelled job cannot be resumed.`).waitFor();
+      await page.waitForTimeout(2500); // a status poll passes: the confirmation stays
+      await page.getByRole('button', { name: 'Yes, cancel it' }).click();
+      await page.locator('#job-status', { hasText: 'Fail' }).waitFor({ timeout: 30_000 });
+      expect(await page.locator('.reason').textContent()).to.equal('Failed: cancelled');
+      await page.getByRole('button', { name: 'Retry' }).waitFor();
+    });
+    expect(await waitNoContainers(docker, stack.node), 'the container is gone').to.deep.equal([]);
   });
 });
