@@ -54,7 +54,11 @@ export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges>
 
 /** Pulls an engine's image when the daemon does not have it; a failed pull names the image. */
 async function ensureImage(docker: Docker, engine: Engine, file: string, log: (line: string) => void): Promise<void> {
-  if (await docker.getImage(engine.image).inspect().then(() => true, () => false)) return;
+  const found = await docker.getImage(engine.image).inspect().then(() => true, (err: { statusCode?: number }) => {
+    if (err.statusCode !== 403) return false;
+    throw new ConfigError([{ file, pointer: '', message: `engine "${engine.name}": the Docker API proxy refuses image ${engine.image}: it has not re-read engines.json (send it SIGHUP first; \`menagerie engines reload\` does)` }]);
+  });
+  if (found) return;
   log(`reload: pulling ${engine.image}`);
   try {
     const stream = await docker.pull(engine.image);

@@ -20,7 +20,10 @@ export function conformanceGate(docker: Docker, deployment: string, enginesFile:
       if (report.passed) return undefined;
       return report.grades.filter((g) => !g.pass).map((g) => `${g.case}: ${g.outcome} (${g.detail})`).join('; ');
     } catch (err) {
-      return `the kit could not run: ${(err as Error).message}`;
+      const why = (err as Error).message;
+      // On the appliance: the proxy judges by the engines.json it read last.
+      const hint = /refused by the Docker API proxy/.test(why) ? ' (has the Docker API proxy re-read engines.json? send it SIGHUP first; `menagerie engines reload` does)' : '';
+      return `the kit could not run: ${why}${hint}`;
     }
   };
 }
