@@ -19,7 +19,10 @@ const MAX_BYTES = 128 * 1024 * 1024;
  * absolute names are skipped; counts and sizes are capped. Missing path: an empty map.
  */
 export async function readOutOfImage(docker: Docker, engine: Engine, deployment: string, path: string): Promise<Map<string, Buffer>> {
-  const spec = buildContainerSpec(engine, { deployment, jobId: 'image-files', attempt: 1, node: 'conformance-kit', deadline: Date.now() + 5 * 60_000 });
+  // Without the engine's read-only volumes: only the image's files are read (and Docker would
+  // create a missing named volume, empty and unlabelled).
+  const bare: Engine = { ...engine, containment: { ...engine.containment, volumes: {} } };
+  const spec = buildContainerSpec(bare, { deployment, jobId: 'image-files', attempt: 1, node: 'conformance-kit', deadline: Date.now() + 5 * 60_000 });
   const container = await docker.createContainer(spec);
   const files = new Map<string, Buffer>();
   try {
