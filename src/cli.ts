@@ -22,8 +22,8 @@ appliance commands:
   token           create, list or revoke API tokens (menagerie token --help)
   check-config    validate the configuration and engines.json, report every problem, exit
   engines list    each engine's pinned image tag and digest, and whether the Docker engine has it
-  engines reload  SIGHUP to frontend and menage: they re-read engines.json while running
-                  (--pid PID, repeatable, for processes outside the appliance's containers)
+  engines reload  SIGHUP to docker-proxy, menage and frontend: they re-read engines.json while
+                  running (--pid PID, repeatable, for processes outside the appliance's containers)
   engine test [NAME...]  the conformance kit: golden samples and the hostile set, as a table
 
 options:
@@ -143,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
       const p = await startDockerProxy(config, log);
       log(`docker-proxy listening on ${p.url}, forwarding to ${config.dockerProxy.dockerSocket}`);
       onSignals(() => p.close());
+      onReload(() => p.reload());
       return -1;
     }
     default:

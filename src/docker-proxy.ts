@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
-import { policyFrom } from './docker-proxy/policy.js';
+import { loadEngines, type Engine } from './engines/engines.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { policyFrom, type ProxyPolicy } from './docker-proxy/policy.js';
 import { createProxyServer } from './docker-proxy/server.js';
 import { getFromDocker } from './docker-proxy/upstream.js';
 import { loadRules } from './enforcer/index.js';
@@ -11,6 +13,11 @@ import { HOLDER_IMAGE } from './menage/capped-volume.js';
 export interface DockerProxy {
   /** Where menage reaches it: `http://host:port`, or the unix socket path. */
   readonly url: string;
+  /**
+   * Re-reads engines.json (SIGHUP, `menagerie engines reload`): the next request is judged
+   * by the new engines' policy. A file with any problem changes nothing (the promise rejects).
+   */
+  reload(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -27,13 +34,14 @@ export interface DockerProxyOptions {
  */
 export async function startDockerProxy(config: Config, log: (line: string) => void, options: DockerProxyOptions = {}): Promise<DockerProxy> {
   const socketPath = options.socketPath ?? config.dockerProxy.dockerSocket;
-  const policy = policyFrom({
-    deployment: config.rabbitmq.prefix, engines: config.engines, holderImage: HOLDER_IMAGE,
+  const policyOf = (engines: readonly Engine[]): ProxyPolicy => policyFrom({
+    deployment: config.rabbitmq.prefix, engines, holderImage: HOLDER_IMAGE,
     rules: loadRules(config.menage.policyRules), maxJsonBytes: config.dockerProxy.maxJsonBytes,
   });
   // Not fatal: the daemon may be restarting; every request opens the socket anew.
   await getFromDocker(socketPath, '/_ping', 5000).catch((err: Error) => log(`warning: the Docker daemon at ${socketPath} does not answer yet: ${err.message}`));
-  const server = createProxyServer({ policy, socketPath, log });
+  const serverOptions = { policy: policyOf(config.engines), socketPath, log };
+  const server = createProxyServer(serverOptions);
   const listen = options.listen ?? (config.dockerProxy.listen.socket ? { socket: config.dockerProxy.listen.socket } : config.dockerProxy.listen);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -43,6 +51,15 @@ export async function startDockerProxy(config: Config, log: (line: string) => vo
   let closing: Promise<void> | undefined;
   return {
     url: urlOf(server),
+    async reload() {
+      const problems: ConfigProblem[] = [];
+      const engines = loadEngines(config.enginesFile, process.env, problems);
+      if (problems.length) throw new ConfigError(problems);
+      serverOptions.policy = policyOf(engines);
+      const images = [...serverOptions.policy.images].sort();
+      log(`docker-proxy: policy reloaded from ${config.enginesFile}: images ${images.join(', ')}`);
+      return images;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

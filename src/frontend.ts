@@ -7,14 +7,15 @@ import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
 import { jobRecord } from './api/job-record.js';
-import { loadEngines } from './engines/engines.js';
-import { describeChanges, EngineRegistry, type EngineChanges } from './engines/registry.js';
+import { EngineRegistry, type EngineChanges } from './engines/registry.js';
 import { EngineStatusBoard } from './engines/status.js';
-import { ConfigError, UnavailableError, type ConfigProblem } from './errors.js';
+import { UploadReload } from './engines/upload-reload.js';
+import { ConfigError, UnavailableError } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { UploadGate } from './http/submit-upload.js';
 import { JobControl } from './jobs/control.js';
+import { failWaitingJobsOfRemovedEngines } from './jobs/engine-removal.js';
 import { IdempotencyStore } from './jobs/idempotency-store.js';
 import { ResultCacheStore } from './jobs/result-cache.js';
 import { Submissions } from './jobs/submission.js';
@@ -139,7 +140,18 @@ export async function startFrontend(config: Config, log: (line: string) => void)
       cleanups.push(() => webhooks.close());
     }
     cleanups.push(purgeKeysPeriodically(keys, log));
-    const reload = (): Promise<EngineChanges> => reloadEngines(config.enginesFile, registry, publisher, log);
+    const gone = (engine: string): boolean => registry.active(engine) === undefined;
+    const uploadReload = new UploadReload({
+      file: config.enginesFile, registry, log, waitMs: config.jobs.reloadWaitSeconds * 1000,
+      declare: (engines) => publisher.addEngines(engines),
+      served: async (engine) => ((await queueDepth.consumers(engine)) ?? 0) > 0,
+      failWaiting: (engines) => failWaitingJobsOfRemovedEngines(service, gone, engines),
+    });
+    const reload = (): Promise<EngineChanges> => uploadReload.reload();
+    // Jobs left waiting for an engine engines.json lost while the frontend was down.
+    failWaitingJobsOfRemovedEngines(service, gone).then((n) => {
+      if (n) log(`${n} waiting job${n === 1 ? '' : 's'} of engines no longer configured failed: engine removed`);
+    }, (err: Error) => log(`failing the waiting jobs of removed engines: ${err.message}`));
     return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
       service, store, reaper, engineStatus, reload, close };
   } catch (err) {
@@ -183,21 +195,6 @@ function purgeKeysPeriodically(keys: IdempotencyStore, log: (line: string) => vo
   }, 3600_000);
   timer.unref();
   return async () => clearInterval(timer);
-}
-
-/**
- * Switches uploads to the engines engines.json now lists: a new engine's queue is declared
- * before it takes uploads; a removed one takes none (its jobs in flight still finish). A file
- * with any problem changes nothing.
- */
-async function reloadEngines(file: string, registry: EngineRegistry, publisher: Publisher, log: (line: string) => void): Promise<EngineChanges> {
-  const problems: ConfigProblem[] = [];
-  const next = loadEngines(file, process.env, problems);
-  if (problems.length) throw new ConfigError(problems);
-  await publisher.addEngines(next.map((e) => e.name));
-  const changes = registry.apply(next);
-  log(`engines reloaded: ${describeChanges(changes)}`);
-  return changes;
 }
 
 function urlOf(server: Server, host: string, scheme = 'http'): string {

@@ -10,7 +10,7 @@ import { ConfigError } from './errors.js';
 import { buildContainerSpec } from './menage/container-spec.js';
 import { Breaker } from './menage/breaker.js';
 import { conformanceGate } from './menage/conformance/gate.js';
-import { checkDaemon } from './menage/daemon-check.js';
+import { checkDaemon, checkEngineVolumes } from './menage/daemon-check.js';
 import { reloadEngines } from './menage/engine-reload.js';
 import { EngineSlots } from './menage/engine-slots.js';
 import { FrontendClient } from './menage/frontend-client.js';
@@ -51,6 +51,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
   for (const warning of daemon.warnings) log(`warning: ${warning}`);
+  daemon.problems.push(...(await checkEngineVolumes(docker, wanted, config.rabbitmq.prefix, config.enginesFile, config.engines)));
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   broker.on('lost', () => log('broker connection lost; reconnecting'));
@@ -93,7 +94,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
     reload() {
       // One reload at a time: a second SIGHUP waits for the first.
       const next = reloading.catch(() => undefined).then(() => reloadEngines({
-        docker, enginesFile: config.enginesFile, only: config.menage.engines, registry, slots, log,
+        docker, deployment: config.rabbitmq.prefix, enginesFile: config.enginesFile, only: config.menage.engines, registry, slots, log,
         checkPolicy: (engines) => checkPolicy(config, engines), conformance: gate,
       }));
       reloading = next;

@@ -31,7 +31,9 @@ export interface Config {
    */
   readonly internalToken: string;
   readonly enginesFile: string;
-  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number };
+  readonly jobs: { readonly maxAttempts: number; readonly reapGraceSeconds: number; readonly leaseSeconds: number; readonly infrastructureTimeoutSeconds: number;
+    /** How long a frontend reload waits for a menage to serve a new engine before refusing. */
+    readonly reloadWaitSeconds: number };
   readonly retention: { readonly days: number };
   /**
    * Who may call the public API: `tokens` (API tokens, hashed with `key`) or `open` (anyone,
@@ -150,6 +152,7 @@ const schema = {
         reapGraceSeconds: { type: 'integer', minimum: 1, default: 60 },
         leaseSeconds: { type: 'integer', minimum: 3, maximum: 3600, default: 30 },
         infrastructureTimeoutSeconds: { type: 'integer', minimum: 1, default: 1800 },
+        reloadWaitSeconds: { type: 'integer', minimum: 0, maximum: 86400, default: 900 },
       },
     },
     retention: {

@@ -11,4 +11,18 @@ export const LABELS = {
   node: 'org.menagerie.node',
   deadline: 'org.menagerie.deadline',
   role: 'org.menagerie.role',
+  /**
+   * On a named volume engines mount read-only (engines.json `volumes`, e.g. yara's rules): its
+   * value is the deployment. Not `deployment`: the orphan sweeper removes dangling volumes of that label.
+   */
+  engineData: 'org.menagerie.engine-data',
 } as const;
+
+/**
+ * The deployment label of the conformance kit's containers when a reload of deployment
+ * `deployment` runs it: the live deployment's orphan sweeper never takes them for jobs, and
+ * the Docker API proxy lets them through under the same policy as jobs.
+ */
+export function kitDeployment(deployment: string): string {
+  return `${deployment}-kit`;
+}

@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { evaluateCreate, formatViolations } from '../enforcer/index.js';
-import { LABELS } from '../contract/labels.js';
-import { tmpfsKey, type ProxyPolicy } from './policy.js';
+import { kitDeployment, LABELS } from '../contract/labels.js';
+import { tmpfsKey, volumeKey, type ProxyPolicy } from './policy.js';
 
 const str = { type: 'string' };
 const bool = { type: 'boolean' };
@@ -46,11 +46,15 @@ const ajv = new Ajv({ allErrors: true, strict: true });
 const checkContainer = ajv.compile(containerSchema);
 const checkVolume = ajv.compile(volumeSchema);
 
-/** Problems with a container create body (empty: allowed) and the named volumes it mounts (to be checked as ours). */
-export function judgeContainerCreate(body: unknown, policy: ProxyPolicy): { problems: string[]; volumes: string[] } {
-  if (!checkContainer(body)) return { problems: schemaProblems(checkContainer.errors), volumes: [] };
+/**
+ * Problems with a container create body (empty: allowed), the named volumes it mounts (to be
+ * checked as ours: size-capped input volumes) and the read-only engine data volumes it mounts
+ * (engines.json `volumes`: to be checked as labelled for this deployment and not host-backed).
+ */
+export function judgeContainerCreate(body: unknown, policy: ProxyPolicy): { problems: string[]; volumes: string[]; dataVolumes: string[] } {
+  if (!checkContainer(body)) return { problems: schemaProblems(checkContainer.errors), volumes: [], dataVolumes: [] };
   const b = body as { Image: string; Cmd?: string[]; User?: string; WorkingDir?: string; Labels: Record<string, string>; HostConfig: Record<string, unknown> };
-  const hc = b.HostConfig as { Runtime?: string; SecurityOpt?: string[]; Tmpfs?: Record<string, string>; Mounts?: { Source?: string; VolumeOptions?: { Labels?: Record<string, string> } }[] };
+  const hc = b.HostConfig as { Runtime?: string; SecurityOpt?: string[]; Tmpfs?: Record<string, string>; Mounts?: { Source?: string; Target: string; ReadOnly?: boolean; VolumeOptions?: { Labels?: Record<string, string> } }[] };
   const problems: string[] = [];
   if (!policy.images.has(b.Image)) problems.push(`image "${b.Image}" is not one of this deployment's engine images`);
   else problems.push(...commandProblems(b, policy));
@@ -69,14 +73,17 @@ export function judgeContainerCreate(body: unknown, policy: ProxyPolicy): { prob
     if (!policy.tmpfs.has(tmpfsKey(path, opts))) problems.push(`tmpfs ${JSON.stringify(path)} with ${JSON.stringify(opts)} is not one an engine asks for`);
   }
   const volumes: string[] = [];
+  const dataVolumes: string[] = [];
   for (const [i, m] of (hc.Mounts ?? []).entries()) {
-    if (m.Source) volumes.push(m.Source);
+    // Exactly as an engine declares it, read-only: anything else is judged as an input volume.
+    if (m.Source && m.ReadOnly === true && m.VolumeOptions === undefined && policy.readonlyVolumes.has(volumeKey(m.Target, m.Source))) dataVolumes.push(m.Source);
+    else if (m.Source) volumes.push(m.Source);
     else problems.push(...labelProblems(m.VolumeOptions?.Labels ?? {}, `HostConfig.Mounts[${i}].VolumeOptions.Labels`, policy.deployment));
   }
   // The engine policy too, whatever else is wrong: every problem is reported at once.
   const violations = evaluateCreate(policy.rules, body);
   if (violations.length) problems.push(`the engine policy (${policy.rules.file}): ${formatViolations(violations)}`);
-  return { problems, volumes };
+  return { problems, volumes, dataVolumes };
 }
 
 /** Problems with a volume create body (empty: allowed). */
@@ -90,9 +97,14 @@ export function labelProblems(labels: Record<string, string>, where: string, dep
   return labelsAreOurs(labels, deployment) ? [] : [`${where} must carry ${LABELS.managed}=true and ${LABELS.deployment}=${deployment}`];
 }
 
-/** True when labels mark a container or volume as this deployment's. */
+/**
+ * True when labels mark a container or volume as this deployment's: its jobs, or the
+ * conformance kit a reload runs (deployment `<deployment>-kit`). Both are judged by the same
+ * create-body policy; the kit's label only keeps the live deployment's sweeper away from them.
+ */
 export function labelsAreOurs(labels: Record<string, string> | null | undefined, deployment: string): boolean {
-  return labels?.[LABELS.managed] === 'true' && labels[LABELS.deployment] === deployment;
+  const d = labels?.[LABELS.deployment];
+  return labels?.[LABELS.managed] === 'true' && (d === deployment || d === kitDeployment(deployment));
 }
 
 /** The command, user and working directory must be an engine's (for its image), or the holder's `sleep N`. */

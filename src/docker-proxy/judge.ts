@@ -1,4 +1,4 @@
-import { LABELS } from '../contract/labels.js';
+import { kitDeployment, LABELS } from '../contract/labels.js';
 import { BadFilters, formatFilters, parseFilters, requiresLabel } from './filters.js';
 import type { ProxyPolicy } from './policy.js';
 import { BadTarget, parseTarget } from './request-target.js';
@@ -79,7 +79,10 @@ function judgeFilters(text: string, route: Route, deployment: string): Refusal |
     throw err;
   }
   const formatted = formatFilters(filters);
-  if (requiresLabel(filters, LABELS.deployment, deployment)) return { allow: true, filters: formatted, containers: [] };
+  // The conformance kit's containers carry the kit's deployment label (labelsAreOurs); menage
+  // lists its read-only engine data volumes to check they exist (menage/daemon-check.ts).
+  if (requiresLabel(filters, LABELS.deployment, deployment) || requiresLabel(filters, LABELS.deployment, kitDeployment(deployment))
+    || (route.name === 'volume-list' && requiresLabel(filters, LABELS.engineData, deployment))) return { allow: true, filters: formatted, containers: [] };
   const named = filters.get('container') ?? [];
   // Docker's event filter matches container ids by prefix: only full ids name one container.
   if (route.scope === 'label-or-containers' && named.length > 0 && named.every((id) => FULL_ID.test(id))) {

@@ -1,5 +1,6 @@
 import { getFromDocker, jsonOf, type UpstreamReply } from './upstream.js';
 import { labelsAreOurs } from './create-body.js';
+import { LABELS } from '../contract/labels.js';
 
 /** Whose a container, volume or image is: this deployment's (with its full id), missing, or someone else's. */
 export type Owner = { kind: 'ours'; id: string; reply?: UpstreamReply } | { kind: 'missing'; reply: UpstreamReply } | { kind: 'foreign' };
@@ -36,6 +37,19 @@ export class Ownership {
     const type = v.Options?.type;
     const hostBacked = v.Driver !== 'local' || (type !== undefined && type !== 'tmpfs') || /\bbind\b/.test(v.Options?.o ?? '');
     return labelsAreOurs(v.Labels, this.deployment) && !hostBacked && v.Name === name ? { kind: 'ours', id: name } : { kind: 'foreign' };
+  }
+
+  /**
+   * A read-only engine data volume (engines.json `volumes`): ours when labelled
+   * `org.menagerie.engine-data=<deployment>` and a plain local volume (no driver options:
+   * no bind of a host path, no tmpfs or remote mount).
+   */
+  async engineData(name: string): Promise<Owner> {
+    const reply = await getFromDocker(this.socketPath, `/volumes/${name}`);
+    if (reply.status === 404) return { kind: 'missing', reply };
+    const v = expectOk(reply, 'volume') as { Name?: string; Driver?: string; Labels?: Record<string, string> | null; Options?: Record<string, string> | null };
+    const plain = v.Driver === 'local' && Object.keys(v.Options ?? {}).length === 0;
+    return plain && v.Labels?.[LABELS.engineData] === this.deployment && v.Name === name ? { kind: 'ours', id: name } : { kind: 'foreign' };
   }
 
   /** An image: ours when tagged as one of the allowed images; the inspect answer comes along. */

@@ -18,6 +18,8 @@ export interface ProxyPolicy {
   readonly apparmor: ReadonlySet<string>;
   readonly seccomp: ReadonlySet<string>;
   readonly tmpfs: ReadonlySet<string>;
+  /** Read-only named volumes the engines mount ("target name", engines.json `volumes`). */
+  readonly readonlyVolumes: ReadonlySet<string>;
   /** The largest memory, pids and CPU limits an engine (or the holder) asks for; Infinity when one asks for none. */
   readonly limits: Readonly<Record<'Memory' | 'MemorySwap' | 'PidsLimit' | 'NanoCpus', number>>;
   /** The enforcer rules every create body must pass (the engine policy). */
@@ -42,6 +44,7 @@ export function policyFrom(options: { deployment: string; engines: readonly Engi
     apparmor: pick((e) => e.containment.apparmor),
     seccomp: pick((e) => e.containment.seccomp?.json),
     tmpfs: new Set(engines.flatMap((e) => Object.entries(e.containment.tmpfs).map(([path, opts]) => tmpfsKey(path, opts)))),
+    readonlyVolumes: new Set(engines.flatMap((e) => Object.entries(e.containment.volumes ?? {}).map(([target, name]) => volumeKey(target, name)))),
     rules: options.rules,
     maxJsonBytes: options.maxJsonBytes,
   };
@@ -72,4 +75,9 @@ function commandsOf(engines: readonly Engine[]): Map<string, Set<string>> {
 /** The key a tmpfs mount is known by in ProxyPolicy.tmpfs. */
 export function tmpfsKey(path: string, options: string): string {
   return `${path} ${options}`;
+}
+
+/** The key a read-only named volume mount is known by in ProxyPolicy.readonlyVolumes. */
+export function volumeKey(target: string, name: string): string {
+  return `${target} ${name}`;
 }

@@ -6,11 +6,13 @@ import { Ownership } from './ownership.js';
 import type { ProxyPolicy } from './policy.js';
 import { formatTarget } from './request-target.js';
 import { AmbiguousJson, parseStrictJson } from '../enforcer/docker-json.js';
+import { LABELS } from '../contract/labels.js';
 import { openUpstream } from './upstream.js';
 
 /** What the proxy server needs. */
 export interface ProxyServerOptions {
-  readonly policy: ProxyPolicy;
+  /** Read for every request: replacing it (SIGHUP, engines.json re-read) applies to the next request. */
+  policy: ProxyPolicy;
   /** The Docker daemon's socket, opened anew for every request. */
   readonly socketPath: string;
   readonly log: (line: string) => void;
@@ -120,10 +122,16 @@ async function judgeBody(o: ProxyServerOptions, owners: Ownership, req: Incoming
     const problems = judgeVolumeCreate(value, o.policy);
     return problems.length ? deny(`volume create: ${problems.join('; ')}`) : { body: Buffer.from(JSON.stringify(value)) };
   }
-  const { problems, volumes } = judgeContainerCreate(value, o.policy);
+  const { problems, volumes, dataVolumes } = judgeContainerCreate(value, o.policy);
   if (problems.length) return deny(`container create: ${problems.join('; ')}`);
   for (const name of volumes) {
     if ((await owners.volume(name)).kind !== 'ours') return deny(`container create: volume ${JSON.stringify(name)} is not this deployment's`);
+  }
+  for (const name of dataVolumes) {
+    const kind = (await owners.engineData(name)).kind;
+    // Docker would create a missing named volume, empty and unlabelled: refuse instead.
+    if (kind === 'missing') return deny(`container create: the read-only volume ${JSON.stringify(name)} does not exist (docs/engines.md: create it with the label ${LABELS.engineData}=${o.policy.deployment})`);
+    if (kind !== 'ours') return deny(`container create: volume ${JSON.stringify(name)} is not a plain local volume labelled ${LABELS.engineData}=${o.policy.deployment}`);
   }
   return { body: Buffer.from(JSON.stringify(value)) };
 }

@@ -23,6 +23,8 @@ export interface Containment {
   readonly logLimit: number;
   /** Caps the input volume (a tmpfs-backed volume held for the job); absent: an uncapped anonymous volume. */
   readonly volumeBytes?: number;
+  /** Named volumes mounted read-only: path in the container → volume name (e.g. yara's rules at /rules). */
+  readonly volumes?: Readonly<Record<string, string>>;
 }
 
 /** An engine, normalised from engines.json. */
@@ -81,6 +83,12 @@ const engineSchema = {
     loglimit: SIZE,
     volumesize: SIZE,
     cache: { type: 'boolean', default: false },
+    // Read-only named volumes (docs/containment.md): path → volume name.
+    volumes: {
+      type: 'object', maxProperties: 8,
+      propertyNames: { pattern: '^/[A-Za-z0-9._-][A-Za-z0-9._/-]*$', not: { pattern: '(^|/)\\.\\.?(/|$)' } },
+      additionalProperties: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' },
+    },
   },
 } as const;
 
@@ -173,6 +181,13 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
       report('/tmpfs', `engine "${e.name}": tmpfs ${path} would hide the input volume at ${mountpoint}`);
     }
   }
+  const volumes: Record<string, string> = {};
+  for (const [path, name] of Object.entries((e.volumes as Record<string, string> | undefined) ?? {})) {
+    const p = path.replace(/\/+$/, '');
+    const clash = [mountpoint, ...Object.keys(tmpfs).map((t) => t.replace(/\/+$/, ''))].find((m) => m === p || m.startsWith(`${p}/`) || p.startsWith(`${m}/`));
+    if (clash !== undefined) report('/volumes', `engine "${e.name}": volume ${name} at ${path} would overlap ${clash}`);
+    else volumes[p] = name;
+  }
   const containment: Containment = {
     network: 'none',
     readonly: (pick('readonly', 'readonly') as boolean | undefined) ?? true,
@@ -186,6 +201,7 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
     resultLimit: size(e.resultlimit, DEFAULTS.resultlimit, 'resultlimit'),
     logLimit: size(e.loglimit, DEFAULTS.loglimit, 'loglimit'),
     ...(e.volumesize !== undefined ? { volumeBytes: size(e.volumesize, '0', 'volumesize') } : {}),
+    ...(Object.keys(volumes).length ? { volumes } : {}),
   };
   pick('network', 'network');
   return {

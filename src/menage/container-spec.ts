@@ -57,7 +57,8 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity, cappedVolum
       NanoCpus: c.nanoCpus,
       Tmpfs: { ...c.tmpfs },
       Binds: [],
-      Mounts: [inputMount(engine, run, cappedVolume)],
+      // The engine's read-only named volumes (engines.json `volumes`, e.g. rules) after its input.
+      Mounts: [inputMount(engine, run, cappedVolume), ...Object.entries(c.volumes ?? {}).map(([target, name]): MountSettings => ({ Type: 'volume', Source: name, Target: target, ReadOnly: true }))],
       // No /dev/shm: the volume and the configured tmpfs mounts stay the only writable places
       // (an engine that needs shared memory declares a size-capped tmpfs at /dev/shm).
       IpcMode: 'none',

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { Engine } from '../engines/engines.js';
 import type { ConfigProblem } from '../errors.js';
+import { LABELS } from '../contract/labels.js';
 import { HOLDER_IMAGE } from './capped-volume.js';
 import { readDaemonFacts } from './containment-report.js';
 
@@ -34,4 +35,20 @@ export async function checkDaemon(docker: Docker, engines: readonly Engine[], en
   if (!facts.seccomp) warnings.push('the Docker daemon has no seccomp support: engines run without a system call filter');
   if (!facts.apparmor && engines.some((e) => e.containment.apparmor)) warnings.push('this host has no AppArmor: engine AppArmor profiles are not enforced');
   return { problems, warnings };
+}
+
+/**
+ * Every read-only volume an engine mounts (engines.json `volumes`) must exist, labelled
+ * `org.menagerie.engine-data=<deployment>`: Docker would otherwise create it empty at the
+ * first job, and the Docker API proxy refuses it. Returns the problems.
+ */
+export async function checkEngineVolumes(docker: Docker, engines: readonly Engine[], deployment: string, enginesFile: string, allEngines: readonly Engine[] = engines): Promise<ConfigProblem[]> {
+  const wanted = engines.flatMap((e) => Object.entries(e.containment.volumes ?? {}).map(([target, name]) => ({ e, target, name })));
+  if (wanted.length === 0) return [];
+  const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABELS.engineData}=${deployment}`] } });
+  const present = new Set((Volumes ?? []).map((v) => v.Name));
+  return wanted.filter((w) => !present.has(w.name)).map((w) => ({
+    file: enginesFile, pointer: `/engines/${allEngines.indexOf(w.e)}/volumes`,
+    message: `engine "${w.e.name}": the volume ${w.name} (read-only at ${w.target}) does not exist with the label ${LABELS.engineData}=${deployment} (docs/engines.md says how to create and fill it)`,
+  }));
 }

@@ -2,12 +2,14 @@ import type Docker from 'dockerode';
 import { loadEngines, type Engine } from '../engines/engines.js';
 import { describeChanges, type EngineChanges, type EngineRegistry } from '../engines/registry.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { checkDaemon } from './daemon-check.js';
+import { checkDaemon, checkEngineVolumes } from './daemon-check.js';
 import type { EngineSlots } from './engine-slots.js';
 
 /** What a reload of menage's engines needs. */
 export interface EngineReloadDeps {
   docker: Docker;
+  /** The queue prefix: the label of this deployment's read-only engine volumes. */
+  deployment: string;
   enginesFile: string;
   /** The engines this menage runs (config `menage.engines`); empty: all. */
   only: readonly string[];
@@ -35,6 +37,7 @@ export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges>
   const incoming = [...changes.added, ...changes.changed.map((c) => c.to)];
   for (const engine of incoming) await ensureImage(d.docker, engine, d.enginesFile, d.log);
   const daemon = await checkDaemon(d.docker, incoming, d.enginesFile, all);
+  daemon.problems.push(...(await checkEngineVolumes(d.docker, incoming, d.deployment, d.enginesFile, all)));
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const refused: ConfigProblem[] = [];
   for (const engine of incoming) {
@@ -51,7 +54,11 @@ export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges>
 
 /** Pulls an engine's image when the daemon does not have it; a failed pull names the image. */
 async function ensureImage(docker: Docker, engine: Engine, file: string, log: (line: string) => void): Promise<void> {
-  if (await docker.getImage(engine.image).inspect().then(() => true, () => false)) return;
+  const found = await docker.getImage(engine.image).inspect().then(() => true, (err: { statusCode?: number }) => {
+    if (err.statusCode !== 403) return false;
+    throw new ConfigError([{ file, pointer: '', message: `engine "${engine.name}": the Docker API proxy refuses image ${engine.image}: it has not re-read engines.json (send it SIGHUP first; \`menagerie engines reload\` does)` }]);
+  });
+  if (found) return;
   log(`reload: pulling ${engine.image}`);
   try {
     const stream = await docker.pull(engine.image);

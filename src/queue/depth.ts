@@ -31,6 +31,20 @@ export class QueueDepths {
     return depth;
   }
 
+  /**
+   * How many consumers `engine`'s queue has now (uncached), or null if the broker cannot say:
+   * a reload of the frontend takes uploads for a new engine only once a menage consumes them.
+   */
+  async consumers(engine: string): Promise<number | null> {
+    try {
+      const ch = await this.#openChannel();
+      return (await ch.checkQueue(names(this.#prefix).queue(engine))).consumerCount;
+    } catch {
+      this.#channel = undefined;
+      return null;
+    }
+  }
+
   async #check(engine: string): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>((resolve) => {

@@ -32,7 +32,7 @@ describe('e2e: every shipped engine passes its conformance kit', function () {
 
   for (const engine of shipped()) {
     it(`${engine.name} (${engine.image}): golden samples match and the hostile set is handled`, async () => {
-      const report = await runKit({ engine, engineDir: join(root, 'engines', engine.name), dispatcher: runner, docker });
+      const report = await runKit({ engine, engineDir: join(root, 'engines', engine.name), dispatcher: runner, docker, deployment: `menagerie-kit-test-${process.pid}` });
       console.log(`\n${formatReport(report)}`);
       expect(report.imageId).to.match(/^sha256:[0-9a-f]{64}$/);
       expect(report.grades.filter((g) => g.kind === 'golden')).to.not.be.empty;
@@ -51,7 +51,7 @@ describe('e2e: the conformance kit fails engines that misbehave', function () {
 
   it('a wrong result fails the golden case (an engine that echoes its input posing as md5)', async () => {
     const engine = { ...md5(), image: 'menagerie-test/behave:latest', cmd: ['/engine/copy'], sizelimit: 1024 };
-    const report = await runKit({ engine, engineDir: join(root, 'engines', 'md5'), dispatcher: runner, docker });
+    const report = await runKit({ engine, engineDir: join(root, 'engines', 'md5'), dispatcher: runner, docker, deployment: `menagerie-kit-test-${process.pid}` });
     expect(report.passed).to.equal(false);
     const golden = report.grades.find((g) => g.case === 'hello');
     expect(golden).to.include({ pass: false, outcome: 'wrong result' });
@@ -59,7 +59,7 @@ describe('e2e: the conformance kit fails engines that misbehave', function () {
 
   it('an engine stopped by its timeout does not stay within its limits', async () => {
     const engine = { ...md5(), image: 'menagerie-test/behave:latest', cmd: ['/engine/sleep', '3600'], sizelimit: 1024, timeoutMs: 1500 };
-    const report = await runKit({ engine, engineDir: join(root, 'engines', 'md5'), dispatcher: runner, docker });
+    const report = await runKit({ engine, engineDir: join(root, 'engines', 'md5'), dispatcher: runner, docker, deployment: `menagerie-kit-test-${process.pid}` });
     expect(report.passed).to.equal(false);
     const zero = report.grades.find((g) => g.case === 'zero-byte');
     expect(zero).to.include({ pass: false, outcome: 'stopped by a limit', limits: 'timeout' });
@@ -67,7 +67,7 @@ describe('e2e: the conformance kit fails engines that misbehave', function () {
 
   it('a failure without a word is not a clean failure', async () => {
     const engine = { ...md5(), image: 'menagerie-test/behave:latest', cmd: ['/engine/noresult'], sizelimit: 1024 };
-    const report = await runKit({ engine, engineDir: join(root, 'engines', 'md5'), dispatcher: runner, docker });
+    const report = await runKit({ engine, engineDir: join(root, 'engines', 'md5'), dispatcher: runner, docker, deployment: `menagerie-kit-test-${process.pid}` });
     expect(report.grades.find((g) => g.case === 'truncated')?.pass).to.equal(false);
   });
 });

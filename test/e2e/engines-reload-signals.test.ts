@@ -23,19 +23,27 @@ async function waitFor(what: () => boolean, timeoutMs: number, label: string): P
 describe('e2e: engines reload by signal, on a running frontend process', function () {
   this.timeout(120_000);
   let fp: FrontendProcess;
+  let standIn: Awaited<ReturnType<typeof connect>> | undefined;
   after(async () => {
+    await standIn?.close().catch(() => undefined);
     const conn = await connect(fp.env.config.rabbitmq.url);
     await conn.createChannel().then((ch) => ch.deleteQueue(names(fp.env.config.rabbitmq.prefix).queue('md5b'))).catch(() => undefined);
     await conn.close();
     await fp?.close();
   });
 
-  it('`menagerie engines reload --pid` makes the same process take uploads for a new engine', async () => {
+  it('`menagerie engines reload --pid` makes the same process take uploads for a new engine, once something serves its queue', async () => {
     fp = await startFrontendProcess([md5]);
     expect((await upload(fp.url, 'md5b', 'x')).status).to.equal(404);
     await writeFile(fp.env.config.enginesFile, JSON.stringify({ engines: [md5, { ...md5, name: 'md5b' }] }));
     const { stdout } = await promisify(execFile)('node', [cli, 'engines', 'reload', '--engines', fp.env.config.enginesFile, '--pid', String(fp.pid)]);
     expect(stdout).to.match(/sent SIGHUP to/);
+    // No menage runs here: the frontend waits for one to serve md5b (and would refuse after
+    // jobs.reloadWaitSeconds); a consumer on the queue stands in for the menage that accepted it.
+    await waitFor(() => /waiting for a menage to serve md5b/.test(fp.proc.output), 10_000, 'the wait for menage');
+    expect((await upload(fp.url, 'md5b', 'x')).status).to.equal(404);
+    standIn = await connect(fp.env.config.rabbitmq.url);
+    await (await standIn.createChannel()).consume(names(fp.env.config.rabbitmq.prefix).queue('md5b'), () => undefined);
     await waitFor(() => /engines reloaded: \+md5b/.test(fp.proc.output), 10_000, 'the reload log line');
     const { status, json } = await upload(fp.url, 'md5b', 'x');
     expect(status).to.equal(200);

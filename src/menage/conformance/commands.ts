@@ -40,7 +40,7 @@ export async function testEngines(o: EnginesCommandOptions, names: readonly stri
   let failed = 0;
   for (const engine of o.engines.filter((e) => names.length === 0 || names.includes(e.name))) {
     try {
-      const report = await runKit({ engine, engineDir: join(dirname(o.enginesFile), engine.name), dispatcher: runner, docker });
+      const report = await runKit({ engine, engineDir: join(dirname(o.enginesFile), engine.name), dispatcher: runner, docker, deployment: 'menagerie-kit' });
       o.out(`${formatReport(report)}\n\n`);
       if (!report.passed) failed++;
     } catch (err) {
@@ -51,9 +51,14 @@ export async function testEngines(o: EnginesCommandOptions, names: readonly stri
   return failed ? 1 : 0;
 }
 
+/** The services that re-read engines.json on SIGHUP, in the order they are signalled. */
+export const RELOAD_SERVICES = ['docker-proxy', 'menage', 'frontend'] as const;
+
 /**
  * `menagerie engines reload`: sends SIGHUP to the given processes, or else to the appliance's
- * frontend and menage containers (compose project `project`). Each re-reads engines.json.
+ * docker-proxy, menage and frontend containers (compose project `project`), the proxy first
+ * so that menage's conformance kit already runs under the new engines' policy. Each re-reads
+ * engines.json; the frontend takes uploads for a new engine only once a menage serves it.
  */
 export async function signalReload(o: EnginesCommandOptions, pids: readonly number[], project: string): Promise<number> {
   if (pids.length) {
@@ -63,13 +68,18 @@ export async function signalReload(o: EnginesCommandOptions, pids: readonly numb
   }
   const docker = new Docker(dockerOptions(o.docker));
   const containers = await docker.listContainers({ filters: { label: [`com.docker.compose.project=${project}`], status: ['running'] } });
-  const targets = containers.filter((c) => ['frontend', 'menage'].includes(c.Labels['com.docker.compose.service'] ?? ''));
-  if (targets.length === 0) {
+  const service = (c: (typeof containers)[number]): string => c.Labels['com.docker.compose.service'] ?? '';
+  const targets = RELOAD_SERVICES.flatMap((name) => containers.filter((c) => service(c) === name));
+  if (!targets.some((c) => service(c) !== 'docker-proxy')) {
     o.out(`no running frontend or menage container of compose project "${project}"; give --pid for processes outside containers\n`);
     return 1;
   }
-  for (const c of targets) await docker.getContainer(c.Id).kill({ signal: 'SIGHUP' });
-  o.out(`sent SIGHUP to ${targets.map((c) => c.Labels['com.docker.compose.service']).join(' and ')}; see their logs (menageriectl logs) for "engines reloaded" or why a reload was refused\n`);
+  for (const c of targets) {
+    await docker.getContainer(c.Id).kill({ signal: 'SIGHUP' });
+    // The proxy's reload is synchronous on its signal: a moment for it before menage starts its kit.
+    if (service(c) === 'docker-proxy') await new Promise((r) => setTimeout(r, 1000));
+  }
+  o.out(`sent SIGHUP to ${targets.map(service).join(', ')}; see their logs (menageriectl logs) for "engines reloaded" or why a reload was refused\n`);
   return 0;
 }
 

@@ -14,6 +14,8 @@ export interface GoldenCase {
   name: string;
   /** A file in the source tree, or absent when the input comes from the image. */
   input?: string;
+  /** The input's bytes, when the case itself came out of the image (/engine/golden). */
+  inputData?: Buffer;
   fromImage?: string;
   result: ResultKind;
   /** json: every field here must be in the result with this value (objects match as subsets). */
@@ -32,13 +34,29 @@ export async function loadGolden(dir: string): Promise<GoldenCase[]> {
   for (const entry of (await readdir(root, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory()) continue;
     const file = join(root, entry.name, 'expect.json');
-    const expect = JSON.parse(await readFile(file, 'utf8')) as Omit<GoldenCase, 'name' | 'input'>;
-    if (!['json', 'text', 'zip'].includes(expect.result)) throw new Error(`${file}: "result" must be json, text or zip`);
+    const expect = parseExpect(await readFile(file, 'utf8'), file);
     const input = join(root, entry.name, 'input');
     if (!expect.fromImage && !existsSync(input)) throw new Error(`${join(root, entry.name)}: no input file and no "fromImage"`);
     cases.push({ ...expect, name: entry.name, ...(expect.fromImage ? {} : { input }) });
   }
   return cases;
+}
+
+/** The golden cases of files read out of an image (`golden/<case>/expect.json` and `input`, by name). */
+export function goldenFromFiles(files: ReadonlyMap<string, Buffer>, where: string): GoldenCase[] {
+  const names = [...files.keys()].map((n) => /^golden\/([^/]+)\/expect\.json$/.exec(n)?.[1]).filter((n): n is string => n !== undefined).sort();
+  return names.map((name) => {
+    const expect = parseExpect((files.get(`golden/${name}/expect.json`) as Buffer).toString('utf8'), `${where}/golden/${name}/expect.json`);
+    const inputData = files.get(`golden/${name}/input`);
+    if (!expect.fromImage && !inputData) throw new Error(`${where}/golden/${name}: no input file and no "fromImage"`);
+    return { ...expect, name, ...(expect.fromImage ? {} : { inputData }) };
+  });
+}
+
+function parseExpect(text: string, file: string): Omit<GoldenCase, 'name' | 'input'> {
+  const expect = JSON.parse(text) as Omit<GoldenCase, 'name' | 'input'>;
+  if (!['json', 'text', 'zip'].includes(expect.result)) throw new Error(`${file}: "result" must be json, text or zip`);
+  return expect;
 }
 
 /** Why a result does not match its golden case; undefined when it does. */

@@ -1,48 +1,54 @@
 import type Docker from 'dockerode';
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
+import type { Engine } from '../../engines/engines.js';
+import { buildContainerSpec } from '../container-spec.js';
 
-/** Caps on what is copied out of an image: its files are as hostile as its engine. */
+/** Caps on what is read out of an image: its files are as hostile as its engine. */
 const MAX_FILES = 1000;
-const MAX_BYTES = 256 * 1024 * 1024;
+const MAX_BYTES = 128 * 1024 * 1024;
 
 /**
- * Copies a file or folder an image holds (`path`) to `to` on this host, through a container
- * that is created but never started. Only regular files and folders are written, under `to`
- * only; links, devices, `..` and absolute names are skipped; counts and sizes are capped.
- * Returns how many files were written.
+ * Reads a file or folder an engine's image holds (`path`) into memory: name (relative, as the
+ * archive has it: `golden/<case>/input`, `framework-res.apk`) → bytes. It goes through a
+ * container that is created but never started, with the engine's own job settings and the
+ * kit's labels (`deployment`): the Docker API proxy judges it as any job container, and
+ * nothing touches menage's disk. Only regular files are kept; links, devices, `..` and
+ * absolute names are skipped; counts and sizes are capped. Missing path: an empty map.
  */
-export async function copyOutOfImage(docker: Docker, image: string, path: string, to: string): Promise<number> {
-  const container = await docker.createContainer({ Image: image, Cmd: ['true'], NetworkDisabled: true, HostConfig: { NetworkMode: 'none' } });
+export async function readOutOfImage(docker: Docker, engine: Engine, deployment: string, path: string): Promise<Map<string, Buffer>> {
+  // Without the engine's read-only volumes: only the image's files are read (and Docker would
+  // create a missing named volume, empty and unlabelled).
+  const bare: Engine = { ...engine, containment: { ...engine.containment, volumes: {} } };
+  const spec = buildContainerSpec(bare, { deployment, jobId: 'image-files', attempt: 1, node: 'conformance-kit', deadline: Date.now() + 5 * 60_000 });
+  const container = await docker.createContainer(spec);
+  const files = new Map<string, Buffer>();
   try {
     const archive = (await container.getArchive({ path })) as Readable;
     const tar = extract();
-    let files = 0;
     let bytes = 0;
     tar.on('entry', (header, stream, next) => {
       const name = posix.normalize(header.name).replace(/^\/+/, '');
-      const safe = header.type === 'file' && !name.split('/').includes('..') && files < MAX_FILES && (bytes += header.size ?? 0) <= MAX_BYTES;
-      if (!safe) {
-        stream.resume();
-        stream.on('end', next);
-        return;
-      }
-      files++;
-      const target = join(to, name);
-      mkdir(dirname(target), { recursive: true })
-        .then(() => pipeline(stream, createWriteStream(target, { flags: 'wx' })))
-        .then(() => next(), next);
+      const safe = header.type === 'file' && !name.split('/').includes('..') && files.size < MAX_FILES && (bytes += header.size ?? 0) <= MAX_BYTES;
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => {
+        if (safe) chunks.push(c as Buffer);
+      });
+      stream.on('error', next);
+      stream.on('end', () => {
+        if (safe) files.set(name, Buffer.concat(chunks));
+        next();
+      });
     });
     await pipeline(archive, tar);
     return files;
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return 0;
+    if ((err as { statusCode?: number }).statusCode === 404) return files;
     throw err;
   } finally {
-    await container.remove({ force: true }).catch(() => undefined);
+    // v: its anonymous input volume goes too.
+    await container.remove({ force: true, v: true }).catch(() => undefined);
   }
 }

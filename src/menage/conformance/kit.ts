@@ -1,14 +1,13 @@
 import type Docker from 'dockerode';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Engine } from '../../engines/engines.js';
 import type { ContainerDispatcher, RunOutcome } from '../runner.js';
-import { loadGolden, mismatch, validity, type GoldenCase, type ResultKind } from './golden.js';
-import { writeHostileSet, type HostileSample } from './hostile.js';
-import { copyOutOfImage } from './image-files.js';
+import { goldenFromFiles, loadGolden, mismatch, validity, type GoldenCase, type ResultKind } from './golden.js';
+import { hostileSet, type HostileSample } from './hostile.js';
+import { readOutOfImage } from './image-files.js';
 
 /** The grade of one case of the kit. */
 export interface Grade {
@@ -38,6 +37,8 @@ export interface KitOptions {
   engineDir: string;
   dispatcher: ContainerDispatcher;
   docker: Docker;
+  /** The deployment label of the kit's containers (the dispatcher's), e.g. `menagerie-kit`. */
+  deployment: string;
   log?: (line: string) => void;
 }
 
@@ -47,65 +48,73 @@ const LIMIT_REASONS = /^(timeout|out of memory|result too large|output not a reg
 /**
  * Runs an engine image against its golden samples (results must match) and the hostile set
  * (each must give a well-formed result or fail cleanly with a reason, within its limits),
- * through the real runner: the same containment as production jobs.
+ * through the real runner: the same containment as production jobs. Nothing is written to
+ * disk: samples stream from memory or are generated as they are sent.
  */
 export async function runKit(o: KitOptions): Promise<KitReport> {
-  const work = await mkdtemp(join(tmpdir(), `menagerie-kit-${o.engine.name}-`));
-  try {
-    const golden = await goldenOf(o, work);
-    const kind = golden[0]?.result as ResultKind;
-    const grades: Grade[] = [];
-    let imageId = '';
-    let seq = 0;
-    const run = async (path: string): Promise<Ran> => {
-      const ran = await runOne(o, path, ++seq);
-      imageId ||= String(ran.outcome.containment.imageId ?? '');
-      return ran;
-    };
-    const inputs: string[] = [];
-    for (const g of golden) {
-      const input = g.input ?? (await fromImage(o, g.fromImage as string, join(work, `golden-${g.name}`)));
-      inputs.push(input);
-      grades.push(gradeGolden(g, await run(input)));
-      o.log?.(`${o.engine.name}: golden ${g.name} done`);
-    }
-    for (const sample of await writeHostileSet(work, o.engine.sizelimit, inputs[0])) {
-      grades.push(gradeHostile(sample, kind, await run(sample.path)));
-      o.log?.(`${o.engine.name}: hostile ${sample.case} done`);
-    }
-    return { engine: o.engine.name, image: o.engine.image, imageId, grades, passed: grades.every((g) => g.pass) };
-  } finally {
-    await rm(work, { recursive: true, force: true });
+  const golden = await goldenOf(o);
+  const kind = golden[0]?.result as ResultKind;
+  const grades: Grade[] = [];
+  let imageId = '';
+  let seq = 0;
+  const run = async (input: Input): Promise<Ran> => {
+    const ran = await runOne(o, input, ++seq);
+    imageId ||= String(ran.outcome.containment.imageId ?? '');
+    return ran;
+  };
+  let seed: Buffer | undefined;
+  for (const g of golden) {
+    const input = await inputOf(o, g);
+    seed ??= await input.bytes();
+    grades.push(gradeGolden(g, await run(input)));
+    o.log?.(`${o.engine.name}: golden ${g.name} done`);
   }
+  for (const sample of await hostileSet(o.engine.sizelimit, seed)) {
+    grades.push(gradeHostile(sample, kind, await run(sample)));
+    o.log?.(`${o.engine.name}: hostile ${sample.case} done`);
+  }
+  return { engine: o.engine.name, image: o.engine.image, imageId, grades, passed: grades.every((g) => g.pass) };
 }
+
+/** A sample to run: its size and a fresh stream of it. */
+interface Input { size: number; open: () => Readable }
 
 /**
  * The golden cases: from the engine's folder when there is one (the source tree), else the
  * ones its image carries in /engine/golden (an appliance without the source tree).
  */
-async function goldenOf(o: KitOptions, work: string): Promise<GoldenCase[]> {
+async function goldenOf(o: KitOptions): Promise<GoldenCase[]> {
   let golden = await loadGolden(o.engineDir);
-  if (golden.length === 0 && (await copyOutOfImage(o.docker, o.engine.image, '/engine/golden', join(work, 'image'))) > 0) {
-    golden = await loadGolden(join(work, 'image'));
-  }
+  if (golden.length === 0) golden = goldenFromFiles(await readOutOfImage(o.docker, o.engine, o.deployment, '/engine/golden'), `${o.engine.image}:/engine`);
   if (golden.length === 0) throw new Error(`engine "${o.engine.name}" has no golden samples (neither ${join(o.engineDir, 'golden')} nor /engine/golden in its image)`);
   return golden;
 }
 
-/** A golden input the image itself ships ("made from files Debian ships"). */
-async function fromImage(o: KitOptions, path: string, to: string): Promise<string> {
-  if ((await copyOutOfImage(o.docker, o.engine.image, path, to)) !== 1) throw new Error(`${o.engine.image} has no file ${path}`);
-  return join(to, posix.basename(path));
+/** A golden case's input: a file of the source tree, bytes from the image, or a file the image ships ("made from files Debian ships"). */
+async function inputOf(o: KitOptions, g: GoldenCase): Promise<Input & { bytes: () => Promise<Buffer> }> {
+  if (g.input) {
+    const path = g.input;
+    const { size } = await stat(path);
+    return { size, open: () => createReadStream(path), bytes: () => readFile(path) };
+  }
+  let data = g.inputData;
+  if (!data) {
+    const files = await readOutOfImage(o.docker, o.engine, o.deployment, g.fromImage as string);
+    data = files.get(posix.basename(g.fromImage as string));
+    if (files.size !== 1 || !data) throw new Error(`${o.engine.image} has no file ${g.fromImage}`);
+  }
+  const held = data;
+  return { size: held.length, open: () => Readable.from([held]), bytes: async () => held };
 }
 
 interface Ran { outcome: RunOutcome; result?: Buffer; seconds: number }
 
-async function runOne(o: KitOptions, path: string, seq: number): Promise<Ran> {
+async function runOne(o: KitOptions, input: Input, seq: number): Promise<Ran> {
   const started = Date.now();
   let result: Buffer | undefined;
   const outcome = await o.dispatcher.run(o.engine, {
     jobId: String(seq), attempt: 1, node: 'conformance-kit', signal: new AbortController().signal,
-    openInput: async () => ({ stream: createReadStream(path), size: (await stat(path)).size }),
+    openInput: async () => ({ stream: input.open(), size: input.size }),
     deliver: async (body: Readable) => {
       const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(c as Buffer);

@@ -18,10 +18,26 @@ export async function writeZip(path: string, entries: readonly ZipEntry[]): Prom
   const out = createWriteStream(path);
   const failed = once(out, 'error').then(([e]) => { throw e as Error; });
   failed.catch(() => undefined);
+  await buildZip(entries, async (b) => {
+    if (!out.write(b)) await Promise.race([once(out, 'drain'), failed]);
+  });
+  await close(out, failed);
+}
+
+/** The same zip in memory: the kit's samples are small once deflated (a zip bomb is ~0.5 MiB). */
+export async function zipToBuffer(entries: readonly ZipEntry[]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await buildZip(entries, async (b) => {
+    chunks.push(Buffer.from(b));
+  });
+  return Buffer.concat(chunks);
+}
+
+async function buildZip(entries: readonly ZipEntry[], sink: (b: Buffer) => Promise<void>): Promise<void> {
   let offset = 0;
   const put = async (b: Buffer): Promise<void> => {
     offset += b.length;
-    if (!out.write(b)) await Promise.race([once(out, 'drain'), failed]);
+    await sink(b);
   };
   const written: Written[] = [];
   for (const entry of entries) written.push(await writeEntry(entry, offset, put));
@@ -34,7 +50,6 @@ export async function writeZip(path: string, entries: readonly ZipEntry[]): Prom
   end.writeUInt32LE(offset - start, 12);
   end.writeUInt32LE(start, 16);
   await put(end);
-  await close(out, failed);
 }
 
 async function writeEntry(entry: ZipEntry, offset: number, put: (b: Buffer) => Promise<void>): Promise<Written> {

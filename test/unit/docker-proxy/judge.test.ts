@@ -86,8 +86,8 @@ describe('docker-proxy: create bodies', () => {
   };
 
   it('allows exactly what menage sends (an engine container, and one on a named capped volume)', () => {
-    expect(judgeContainerCreate(spec(), policy)).to.deep.equal({ problems: [], volumes: [] });
-    expect(judgeContainerCreate(JSON.parse(JSON.stringify(buildContainerSpec(ENGINE, run, 'menagerie-1-1-ab'))), policy)).to.deep.equal({ problems: [], volumes: ['menagerie-1-1-ab'] });
+    expect(judgeContainerCreate(spec(), policy)).to.deep.equal({ problems: [], volumes: [], dataVolumes: [] });
+    expect(judgeContainerCreate(JSON.parse(JSON.stringify(buildContainerSpec(ENGINE, run, 'menagerie-1-1-ab'))), policy)).to.deep.equal({ problems: [], volumes: ['menagerie-1-1-ab'], dataVolumes: [] });
   });
 
   const refused: [string, (b: Record<string, any>) => void, RegExp][] = [

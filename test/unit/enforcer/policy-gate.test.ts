@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import type { ConfigProblem } from '../../../src/errors.js';
 import { loadEngines } from '../../../src/engines/engines.js';
-import { evaluateCreate, loadRules, UNREADABLE_BODY_RULE } from '../../../src/enforcer/index.js';
+import { evaluate, evaluateCreate, loadRules, modelFromInspect, UNREADABLE_BODY_RULE } from '../../../src/enforcer/index.js';
 import { buildContainerSpec } from '../../../src/menage/container-spec.js';
 import { ROOT } from './helpers.js';
 
@@ -35,7 +35,24 @@ describe('enforcer policy gate (default rules on engine specs)', () => {
     ['cap add', (hc) => { hc.CapAdd = ['NET_ADMIN']; }, 'cap-drop-all'],
     ['no no-new-privileges', (hc) => { hc.SecurityOpt = []; }, 'no-new-privileges'],
     ['pid host', (hc) => { hc.PidMode = 'host'; }, 'no-host-namespaces'],
+    ['a writable named volume', (hc) => { (hc.Mounts as unknown[]).push({ Type: 'volume', Source: 'menagerie-yara-rules', Target: '/rules', ReadOnly: false }); }, 'named-volumes-read-only'],
+    ['a writable volume named like a capped one of another deployment\'s shape', (hc) => { (hc.Mounts as unknown[]).push({ Type: 'volume', Source: 'shared-data', Target: '/x' }); }, 'named-volumes-read-only'],
   ];
+
+  it('accepts the input volume (anonymous or size-capped) writable and named volumes read-only, at create and as inspect shows them', () => {
+    const body = structuredClone(buildContainerSpec(engines[0]!, run, 'menagerie-17-2-0123456789ab')) as unknown as { HostConfig: { Mounts: unknown[] } };
+    body.HostConfig.Mounts.push({ Type: 'volume', Source: 'menagerie-yara-rules', Target: '/rules', ReadOnly: true });
+    expect(evaluateCreate(rules, body)).to.deep.equal([]);
+    const at = (name: string): string => `/var/lib/docker/100000.100000/volumes/${name}/_data`;
+    const inspect = (mounts: unknown[]): string[] => evaluate(rules, { source: 'periodic', container: modelFromInspect({
+      Id: 'c1', Name: '/c1', Config: { Labels: {}, User: '65534:65534' }, State: { Running: true },
+      HostConfig: { ...structuredClone(buildContainerSpec(engines[0]!, run)).HostConfig, Mounts: undefined }, Mounts: mounts,
+    } as never) }).violations.map((v) => v.rule);
+    const input = { Type: 'volume', Name: 'a'.repeat(64), Source: at('a'.repeat(64)), Destination: '/data', RW: true };
+    expect(inspect([input, { Type: 'volume', Name: 'rules', Source: at('rules'), Destination: '/rules', RW: false }])).to.deep.equal([]);
+    expect(inspect([{ ...input, Source: at('menagerie-17-2-0123456789ab') }])).to.deep.equal([]);
+    expect(inspect([input, { Type: 'volume', Name: 'rules', Source: at('rules'), Destination: '/rules', RW: true }])).to.deep.equal(['named-volumes-read-only']);
+  });
   for (const [name, mutate, rule] of variants) {
     it(`refuses a spec with ${name} naming rule ${rule}`, () => {
       const body = structuredClone(buildContainerSpec(engines[0]!, run)) as unknown as Record<string, unknown>;
