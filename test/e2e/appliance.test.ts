@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { applianceAuth, changedTasks, ok, recap, root, run, timed, TOKEN_FILE, type Run } from '../support/appliance.js';
 import { internalSpellings, rawRequest } from '../support/raw-http.js';
+import { consoleChecks } from './appliance/console.js';
+import { engineVersionChecks } from './appliance/engine-versions.js';
 
 // The appliance as users get it: `appliance/install` provisions this machine with the Ansible
 // playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles, the
@@ -269,4 +271,9 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       expect([cfg.menage.shutdownGraceSeconds, cfg.retention.days]).to.deep.equal([30, 30]);
     });
   });
+
+  // Checks that need the provisioned appliance run after provisioning, in this file: as files
+  // of their own they would run first on a fresh machine, before anything is provisioned.
+  consoleChecks();
+  engineVersionChecks();
 });

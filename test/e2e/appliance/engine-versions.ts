@@ -1,0 +1,136 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { names } from '../../../src/queue/topology.js';
+import { applianceAuth, ok, run } from '../../support/appliance.js';
+
+// Engine version management on the provisioned appliance, as an operator does it
+// (docs/engines.md, "Versions while running"): edit the rendered engines.json, then
+// `menagerie engines reload` on the host, which signals docker-proxy, menage and the frontend
+// and waits for their verdicts. Assumes the appliance is provisioned and running (as
+// test/e2e/appliance.test.ts leaves it); restores engines.json and reloads at the end.
+
+const api = 'http://127.0.0.1:8100';
+const ENGINES = '/etc/menagerie/config/engines.json';
+const CLI = '/usr/local/sbin/menagerie';
+const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
+const TAG = `apptest-${suffix}`;
+const ADDED = `md5apptest${randomBytes(2).toString('hex')}`;
+
+interface Entry { name: string; image: string; cmd: unknown; [k: string]: unknown }
+
+/** The image reference with another tag (the `${MENAGERIE_REGISTRY...}` part stays as rendered). */
+const retag = (image: string, tag: string): string => image.replace(/:[^:/]+$/, `:${tag}`);
+
+/** The queue the added engine's reload declared stays after its removal (by design: history); this run's own is removed. */
+async function deleteAddedQueue(): Promise<void> {
+  const config = JSON.parse(await readFile('/etc/menagerie/config/menagerie.json', 'utf8')) as { rabbitmq: { prefix: string } };
+  const env = await readFile('/etc/menagerie/secrets/menagerie.env', 'utf8');
+  const url = /^MENAGERIE_AMQP_URL=(.+)$/m.exec(env)?.[1];
+  const vhost = url ? decodeURIComponent(new URL(url).pathname.slice(1)) || '/' : '/';
+  await run('rabbitmqctl', ['delete_queue', '-p', vhost, names(config.rabbitmq.prefix).queue(ADDED)]);
+}
+
+/** Engine version management on the provisioned appliance (registered by appliance.test.ts after provisioning). */
+export function engineVersionChecks(): void {
+  describe('e2e: engine versions on the provisioned appliance (engines.json + menagerie engines reload)', function () {
+    this.timeout(900_000);
+    let original = '';
+    let engines: Entry[] = [];
+    let registry = '';
+    let auth: Record<string, string> = {};
+    let addedJob = '';
+
+    const write = (list: Entry[]): Promise<void> => writeFile(ENGINES, `${JSON.stringify({ engines: list }, null, 2)}\n`);
+    const md5 = (): Entry => engines.find((e) => e.name === 'md5') as Entry;
+    const reload = () => run(CLI, ['engines', 'reload'], { timeoutMs: 900_000 });
+    const uploadTo = async (engine: string, body: string): Promise<{ status: number; json: any }> => {
+      const form = new FormData();
+      form.append('upload', new Blob([body]), 'sample.bin');
+      const res = await fetch(`${api}/${engine}/upload`, { method: 'POST', body: form, headers: auth });
+      return { status: res.status, json: await res.json() };
+    };
+    const record = async (id: string): Promise<any> => (await fetch(`${api}/api/v1/jobs/${id}`, { headers: auth })).json();
+    const done = async (id: string): Promise<any> => {
+      const until = Date.now() + 120_000;
+      for (;;) {
+        const r = await record(id);
+        if (r.status === 'Success' || r.status === 'Fail' || Date.now() > until) return r;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    };
+    const md5Of = async (engine: string): Promise<any> => {
+      const up = await uploadTo(engine, 'hello\n');
+      expect(up.status, JSON.stringify(up.json)).to.equal(200);
+      const job = await done(up.json.jobid);
+      expect(job, JSON.stringify(job)).to.include({ status: 'Success', engine });
+      expect(await (await fetch(`${api}/api/v1/jobs/${job.jobid}/result`, { headers: auth })).text()).to.equal('b1946ac92492d2347c6235b4d2611184\n');
+      return job;
+    };
+
+    before(async () => {
+      auth = applianceAuth();
+      original = await readFile(ENGINES, 'utf8');
+      engines = (JSON.parse(original) as { engines: Entry[] }).engines;
+      const env = await readFile('/etc/menagerie/secrets/menagerie.env', 'utf8');
+      registry = /^MENAGERIE_REGISTRY=(.+)$/m.exec(env)?.[1] ?? '';
+      expect(registry, 'MENAGERIE_REGISTRY in menagerie.env').to.not.equal('');
+      expect(md5().image).to.match(/\/md5:[^/]+$/);
+      // The "new version": the md5 image under a tag of this run's own, on the host's Docker engine.
+      const current = md5().image.replace(/^\$\{MENAGERIE_REGISTRY[^}]*\}/, registry);
+      await ok('docker', ['tag', current, `${registry}/md5:${TAG}`]);
+    });
+
+    after(async () => {
+      if (!original) return;
+      await writeFile(ENGINES, original);
+      const r = await reload();
+      await run('docker', ['rmi', `${registry}/md5:${TAG}`, `${registry}/md5:${TAG}-bad`]);
+      await deleteAddedQueue();
+      expect(r.code, `restoring engines.json: ${r.stdout}${r.stderr}`).to.equal(0);
+    });
+
+    it('a new version tag: after `menagerie engines reload`, uploads run on it (the containment report names the new image)', async () => {
+      await write(engines.map((e) => (e.name === 'md5' ? { ...e, image: retag(e.image, TAG) } : e)));
+      const r = await reload();
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.match(/menage: .*engines reloaded: .*~md5 \(.*-> .*md5:apptest-/);
+      const job = await md5Of('md5');
+      expect(job.containment.image).to.equal(`${registry}/md5:${TAG}`);
+    });
+
+    it('an engine added by reload takes uploads once it passed its kit', async () => {
+      const refused = await uploadTo(ADDED, 'x');
+      expect(refused.status).to.equal(404);
+      await write([...engines.map((e) => (e.name === 'md5' ? { ...e, image: retag(e.image, TAG) } : e)), { ...md5(), name: ADDED, image: retag(md5().image, TAG), workers: 1 }]);
+      const r = await reload();
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.include(`+${ADDED}`);
+      addedJob = (await md5Of(ADDED)).jobid;
+    });
+
+    it('a removed engine answers 404 UNKNOWN_ENGINE and keeps its history', async () => {
+      await write(engines.map((e) => (e.name === 'md5' ? { ...e, image: retag(e.image, TAG) } : e)));
+      const r = await reload();
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.include(`-${ADDED}`);
+      const refused = await uploadTo(ADDED, 'x');
+      expect(refused.status).to.equal(404);
+      expect(refused.json.error.code).to.equal('UNKNOWN_ENGINE');
+      const old = await record(addedJob);
+      expect(old).to.include({ jobid: addedJob, engine: ADDED, status: 'Success' });
+      expect(await (await fetch(`${api}/api/v1/jobs/${addedJob}/result`, { headers: auth })).text()).to.equal('b1946ac92492d2347c6235b4d2611184\n');
+    });
+
+    it('a version that fails its conformance kit is refused, and the previous version keeps serving', async () => {
+      await ok('docker', ['tag', `${registry}/md5:${TAG}`, `${registry}/md5:${TAG}-bad`]);
+      // The same image under a new tag, started so that it fails without a word: every golden case fails.
+      await write(engines.map((e) => (e.name === 'md5' ? { ...e, image: retag(e.image, `${TAG}-bad`), cmd: ['/bin/false'] } : e)));
+      const r = await reload();
+      expect(r.code, r.stdout + r.stderr).to.equal(1);
+      expect(r.stdout + r.stderr).to.match(/engines reload refused, nothing changed: .*engine "md5" .* failed its conformance kit/s);
+      const job = await md5Of('md5');
+      expect(job.containment.image).to.equal(`${registry}/md5:${TAG}`);
+    });
+  });
+}
