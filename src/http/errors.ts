@@ -20,8 +20,7 @@ export function errorMiddleware(log: Log) {
       const { status, code, message } = describe(err);
       if (status >= 500 && status !== 501 && status !== 503) log(`${ctx.method} ${ctx.path.slice(0, 200)}: ${code}: ${chain(err)}`);
       ctx.status = status;
-      // A body nobody read (a refused upload) is not read to keep the connection: close it.
-      if (!ctx.req.complete && hasBody(ctx)) ctx.set('Connection', 'close');
+      if (!ctx.req.complete && hasBody(ctx)) unreadBody(ctx);
       ctx.type = 'application/json';
       ctx.body = { error: { code, message } };
       const retryAfter = err instanceof AppError ? err.retryAfter : undefined;
@@ -29,6 +28,30 @@ export function errorMiddleware(log: Log) {
       else if (status === 503) ctx.set('Retry-After', '5');
     }
   };
+}
+
+/** Unread bodies up to this size are read and dropped after an error answer. */
+const DRAIN_LIMIT = 64 * 1024;
+
+/**
+ * A body nobody read (a refused upload). A large one, or one already partly read (it
+ * stalled or broke off), is not read further: the connection closes. A small untouched one
+ * is read and dropped after the answer (for at most 5 s): closing with unread
+ * bytes makes the kernel reset the connection, and a client still sending may then lose the
+ * answer and see only a broken pipe.
+ */
+function unreadBody(ctx: Context): void {
+  const length = Number(ctx.get('content-length') || NaN);
+  if (!(length <= DRAIN_LIMIT) || ctx.get('transfer-encoding') !== '' || ctx.req.readableDidRead) {
+    ctx.set('Connection', 'close');
+    return;
+  }
+  const req = ctx.req;
+  const timer = setTimeout(() => req.socket.destroy(), 5000);
+  timer.unref();
+  const done = (): void => clearTimeout(timer);
+  req.once('end', done);
+  req.once('close', done);
 }
 
 function hasBody(ctx: Context): boolean {

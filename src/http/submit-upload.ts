@@ -24,8 +24,8 @@ export class UploadGate {
   }
 
   /**
-   * Runs an upload within the bounds. Beyond them the body is not read at all: the client
-   * tries again later. A refused body may still be arriving, so the connection is closed.
+   * Runs an upload within the bounds. Beyond them the body is not read: the client tries
+   * again later (the error middleware closes the connection, or drops a small rest).
    */
   async run(ctx: Context, fn: () => Promise<void>): Promise<void> {
     const principal = principalOf(ctx);
@@ -34,9 +34,6 @@ export class UploadGate {
     this.#active++;
     try {
       await fn();
-    } catch (err) {
-      ctx.set('Connection', 'close');
-      throw err;
     } finally {
       this.#active--;
     }

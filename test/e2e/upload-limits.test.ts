@@ -113,6 +113,26 @@ describe('e2e: upload limits, timeouts and cleanup on a real frontend process (i
     expect(out.kind === 'response' && out.status, JSON.stringify(out)).to.equal(200);
   });
 
+  it('a small refused upload still being sent gets its answer, and the connection stays usable', async () => {
+    // The answer (404: no such engine) comes before the body; the body follows it. Closing
+    // with unread bytes would reset the connection and the client could lose the answer.
+    const body = Buffer.concat([Buffer.from('--B\r\nContent-Disposition: form-data; name="upload"; filename="f"\r\n\r\n'),
+      Buffer.alloc(20_000, 120), Buffer.from('\r\n--B--\r\n')]);
+    const socket = connect({ host: '127.0.0.1', port: fe.port });
+    socket.on('error', () => undefined);
+    const text: string[] = [];
+    socket.on('data', (d: Buffer) => text.push(d.toString()));
+    const closed = new Promise<boolean>((resolve) => socket.on('close', (hadError) => resolve(hadError)));
+    socket.write(`POST /nope/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await sleep(300);
+    expect(text.join('')).to.match(/^HTTP\/1\.1 404 /).and.not.match(/connection: close/i);
+    socket.write(body);
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(await closed, 'closed without a reset').to.equal(false);
+    expect(text.join('').match(/HTTP\/1\.1 /g)?.length, 'a second request on the same connection').to.equal(2);
+    expect(text.join('')).to.match(/HTTP\/1\.1 200 /);
+  });
+
   it('beyond maxConcurrent uploads answers 503 JSON with Retry-After at once, without reading the body', async () => {
     // Two uploads in progress, each trickling within the idle timeout.
     const slow = (): Promise<RawOutcome> => {

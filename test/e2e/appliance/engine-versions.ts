@@ -47,7 +47,7 @@ export function engineVersionChecks(): void {
     const uploadTo = async (engine: string, body: string): Promise<{ status: number; json: any }> => {
       const form = new FormData();
       form.append('upload', new Blob([body]), 'sample.bin');
-      const res = await fetch(`${api}/${engine}/upload`, { method: 'POST', body: form, headers: auth });
+      const res = await fetch(`${api}/${engine}/upload?force=1`, { method: 'POST', body: form, headers: auth });
       return { status: res.status, json: await res.json() };
     };
     const record = async (id: string): Promise<any> => (await fetch(`${api}/api/v1/jobs/${id}`, { headers: auth })).json();
