@@ -15,7 +15,9 @@ export interface DockerProxy {
   readonly url: string;
   /**
    * Re-reads engines.json (SIGHUP, `menagerie engines reload`): the next request is judged
-   * by the new engines' policy. A file with any problem changes nothing (the promise rejects).
+   * by the new engines' policy together with every earlier one since start (menage may still
+   * run an old version: it refused the new one, or drains it). A file with any problem
+   * changes nothing (the promise rejects). A restart forgets the old versions.
    */
   reload(): Promise<string[]>;
   close(): Promise<void>;
@@ -40,7 +42,10 @@ export async function startDockerProxy(config: Config, log: (line: string) => vo
   });
   // Not fatal: the daemon may be restarting; every request opens the socket anew.
   await getFromDocker(socketPath, '/_ping', 5000).catch((err: Error) => log(`warning: the Docker daemon at ${socketPath} does not answer yet: ${err.message}`));
-  const serverOptions = { policy: policyOf(config.engines), socketPath, log };
+  // Every engine version seen since start stays allowed: after a reload menage may still run
+  // the old one (its kit refused the new, or its jobs drain), and the proxy cannot tell.
+  let allowed: readonly Engine[] = config.engines;
+  const serverOptions = { policy: policyOf(allowed), socketPath, log };
   const server = createProxyServer(serverOptions);
   const listen = options.listen ?? (config.dockerProxy.listen.socket ? { socket: config.dockerProxy.listen.socket } : config.dockerProxy.listen);
   await new Promise<void>((resolve, reject) => {
@@ -55,7 +60,8 @@ export async function startDockerProxy(config: Config, log: (line: string) => vo
       const problems: ConfigProblem[] = [];
       const engines = loadEngines(config.enginesFile, process.env, problems);
       if (problems.length) throw new ConfigError(problems);
-      serverOptions.policy = policyOf(engines);
+      allowed = [...allowed, ...engines];
+      serverOptions.policy = policyOf(allowed);
       const images = [...serverOptions.policy.images].sort();
       log(`docker-proxy: policy reloaded from ${config.enginesFile}: images ${images.join(', ')}`);
       return images;

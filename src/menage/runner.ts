@@ -101,7 +101,11 @@ export class DockerRunner implements ContainerDispatcher {
     const log = new LogTail(engine.containment.logLimit);
     const attached = await infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true }));
     container.modem.demuxStream(attached, log.writable(), log.writable());
+    const outputEnded = streamEnd(attached as unknown as Readable);
     const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal);
+    // The daemon still sends what the engine wrote last after the exit: read it (bounded),
+    // or the kept log misses its end under load.
+    if (ended === 'exited') await Promise.race([outputEnded, sleep(OUTPUT_DRAIN_MS)]);
     (attached as unknown as Readable).destroy();
     if (ended === 'aborted') throw new RunAborted('the run was interrupted (shutdown)');
     const fail = (reason: string): RunOutcome => ({ ok: false, reason, detail: log.text(), containment });
@@ -183,6 +187,18 @@ async function collect(container: Container, engine: Engine, deliver: (body: Rea
 }
 
 type Ending = 'exited' | 'timeout' | 'killed' | 'aborted';
+
+/** How long the output of an exited engine may take to arrive in full. */
+const OUTPUT_DRAIN_MS = 5000;
+
+/** Resolves when a stream has ended, closed or failed. */
+function streamEnd(stream: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once('end', () => resolve());
+    stream.once('close', () => resolve());
+    stream.once('error', () => resolve());
+  });
+}
 
 /** Waits for the container to exit; past the timeout: SIGTERM, then SIGKILL after a grace. */
 async function waitFor(container: Container, timeoutMs: number, stopGraceMs: number, signal: AbortSignal): Promise<Ending> {

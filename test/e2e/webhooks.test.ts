@@ -44,7 +44,12 @@ describe('e2e: webhooks', function () {
     const got = await waitFor('the third attempt', async () => receiver.got.find((r) => r.body.jobid === flaky), 30_000);
     expect(got.signed).to.equal(true);
     expect(receiver.hits.get('/flaky')).to.equal(3);
-    expect(await outbox().of(flaky)).to.deep.include({ attempts: 3, delivered: true });
+    // The receiver has the body before the frontend has its answer: wait for the outbox row.
+    const delivered = await waitFor('the delivery recorded', async () => {
+      const s = await outbox().of(flaky);
+      return s?.delivered ? s : undefined;
+    }, 10_000);
+    expect(delivered).to.deep.include({ attempts: 3, delivered: true });
     const state = await waitFor('giving up', async () => {
       const s = await outbox().of(down);
       return s?.gaveUp ? s : undefined;
