@@ -57,7 +57,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     throw new ConfigError([{ file: 'configuration', pointer: '/internalToken', message: 'the frontend needs internalToken: the shared secret of its internal API (16 characters or more)' }]);
   }
   const store = new JobStore(databaseOptions(config));
-  const tokens = new TokenStore(databaseOptions(config));
+  const tokens = new TokenStore(store.pool);
   const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   const cleanups: (() => Promise<unknown>)[] = [() => broker.close(), () => store.close(), () => tokens.close()];
   const close = async (): Promise<void> => {

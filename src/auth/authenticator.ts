@@ -1,7 +1,7 @@
 import { UnauthorizedError } from '../errors.js';
 import { OPEN, type Principal, type Role } from './roles.js';
 import { hashToken, sameHash, TOKEN_PATTERN } from './secret.js';
-import type { TokenStore } from './token-store.js';
+import type { TokenRecord, TokenStore } from './token-store.js';
 
 /** How the public API authenticates: API tokens (the default), or open as the original was. */
 export type AuthMode = 'tokens' | 'open';
@@ -30,12 +30,8 @@ export class Authenticator {
   async authenticate(authorization: string | undefined): Promise<Principal> {
     if (this.mode === 'open') return OPEN;
     if (!this.#store) throw new UnauthorizedError();
-    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1] ?? '';
-    // Hashing happens whatever the shape, so timing does not tell a malformed token apart.
-    const hash = hashToken(this.#key, token);
-    if (!TOKEN_PATTERN.test(token)) throw new UnauthorizedError();
-    const record = await this.#store.findByHash(hash);
-    if (!record || record.revokedAt || !sameHash(record.hash, hash)) throw new UnauthorizedError();
+    const record = await this.#active(/^Bearer (\S+)$/.exec(authorization ?? '')?.[1] ?? '');
+    if (!record) throw new UnauthorizedError();
     this.#touch(record.id);
     return { kind: 'token', tokenId: record.id, name: record.name, owner: record.owner, role: record.role };
   }
@@ -45,12 +41,19 @@ export class Authenticator {
    * internal API takes worker tokens (one per worker node, revocable) besides its shared one.
    */
   async hasRole(token: string, role: Role): Promise<boolean> {
-    if (!this.#store || !TOKEN_PATTERN.test(token)) return false;
-    const hash = hashToken(this.#key, token);
-    const record = await this.#store.findByHash(hash);
-    if (!record || record.revokedAt || record.role !== role || !sameHash(record.hash, hash)) return false;
+    const record = await this.#active(token);
+    if (record?.role !== role) return false;
     this.#touch(record.id);
     return true;
+  }
+
+  /** The active (not revoked) token record behind `token`; undefined otherwise. */
+  async #active(token: string): Promise<TokenRecord | undefined> {
+    // Hashing happens whatever the shape, so timing does not tell a malformed token apart.
+    const hash = hashToken(this.#key, token);
+    if (!this.#store || !TOKEN_PATTERN.test(token)) return undefined;
+    const record = await this.#store.findByHash(hash);
+    return record && !record.revokedAt && sameHash(record.hash, hash) ? record : undefined;
   }
 
   #touch(id: string): void {

@@ -20,12 +20,23 @@ const TIMEOUT_MS = 10_000;
 /** The api_tokens table (created by the database migrations in jobs/migrations.ts). */
 export class TokenStore {
   readonly #pool: Pool;
+  /** Whether the pool is this store's own (closed with it) or shared (the job store's). */
+  readonly #owned: boolean;
   #closing: Promise<void> | undefined;
 
-  constructor(options: PoolOptions) {
-    this.#pool = mysql.createPool(poolOptions({ connectionLimit: 4, ...options }));
+  /** On a shared pool (the frontend passes the job store's), or on a small one of its own (the CLI). */
+  constructor(source: Pool | PoolOptions) {
+    this.#owned = !isPool(source);
+    if (isPool(source)) {
+      this.#pool = source;
+      return;
+    }
+    this.#pool = mysql.createPool(poolOptions({ connectionLimit: 4, ...source }));
     this.#pool.on('connection', (conn) => {
-      (conn as unknown as { query(sql: string, cb: (e: Error | null) => void): void }).query(UTC_SESSION, () => undefined);
+      const core = conn as unknown as { query(sql: string, cb: (e: Error | null) => void): void; destroy(): void };
+      core.query(UTC_SESSION, (err) => {
+        if (err) core.destroy();
+      });
     });
   }
 
@@ -77,11 +88,15 @@ export class TokenStore {
       .catch(translateDbError);
   }
 
-  /** Closes the pool; safe to call twice. */
+  /** Closes its own pool (a shared one stays open); safe to call twice. */
   close(): Promise<void> {
-    this.#closing ??= this.#pool.end().catch(() => undefined);
+    this.#closing ??= this.#owned ? this.#pool.end().catch(() => undefined) : Promise.resolve();
     return this.#closing;
   }
+}
+
+function isPool(source: Pool | PoolOptions): source is Pool {
+  return typeof (source as Pool).getConnection === 'function';
 }
 
 function toRecord(r: RowDataPacket): TokenRecord {

@@ -23,7 +23,7 @@ export interface UploadLimits {
 }
 
 /** The configuration's defaults, for apps built without a configuration (tests). */
-export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 16, idleTimeoutMs: 30_000, rate: { perMinute: 600, burst: 100 } };
+export const DEFAULT_UPLOAD_LIMITS: UploadLimits = { maxConcurrent: 16, idleTimeoutMs: 30_000, rate: { perMinute: 600, burst: 200 } };
 
 /** What the public routes need. */
 export interface PublicRouteDeps {
