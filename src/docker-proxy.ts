@@ -45,7 +45,7 @@ export async function startDockerProxy(config: Config, log: (line: string) => vo
   // Every engine version seen since start stays allowed: after a reload menage may still run
   // the old one (its kit refused the new, or its jobs drain), and the proxy cannot tell.
   let allowed: readonly Engine[] = config.engines;
-  const serverOptions = { policy: policyOf(allowed), socketPath, log };
+  const serverOptions = { policy: policyOf(allowed), socketPath, registryAuth: registryAuthHeader(config.dockerProxy.registryAuth), log };
   const server = createProxyServer(serverOptions);
   const listen = options.listen ?? (config.dockerProxy.listen.socket ? { socket: config.dockerProxy.listen.socket } : config.dockerProxy.listen);
   await new Promise<void>((resolve, reject) => {
@@ -75,6 +75,13 @@ export async function startDockerProxy(config: Config, log: (line: string) => vo
       return closing;
     },
   };
+}
+
+/** Docker's X-Registry-Auth: the JSON credentials in padded base64url (Go's URLEncoding); none without a username. */
+export function registryAuthHeader(auth: Config['dockerProxy']['registryAuth']): string | undefined {
+  if (!auth?.username) return undefined;
+  const { username, password, serveraddress } = auth;
+  return Buffer.from(JSON.stringify({ username, password, serveraddress })).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
 function urlOf(server: Server): string {

@@ -16,6 +16,19 @@ ensure_packages() {
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ensure_packages_unstarted PACKAGE...: installs packages without letting them start their
+# services (a policy-rc.d that denies every start while apt runs): for tools whose packaged
+# service must not run as packaged (docker-registry's listens on every interface, no TLS).
+ensure_packages_unstarted() {
+  local policy=/usr/sbin/policy-rc.d
+  if [ -e "$policy" ]; then ensure_packages "$@"; return; fi
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+  local rc=0
+  ensure_packages "$@" || rc=$?
+  rm -f "$policy"
+  return "$rc"
+}
+
 # wait_for DESCRIPTION SECONDS CMD...: polls CMD until it succeeds.
 wait_for() {
   local what=$1 secs=$2 i; shift 2

@@ -81,6 +81,7 @@ export interface Config {
     readonly listen: { readonly host: string; readonly port: number; readonly socket?: string };
     readonly dockerSocket: string;
     readonly maxJsonBytes: number;
+    readonly registryAuth?: { readonly serveraddress: string; readonly username: string; readonly password: string };
   };
 }
 
@@ -236,6 +237,18 @@ const schema = {
         },
         dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         maxJsonBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304 },
+        // Credentials the proxy adds to engine image pulls (menage holds none); an empty
+        // username pulls without (an open registry).
+        registryAuth: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['serveraddress'],
+          properties: {
+            serveraddress: { type: 'string', minLength: 1 },
+            username: { type: 'string', default: '' },
+            password: { type: 'string', default: '' },
+          },
+        },
       },
     },
   },

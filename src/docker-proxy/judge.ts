@@ -37,7 +37,7 @@ export function deny(message: string, status: Refusal['status'] = 403): Refusal 
  * uses, and its query must say nothing menage never says. Resource ownership and bodies are
  * judged afterwards (they need the daemon and the body).
  */
-export function judgeRequest(method: string, url: string, upgrade: boolean, policy: Pick<ProxyPolicy, 'deployment'>): Decision {
+export function judgeRequest(method: string, url: string, upgrade: boolean, policy: Pick<ProxyPolicy, 'deployment' | 'images'>): Decision {
   let target;
   try {
     target = parseTarget(url);
@@ -67,7 +67,29 @@ export function judgeRequest(method: string, url: string, upgrade: boolean, poli
   if (route.scope !== 'none' && !query.some(([k]) => k === 'filters')) {
     return deny(`${route.name} must be filtered by label ${LABELS.deployment}=${policy.deployment}`);
   }
+  if (route.name === 'image-pull') {
+    const images = pulledImages(query);
+    if (!images.some((i) => policy.images.has(i))) return deny(`pulling ${JSON.stringify(images[0] ?? '')}: only the engines' own image references may be pulled`);
+  }
   return { allow: true, route, match, version: target.version, query, containers };
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The image references a pull may stand for, as engines.json writes them (`repo:tag`,
+ * `repo@digest`, `repo:tag@digest`, or `repo` for `repo:latest`). Without a tag Docker would
+ * pull every tag of the repository, and a tag on top of a tagged name is ambiguous: neither
+ * names one image, so they stand for none.
+ */
+export function pulledImages(query: readonly (readonly [string, string])[]): string[] {
+  const from = query.find(([k]) => k === 'fromImage')?.[1] ?? '';
+  const tag = query.find(([k]) => k === 'tag')?.[1] ?? '';
+  if (!from || !tag) return [];
+  if (DIGEST.test(tag)) return [`${from}@${tag}`];
+  const name = from.slice(from.lastIndexOf('/') + 1);
+  if (name.includes(':') || name.includes('@')) return [];
+  return tag === 'latest' ? [`${from}:${tag}`, from] : [`${from}:${tag}`];
 }
 
 function judgeFilters(text: string, route: Route, deployment: string): Refusal | { allow: true; filters: string; containers: string[] } {

@@ -39,6 +39,8 @@ const FIXED: Record<string, Route> = {
   'containers/create': route({ name: 'container-create', methods: ['POST'], refuse: ['name', 'platform'], body: 'container-create' }),
   'volumes': route({ name: 'volume-list', methods: ['GET'], keep: ['filters'], scope: 'label' }),
   'volumes/create': route({ name: 'volume-create', methods: ['POST'], body: 'volume-create' }),
+  // A pull, of exactly an engine's image (judge.ts); never an import (fromSrc) or a commit.
+  'images/create': route({ name: 'image-pull', methods: ['POST'], keep: ['fromImage', 'tag'], refuse: ['fromSrc', 'repo', 'message', 'changes', 'platform'] }),
 };
 
 /** Per-container routes: /containers/{id}/{action}; '' is /containers/{id} itself. */

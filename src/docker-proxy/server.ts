@@ -1,7 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { judgeContainerCreate, judgeVolumeCreate } from './create-body.js';
-import { deny, judgeRequest, type Admission, type Refusal } from './judge.js';
+import { deny, judgeRequest, pulledImages, type Admission, type Refusal } from './judge.js';
 import { Ownership } from './ownership.js';
 import type { ProxyPolicy } from './policy.js';
 import { formatTarget } from './request-target.js';
@@ -15,6 +15,8 @@ export interface ProxyServerOptions {
   policy: ProxyPolicy;
   /** The Docker daemon's socket, opened anew for every request. */
   readonly socketPath: string;
+  /** The X-Registry-Auth value added to image pulls (the client's own is never forwarded). */
+  readonly registryAuth?: string;
   readonly log: (line: string) => void;
 }
 
@@ -64,13 +66,15 @@ async function handle(o: ProxyServerOptions, owners: Ownership, req: IncomingMes
     body = judged.body;
   }
   const path = formatTarget(decision.version, decision.match.segments(resolved.id), decision.query);
-  await forward(o, req, res, path, route.body === 'tar' && req.method === 'PUT', body);
+  const auth = route.name === 'image-pull' && o.registryAuth ? { 'x-registry-auth': o.registryAuth } : {};
+  if (route.name === 'image-pull') o.log(`docker-proxy: pulling ${pulledImages(decision.query)[0]}`);
+  await forward(o, req, res, path, route.body === 'tar' && req.method === 'PUT', body, auth);
   if (route.name === 'container-remove' && res.statusCode < 300) owners.forget(resolved.id);
 }
 
 /** Sends the judged request to Docker on a fresh connection and streams the answer back. */
-function forward(o: ProxyServerOptions, req: IncomingMessage, res: ServerResponse, path: string, streamIn: boolean, body: Buffer | undefined): Promise<void> {
-  const headers: OutgoingHttpHeaders = {};
+function forward(o: ProxyServerOptions, req: IncomingMessage, res: ServerResponse, path: string, streamIn: boolean, body: Buffer | undefined, extra: OutgoingHttpHeaders = {}): Promise<void> {
+  const headers: OutgoingHttpHeaders = { ...extra };
   if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
   if (streamIn) {
     headers['content-type'] = 'application/x-tar';

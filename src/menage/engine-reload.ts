@@ -3,6 +3,7 @@ import { loadEngines, type Engine } from '../engines/engines.js';
 import { describeChanges, type EngineChanges, type EngineRegistry } from '../engines/registry.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkDaemon, checkEngineVolumes } from './daemon-check.js';
+import { ensureImage } from './image-pull.js';
 import type { EngineSlots } from './engine-slots.js';
 
 /** What a reload of menage's engines needs. */
@@ -50,20 +51,4 @@ export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges>
   await d.slots.apply(changes);
   d.log(`engines reloaded: ${describeChanges(changes)}`);
   return changes;
-}
-
-/** Pulls an engine's image when the daemon does not have it; a failed pull names the image. */
-async function ensureImage(docker: Docker, engine: Engine, file: string, log: (line: string) => void): Promise<void> {
-  const found = await docker.getImage(engine.image).inspect().then(() => true, (err: { statusCode?: number }) => {
-    if (err.statusCode !== 403) return false;
-    throw new ConfigError([{ file, pointer: '', message: `engine "${engine.name}": the Docker API proxy refuses image ${engine.image}: it has not re-read engines.json (send it SIGHUP first; \`menagerie engines reload\` does)` }]);
-  });
-  if (found) return;
-  log(`reload: pulling ${engine.image}`);
-  try {
-    const stream = await docker.pull(engine.image);
-    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
-  } catch (err) {
-    throw new ConfigError([{ file, pointer: '', message: `engine "${engine.name}": image ${engine.image} is not present and could not be pulled: ${(err as Error).message}` }]);
-  }
 }

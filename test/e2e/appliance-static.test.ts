@@ -51,8 +51,12 @@ describe('e2e: the appliance, static checks', function () {
     const dir = await mkdtemp(join(tmpdir(), 'compose-'));
     try {
       await writeFile(join(dir, 'env'), 'MENAGERIE_INTERNAL_TOKEN=x\n');
+      await writeFile(join(dir, 'proxy-env'), 'MENAGERIE_REGISTRY_PASSWORD=registry-secret\n');
       const r = await ok('docker-compose', ['-p', 'menagerie', '-f', 'appliance/compose/docker-compose.yml', 'config'],
-        { env: { MENAGERIE_ENV_FILE: join(dir, 'env'), COMPOSE_PROFILES: 'enforcer' } });
+        { env: { MENAGERIE_ENV_FILE: join(dir, 'env'), MENAGERIE_PROXY_ENV_FILE: join(dir, 'proxy-env'), COMPOSE_PROFILES: 'enforcer' } });
+      // The registry credentials reach docker-proxy alone (it adds them to engine pulls).
+      const holders = r.stdout.split(/^ {2}(?=\S)/m).filter((s) => s.includes('registry-secret')).map((s) => s.slice(0, s.indexOf(':')));
+      expect(holders).to.deep.equal(['docker-proxy']);
       // Only the frontend publishes on all interfaces; the enforcer only on the loopback.
       const published = [...r.stdout.matchAll(/^ {4}- (\S+:\d+:\d+\/tcp)$/gm)].map((m) => m[1]);
       expect(published.sort()).to.deep.equal(['0.0.0.0:8100:8100/tcp', '127.0.0.1:8888:8888/tcp']);

@@ -13,8 +13,9 @@ import { applianceAuth, ok, run } from '../../support/appliance.js';
 const api = 'http://127.0.0.1:8100';
 const ENGINES = '/etc/menagerie/config/engines.json';
 const CLI = '/usr/local/sbin/menagerie';
-const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
-const TAG = `apptest-${suffix}`;
+// A fixed tag: it is pushed to the appliance's registry (which cannot delete a tag alone), so
+// every run reuses it instead of leaving one more behind.
+const TAG = 'apptest-pull';
 const ADDED = `md5apptest${randomBytes(2).toString('hex')}`;
 
 interface Entry { name: string; image: string; cmd: unknown; [k: string]: unknown }
@@ -76,9 +77,13 @@ export function engineVersionChecks(): void {
       registry = /^MENAGERIE_REGISTRY=(.+)$/m.exec(env)?.[1] ?? '';
       expect(registry, 'MENAGERIE_REGISTRY in menagerie.env').to.not.equal('');
       expect(md5().image).to.match(/\/md5:[^/]+$/);
-      // The "new version": the md5 image under a tag of this run's own, on the host's Docker engine.
+      // The "new version": the md5 image under a tag of its own, pushed to the appliance's
+      // registry (the host's Docker is logged in to it) and then untagged on the host, so that
+      // only a pull by menage, through docker-proxy with its credentials, brings it back.
       const current = md5().image.replace(/^\$\{MENAGERIE_REGISTRY[^}]*\}/, registry);
       await ok('docker', ['tag', current, `${registry}/md5:${TAG}`]);
+      await ok('docker', ['push', '-q', `${registry}/md5:${TAG}`], { timeoutMs: 300_000 });
+      await ok('docker', ['rmi', `${registry}/md5:${TAG}`]);
     });
 
     after(async () => {
@@ -90,13 +95,24 @@ export function engineVersionChecks(): void {
       expect(r.code, `restoring engines.json: ${r.stdout}${r.stderr}`).to.equal(0);
     });
 
-    it('a new version tag: after `menagerie engines reload`, uploads run on it (the containment report names the new image)', async () => {
+    it('a new version tag in the registry: `menagerie engines reload` makes menage pull it, and uploads run on it (the containment report names it)', async () => {
+      const image = `${registry}/md5:${TAG}`;
+      expect((await run('docker', ['image', 'inspect', image])).code, 'the new version is not on the host before the reload').to.not.equal(0);
+      const listed = await ok(CLI, ['engines', 'list']);
       await write(engines.map((e) => (e.name === 'md5' ? { ...e, image: retag(e.image, TAG) } : e)));
       const r = await reload();
       expect(r.code, r.stdout + r.stderr).to.equal(0);
-      expect(r.stdout).to.match(/menage: .*engines reloaded: .*~md5 \(.*-> .*md5:apptest-/);
+      expect(r.stdout).to.match(/menage: .*engines reloaded: .*~md5 \(.*-> .*md5:apptest-pull/);
+      // Pulled by the reload: through docker-proxy, which added the registry credentials.
+      await ok('docker', ['image', 'inspect', image]);
+      const proxyLog = await ok('bash', ['-c', 'docker logs --since 15m "$(docker-compose -p menagerie -f /opt/menagerie/compose/docker-compose.yml ps -q docker-proxy)" 2>&1']);
+      expect(proxyLog.stdout + proxyLog.stderr).to.include(`docker-proxy: pulling ${image}`);
       const job = await md5Of('md5');
-      expect(job.containment.image).to.equal(`${registry}/md5:${TAG}`);
+      expect(job.containment.image).to.equal(image);
+      // `menagerie engines list` shows the pinned tag and that it is pulled.
+      const after = await ok(CLI, ['engines', 'list']);
+      const row = after.stdout.split('\n').find((l) => /^md5\s/.test(l)) ?? '';
+      expect(row, `${listed.stdout}\n---\n${after.stdout}`).to.include(TAG).and.match(/\byes\b/);
     });
 
     it('an engine added by reload takes uploads once it passed its kit', async () => {
