@@ -104,6 +104,9 @@ describe('e2e: submissions to several engines, idempotency keys, the result cach
 
   it('result cache: the same file on the same image is answered at once from the earlier result; force=1 runs it again', async () => {
     const digest = (await docker.getImage('menagerie-test/behave:latest').inspect()).Id;
+    // menage reports every statusIntervalSeconds (15 s): the last report may have caught an
+    // earlier test's job still running.
+    await waitFor('menage reports copy idle', async () => (stack.frontend.engineStatus.slots('copy')?.busy === 0 ? true : undefined), 40_000, 200);
     expect(stack.frontend.engineStatus.digest('copy'), 'menage reported the image').to.equal(digest);
     expect(stack.frontend.engineStatus.slots('copy')).to.deep.equal({ busy: 0, total: 2 });
     const body = `cache me ${randomBytes(4).toString('hex')}`;
