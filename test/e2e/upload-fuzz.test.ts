@@ -20,11 +20,16 @@ function post(path: string, contentType: string, body: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
 }
 
+/** An endpoint under fuzz: its path, the status of an accepted upload and the jobs one makes. */
+interface Target { path: string; okStatus: number; jobsPerUpload: number }
+const UPLOAD: Target = { path: '/fuzz/upload', okStatus: 200, jobsPerUpload: 1 };
+const SUBMISSIONS: Target = { path: '/api/v1/submissions?engines=fuzz,fuzz2', okStatus: 201, jobsPerUpload: 2 };
+
 /** Why an outcome breaks the rule (4xx JSON error or a clean close), or undefined if it keeps it. */
-function judge(out: RawOutcome): string | undefined {
+function judge(out: RawOutcome, okStatus = 200): string | undefined {
   if (out.kind === 'aborted' || out.kind === 'closed') return undefined;
   if (out.kind !== 'response') return `${out.kind}${out.kind === 'garbage' ? `: ${out.raw}` : ''}`;
-  if (out.status === 200) return undefined;
+  if (out.status === okStatus) return undefined;
   if (out.status < 400 || out.status > 499) return `status ${out.status}: ${out.body.toString().slice(0, 200)}`;
   if (!/^application\/json/.test(out.headers['content-type'] ?? '')) return `status ${out.status} without JSON: ${out.body.toString().slice(0, 200)}`;
   try {
@@ -58,7 +63,7 @@ describe('e2e: the upload endpoint of a real frontend process under hostile bodi
   const unanswered: string[] = [];
 
   before(async () => {
-    fe = await startFrontendProcess([testEngine('fuzz', { sizelimit: LIMIT })], { uploads: { idleTimeoutSeconds: 2, maxConcurrent: 64 } });
+    fe = await startFrontendProcess([testEngine('fuzz', { sizelimit: LIMIT }), testEngine('fuzz2', { sizelimit: LIMIT })], { uploads: { idleTimeoutSeconds: 2, maxConcurrent: 64 } });
   });
   after(async () => {
     await fe?.close();
@@ -91,47 +96,57 @@ describe('e2e: the upload endpoint of a real frontend process under hostile bodi
   it(`answers thousands of mutated bodies with 4xx JSON or a clean close, keeps serving, leaves nothing behind (seed ${SEED})`, async () => {
     const replay = `replay with MENAGERIE_FUZZ_SEED=${SEED} (and MENAGERIE_FUZZ_CASE=<n> for one case)`;
     const only = process.env.MENAGERIE_FUZZ_CASE === undefined ? undefined : Number(process.env.MENAGERIE_FUZZ_CASE);
-    const run = await fuzz(only === undefined ? [0, COUNT - 1] : [only, only]);
+    const run = await fuzz(only === undefined ? [0, COUNT - 1] : [only, only], UPLOAD, BUDGET_MS);
     expect(run.failures, `${run.failures.length} cases broke the rule; ${replay}:\n${run.failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
     expect(run.ran, `too few cases ran in the time budget; ${replay}`).to.be.at.least(only === undefined ? Math.min(COUNT, 500) : 1);
     accepted.set(await expectSameProcessServing(fe), '');
     await expectNothingLeft(replay);
   });
 
+  it(`/api/v1/submissions (one upload, two engines) under the same bodies: 4xx JSON or a clean close, nothing behind (seed ${SEED})`, async () => {
+    const replay = `replay with MENAGERIE_FUZZ_SEED=${SEED}`;
+    const run = await fuzz([COUNT, COUNT + Math.ceil(COUNT / 3)], SUBMISSIONS, BUDGET_MS / 3);
+    expect(run.failures, `${run.failures.length} cases broke the rule; ${replay}:\n${run.failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
+    expect(run.ran, `too few cases ran in the time budget; ${replay}`).to.be.at.least(Math.min(COUNT, 150));
+    accepted.set(await expectSameProcessServing(fe), '');
+    await expectNothingLeft(replay);
+  });
+
   /** Runs cases `from`..`to` (PARALLEL at a time, within the time budget) and judges each outcome. */
-  async function fuzz([from, to]: [number, number]): Promise<{ ran: number; failures: string[] }> {
+  async function fuzz([from, to]: [number, number], target: Target, budgetMs: number): Promise<{ ran: number; failures: string[] }> {
     const started = Date.now();
     const failures: string[] = [];
     const tally = new Map<string, number>();
     let next = from;
     const runCase = async (i: number): Promise<void> => {
-      const c: FuzzCase = makeCase(new Rng(SEED ^ Math.imul(i + 1, 0x9e3779b1)), '/fuzz/upload', LIMIT);
+      const c: FuzzCase = makeCase(new Rng(SEED ^ Math.imul(i + 1, 0x9e3779b1)), target.path, LIMIT);
       const out = await rawRequest(fe.port, c.request);
       const key = out.kind === 'response' ? String(out.status) : out.kind;
       tally.set(key, (tally.get(key) ?? 0) + 1);
-      const problem = judge(out) ?? (out.kind === 'response' && out.status === 200 ? await judgeAccepted(c, out.body) : undefined);
+      const problem = judge(out, target.okStatus) ?? (out.kind === 'response' && out.status === target.okStatus ? await judgeAccepted(c, out.body, target) : undefined);
       if (out.kind === 'aborted' && c.mayLand) {
         const sha256 = await referenceFile({ ...c, framed: true }, LIMIT);
-        if (sha256) unanswered.push(sha256);
+        if (sha256) for (let k = 0; k < target.jobsPerUpload; k++) unanswered.push(sha256);
       }
       if (problem) failures.push(`case ${i} [${c.label}]: ${problem}`);
     };
     const worker = async (): Promise<void> => {
-      while (next <= to && Date.now() - started < BUDGET_MS) await runCase(next++);
+      while (next <= to && Date.now() - started < budgetMs) await runCase(next++);
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     const ran = Math.min(next, to + 1) - from;
-    console.log(`      fuzz: seed=${SEED} cases=${ran} in ${((Date.now() - started) / 1000).toFixed(1)}s outcomes=${JSON.stringify(Object.fromEntries(tally))}`);
+    console.log(`      fuzz ${target.path}: seed=${SEED} cases=${ran} in ${((Date.now() - started) / 1000).toFixed(1)}s outcomes=${JSON.stringify(Object.fromEntries(tally))}`);
     return { ran, failures };
   }
 
-  /** A 200 must carry a job id and be for a body the reference parser finds valid. */
-  async function judgeAccepted(c: FuzzCase, body: Buffer): Promise<string | undefined> {
+  /** An accepted upload must carry its job ids and be for a body the reference parser finds valid. */
+  async function judgeAccepted(c: FuzzCase, body: Buffer, target: Target): Promise<string | undefined> {
     const want = await referenceFile(c, LIMIT);
-    const jobid = String((JSON.parse(body.toString()) as { jobid?: unknown }).jobid ?? '');
-    if (!/^[1-9][0-9]*$/.test(jobid)) return `200 without a jobid: ${body.toString()}`;
-    if (!want) return `200 (job ${jobid}) for a body that is not a valid upload`;
-    accepted.set(jobid, want);
+    const json = JSON.parse(body.toString()) as { jobid?: unknown; jobs?: { jobid?: unknown }[] };
+    const ids = (json.jobs ?? [json]).map((j) => String(j.jobid ?? ''));
+    if (ids.length !== target.jobsPerUpload || !ids.every((id) => /^[1-9][0-9]*$/.test(id))) return `${target.okStatus} without its job ids: ${body.toString()}`;
+    if (!want) return `${target.okStatus} (jobs ${ids.join(', ')}) for a body that is not a valid upload`;
+    for (const id of ids) accepted.set(id, want);
     return undefined;
   }
 
@@ -149,6 +164,8 @@ describe('e2e: the upload endpoint of a real frontend process under hostile bodi
       const at = unanswered.indexOf(await sha256Of(id));
       expect(at, `job ${id} was never answered and is no valid unanswered upload; ${replay}`).to.be.at.least(0);
       unanswered.splice(at, 1);
+      // Known from now on: a later check must not look for its upload again.
+      accepted.set(id, '');
     }
     expect(ids, replay).to.include.members([...accepted.keys()]);
     expect(await fe.storeFiles(), replay).to.deep.equal(ids.map((id) => `${id}/input`).sort());
