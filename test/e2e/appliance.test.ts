@@ -9,6 +9,7 @@ import { applianceAuth, changedTasks, ok, recap, root, run, timed, TOKEN_FILE, t
 import { internalSpellings, rawRequest } from '../support/raw-http.js';
 import { consoleChecks } from './appliance/console.js';
 import { engineVersionChecks } from './appliance/engine-versions.js';
+import { jobControlChecks } from './appliance/job-control.js';
 
 // The appliance as users get it: `appliance/install` provisions this machine with the Ansible
 // playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles, the
@@ -276,4 +277,5 @@ describe('e2e: the appliance (Ansible + compose)', function () {
   // of their own they would run first on a fresh machine, before anything is provisioned.
   consoleChecks();
   engineVersionChecks();
+  jobControlChecks();
 });
