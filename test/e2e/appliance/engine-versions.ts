@@ -115,6 +115,12 @@ export function engineVersionChecks(): void {
       expect(row, `${listed.stdout}\n---\n${after.stdout}`).to.include(TAG).and.match(/\byes\b/);
     });
 
+    it('`menagerie engine test md5` on the host runs the conformance kit through docker-proxy and passes', async () => {
+      const r = await run(CLI, ['engine', 'test', 'md5'], { timeoutMs: 600_000 });
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.match(/md5 .*passed/);
+    });
+
     it('an engine added by reload takes uploads once it passed its kit', async () => {
       const refused = await uploadTo(ADDED, 'x');
       expect(refused.status).to.equal(404);
