@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { STATUS } from '../contract/ids.js';
 import { BoundedLabel, reasonLabel } from './reasons.js';
 
 /** Where the scrape-time gauges read: the engines, their queues, the slots menage nodes report. */
@@ -65,7 +66,7 @@ export class FrontendMetrics {
 
   /** A job reached a final status. */
   finished(job: { engine: string; status: string; reason?: string | null }): void {
-    const reason = job.status === 'Success' ? '' : this.#reasons.of(reasonLabel(job.reason));
+    const reason = job.status === STATUS.success ? '' : this.#reasons.of(reasonLabel(job.reason));
     this.#jobs.inc({ engine: this.#engines.of(job.engine), status: job.status, reason });
   }
 

@@ -30,7 +30,9 @@ export function parsePrometheus(text: string): PromSample[] {
     if (!m) throw new Error(`not a sample line: ${line}`);
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : m[3] === 'NaN' ? NaN : Number(m[3]);
     if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value: ${line}`);
-    if (!typed.has(m[1] ?? '')) throw new Error(`sample before its TYPE: ${line}`);
+    if (!typed.has(m[1] ?? '') && !['histogram', 'summary'].includes(typed.get((m[1] ?? '').replace(/_(bucket|sum|count)$/, '')) ?? '')) {
+      throw new Error(`sample before its TYPE: ${line}`);
+    }
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1] ?? ''] = (l[2] ?? '').replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     samples.push({ name: m[1] ?? '', labels, value });
