@@ -34,6 +34,8 @@ export function observabilityChecks(): void {
       const names = new Set(samples.map((s) => s.name));
       for (const name of ['menagerie_engine_slots_total', 'menagerie_queue_depth', 'process_resident_memory_bytes']) expect([...names]).to.include(name);
       expect(samples.find((s) => s.name === 'menagerie_engine_slots_total' && s.labels.engine === 'md5')?.value, 'menage reports md5 slots').to.be.above(0);
+      // Node's permission model lets it read /proc/self (--allow-fs-read in compose): else this is 0.
+      expect(samples.find((s) => s.name === 'process_resident_memory_bytes')?.value, 'process metrics read /proc/self').to.be.above(0);
     });
 
     it('/healthz and /readyz answer without a token on the published port', async () => {
