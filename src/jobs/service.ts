@@ -85,19 +85,14 @@ export class JobService {
    */
   async submit(engine: Engine, upload: Written, filename: string, owner: string | null = null,
     extra: Pick<NewJob, 'retryOf' | 'callback'> = {}): Promise<string> {
-    const observer = this.#d.observer;
-    let at = performance.now();
-    const lap = (stage: 'store' | 'publish'): void => {
-      const now = performance.now();
-      observer?.stage(stage, (now - at) / 1000);
-      at = now;
-    };
+    const started = performance.now();
     const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256, owner, ...extra });
     try {
       await this.#d.files.link(upload.path, id, 'input');
-      lap('store');
+      const stored = performance.now();
       await this.#d.queue.publish({ jobId: id, engine: engine.name });
-      lap('publish');
+      this.#d.observer?.stage('store', (stored - started) / 1000);
+      this.#d.observer?.stage('publish', (performance.now() - stored) / 1000);
       await this.#d.store.markQueued(id);
     } catch (err) {
       // Nothing may stay behind for a job that will never run (unless a worker already
