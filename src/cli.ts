@@ -133,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'menage': {
       const m = await startMenage(config, log);
-      log(`menage running ${m.consumers.length} engine queues`);
+      log(`menage running ${m.consumers.length} engine queues; /metrics, /healthz and /readyz on ${m.opsUrl}`);
       onSignals(() => m.close());
       onReload(() => m.reload());
       return -1;

@@ -87,7 +87,7 @@ async function startServers(p: Parts, closers: Closers): Promise<Partial<Record<
   const started: Partial<Record<'apiAddress' | 'authzAddress', string>> = {};
   const { config } = p;
   if (config.api) {
-    const api = createApiApp({ ...p, ...(config.api.token ? { token: config.api.token } : {}) });
+    const api = createApiApp({ ...p, ready: { docker: () => p.docker.ping() }, ...(config.api.token ? { token: config.api.token } : {}) });
     started.apiAddress = await serve(api, config.api.listen, 'http', closers);
   }
   if (config.authz) {

@@ -31,6 +31,8 @@ import { CancelPublisher } from './queue/cancels.js';
 import { QueueDepths } from './queue/depth.js';
 import { Publisher } from './queue/publisher.js';
 import { FileStore } from './storage/file-store.js';
+import { FrontendMetrics } from './metrics/frontend-metrics.js';
+import { Registry } from 'prom-client';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** A running frontend. */
@@ -44,6 +46,8 @@ export interface Frontend {
   reaper: Reaper;
   /** What menage nodes report about the engines (image digests, slots): the EngineStatusSource. */
   engineStatus: EngineStatusBoard;
+  /** The metrics served at /metrics. */
+  metrics: FrontendMetrics;
   /** Re-reads engines.json (`menagerie engines reload`, SIGHUP): uploads go to the engines it lists. */
   reload(): Promise<EngineChanges>;
   close(): Promise<void>;
@@ -72,8 +76,13 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     cleanups.push(() => publisher.close());
     await publisher.start();
     const registry = new EngineRegistry(config.engines);
+    const engineStatus = new EngineStatusBoard(config.menage.statusIntervalSeconds * 4000);
+    const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
+    const metrics = new FrontendMetrics(new Registry(), {
+      engines: () => registry.list().map((e) => e.name), depth: (e) => queueDepth.depth(e), slots: (e) => engineStatus.slots(e),
+    });
     const service = new JobService({
-      store, files, queue: publisher, engines: registry,
+      store, files, queue: publisher, engines: registry, observer: { stage: (s, t) => metrics.stage(s, t), finished: (job) => metrics.finished(job) },
       maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
       infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000,
     });
@@ -91,15 +100,13 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     if (auth.mode === 'open') {
       log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
-    const engineStatus = new EngineStatusBoard(config.menage.statusIntervalSeconds * 4000);
     const cancels = new CancelPublisher(broker, config.rabbitmq.prefix);
     cleanups.push(() => cancels.close());
     const control = new JobControl({ service, files, notifier: cancels, log });
     const keys = new IdempotencyStore(store.pool);
     const submissions = new Submissions({ service, files, cache: new ResultCacheStore(store.pool), keys, digests: engineStatus });
-    const gate = new UploadGate(uploads.maxConcurrent, uploads.rate);
+    const gate = new UploadGate(uploads.maxConcurrent, uploads.rate, (t, bytes) => metrics.uploaded(t, bytes));
     const callbackPrefixes = config.webhooks.allowedPrefixes;
-    const queueDepth = new QueueDepths(broker, config.rabbitmq.prefix);
     const queries = new MonitorQueries(databaseOptions(config));
     cleanups.push(() => queries.close());
     const routers = [
@@ -110,7 +117,13 @@ export async function startFrontend(config: Config, log: (line: string) => void)
       ...consoleRouters({ queries, auth, engines: () => registry.list().map((e) => e.name),
         policy: enforcerPolicy(config.console.enforcerUrl, config.console.enforcerToken), ...(config.console.enabled ? { dir: CONSOLE_DIR } : {}) }),
     ];
-    const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers });
+    // Readiness: each dependency on its own, so a 503 names the one that does not answer.
+    const ready = {
+      database: () => store.ping(),
+      broker: async () => (broker.connected ? undefined : publisher.start()),
+      store: () => files.probe(),
+    };
+    const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers, metrics, ready });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
     const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines: engineStatus });
@@ -153,7 +166,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
       if (n) log(`${n} waiting job${n === 1 ? '' : 's'} of engines no longer configured failed: engine removed`);
     }, (err: Error) => log(`failing the waiting jobs of removed engines: ${err.message}`));
     return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
-      service, store, reaper, engineStatus, reload, close };
+      service, store, reaper, engineStatus, metrics, reload, close };
   } catch (err) {
     await close();
     throw err;

@@ -23,12 +23,17 @@ import { RunningJobs } from './menage/running-jobs.js';
 import { CancelListener } from './queue/cancels.js';
 import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
+import { MenageMetrics } from './metrics/menage-metrics.js';
+import { listenOps } from './metrics/ops-server.js';
+import { Registry } from 'prom-client';
 
 /** A running menage (worker controller). */
 export interface Menage {
   readonly consumers: EngineConsumer[];
   /** The name this node gives its leases and containers (menage.node, default hostname:pid). */
   readonly node: string;
+  /** The operations listener (menage.listen): /metrics, /healthz, /readyz. */
+  readonly opsUrl: string;
   /**
    * Re-reads engines.json (`menagerie engines reload`, SIGHUP): new and changed engines must
    * pass policy, image and conformance checks, then start; old versions drain. Nothing
@@ -46,7 +51,13 @@ export async function startMenage(config: Config, log: (line: string) => void, o
     throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
   });
   checkPolicy(config);
-  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
+  const running = new RunningJobs();
+  let engines = (): readonly Engine[] => [];
+  const metrics = new MenageMetrics(new Registry(), {
+    engines: () => engines().map((e) => e.name), busy: (e) => running.busy(e), total: (e) => engines().find((x) => x.name === e)?.workers ?? 0,
+  });
+  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix,
+    { graceMs: config.jobs.reapGraceSeconds * 1000, dockerError: (op) => metrics.dockerError(op) });
   const client = frontendClient(config);
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
@@ -60,12 +71,12 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
   const registry = new EngineRegistry(wanted);
-  const running = new RunningJobs();
+  engines = () => registry.list();
   const slots = new EngineSlots({
     log, graceMs: config.menage.shutdownGraceSeconds * 1000,
     consumerFor: (engine) => new EngineConsumer(broker, {
       prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
-      handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running }),
+      handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running, metrics }),
     }),
   });
   // A cancelled job's container is stopped as soon as the broadcast arrives.
@@ -84,12 +95,25 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   // Leftovers of this deployment (crash, lost lease) are removed now and every 30 s, in the background.
   const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
   void sweeper.start();
+  // Readiness: each dependency on its own, bounded in time (src/metrics/readiness.ts).
+  const ops = await listenOps({
+    registry: metrics.registry, ...(config.menage.metricsToken ? { token: config.menage.metricsToken } : {}),
+    checks: { broker: async () => void (await broker.get()), docker: () => docker.ping(), frontend: () => client.health() },
+  }, config.menage.listen.host, config.menage.listen.port).catch(async (err: Error) => {
+    reporter.close();
+    await Promise.allSettled([slots.close(0), sweeper.close(), cancels.close()]);
+    breaker.close();
+    client.close();
+    await broker.close();
+    throw new Error(`menage cannot listen on ${config.menage.listen.host}:${config.menage.listen.port} (menage.listen): ${err.message}`);
+  });
   let closing: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   const gate = conformanceGate(docker, config.rabbitmq.prefix, config.enginesFile, log);
   log(`menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
   return {
     node,
+    opsUrl: ops.url,
     get consumers() {
       return slots.all();
     },
@@ -108,6 +132,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
       closing ??= (async () => {
         reporter.close();
         await Promise.allSettled([slots.close(graceMs), sweeper.close(), cancels.close()]);
+        await ops.close();
         breaker.close();
         client.close();
         await broker.close();

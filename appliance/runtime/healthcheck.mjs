@@ -1,8 +1,9 @@
 // Health check run inside the runtime image (it has no shell): `node healthcheck.mjs ROLE`.
-// frontend: its own /healthz on both listeners. menage: the Docker API (through docker-proxy)
-// and the frontend's internal listener, the one it reports to (with the internal token, as
-// menage calls it). docker-proxy: Docker's /_ping through itself (its listener and the daemon).
-// enforcer: the Docker socket (its directory is mounted at /host-run) and its own API.
+// Each process's /readyz checks its dependencies itself, each within 2 s (docs/observability.md).
+// frontend: its /readyz (database, broker, store) and its internal listener. menage: its /readyz
+// on its operations listener (the broker, the Docker API through docker-proxy, the frontend's
+// internal API with its token). docker-proxy: Docker's /_ping through itself (its listener and
+// the daemon). enforcer: its API's /readyz (the Docker socket).
 import { request } from 'node:http';
 import { request as tlsRequest } from 'node:https';
 
@@ -28,18 +29,16 @@ const internalAuth = { authorization: `Bearer ${process.env.MENAGERIE_WORKER_TOK
 
 const checks = {
   frontend: [
-    () => get({ host: '127.0.0.1', port: 8100, path: '/healthz' }),
+    () => get({ host: '127.0.0.1', port: 8100, path: '/readyz' }),
     // Its own listener by loopback: the certificate names the addresses workers use, not 127.0.0.1.
     () => get({ host: '127.0.0.1', port: 8101, path: '/internal/healthz', headers: internalAuth, rejectUnauthorized: false }, internalTls),
   ],
-  menage: [
-    () => get({ host: process.env.MENAGERIE_DOCKER_PROXY_HOST ?? 'docker-proxy', port: 2375, path: '/_ping' }),
-    () => get({ host: process.env.MENAGERIE_FRONTEND_HOST ?? 'frontend', port: 8101, path: '/internal/healthz', headers: internalAuth }, internalTls),
-  ],
+  // menage.listen: 0.0.0.0:8102 on the frontend host, 127.0.0.1:8102 on a worker node.
+  menage: [() => get({ host: '127.0.0.1', port: 8102, path: '/readyz' })],
   'docker-proxy': [() => get({ host: '127.0.0.1', port: 2375, path: '/_ping' })],
   enforcer: [
-    () => get({ socketPath: process.env.MENAGERIE_DOCKER_SOCKET ?? '/host-run/docker.sock', path: '/_ping' }),
-    () => get({ host: '127.0.0.1', port: 8888, path: '/metrics', headers: { authorization: `Bearer ${process.env.MENAGERIE_ENFORCER_TOKEN ?? ''}` } }),
+    // Its API's /readyz pings the Docker socket (its directory is mounted at /host-run).
+    () => get({ host: '127.0.0.1', port: 8888, path: '/readyz' }),
   ],
 };
 

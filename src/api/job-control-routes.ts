@@ -80,7 +80,7 @@ export function jobControlRoutes(deps: { service: JobService; jobControl?: JobCo
     await jc.gate.run(ctx, async () => {
       const engines = parseEngines(one(ctx, 'engines'), (n) => deps.service.engine(n));
       const options = submitOptions(ctx, jc.callbackPrefixes);
-      const jobs = await receiveAndSubmit(ctx, { files: jc.files, submit: (r) => jc.submissions.submit(r), idleMs: jc.idleTimeoutMs }, engines, options, owner);
+      const jobs = await receiveAndSubmit(ctx, { files: jc.files, submit: (r) => jc.submissions.submit(r), idleMs: jc.idleTimeoutMs, uploaded: jc.gate.uploaded }, engines, options, owner);
       ctx.status = 201;
       ctx.body = { jobs };
     });

@@ -7,6 +7,14 @@ const JOB_VIEW = {
   properties: { status: { $ref: '#/components/schemas/JobStatus' }, summary: { type: 'string' }, link: { type: 'string' } },
 };
 
+const READINESS = {
+  type: 'object', additionalProperties: false, required: ['status', 'checks'],
+  properties: {
+    status: { enum: ['ready', 'not ready'] },
+    checks: { type: 'object', additionalProperties: { enum: ['ok', 'failed', 'timeout'] } },
+  },
+};
+
 const upload = (method: string) => secured({
   operationId: `upload${method}`,
   summary: 'Submit a file to an engine (one job)',
@@ -59,8 +67,16 @@ export const ORIGINAL_API: ApiFragment = {
         responses: { 200: { description: 'the output', content: { 'text/plain': { schema: { type: 'string' } } } }, ...JOB_ID_ANSWERS } }),
     },
     '/healthz': {
-      get: open({ operationId: 'health', summary: 'Whether the database and the broker answer (no token)',
-        responses: { 200: jsonResponse('healthy', { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } }),
+      get: open({ operationId: 'health', summary: 'Whether the process answers (liveness, no token)',
+        responses: { 200: jsonResponse('alive', { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } }),
+    },
+    '/readyz': {
+      get: open({ operationId: 'ready', summary: 'Whether the database, the broker and the file store answer, each within 2 s (readiness, no token)',
+        responses: { 200: jsonResponse('ready', READINESS), 503: jsonResponse('a dependency does not answer: its check says failed or timeout', READINESS) } }),
+    },
+    '/metrics': {
+      get: secured({ operationId: 'metrics', summary: 'Prometheus metrics (docs/observability.md); a read or admin token',
+        responses: { 200: { description: 'the Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } } }),
     },
   },
 };

@@ -1,19 +1,19 @@
 /**
  * API token roles and what each may do, in one table. `submit` uploads and reads its owner's
- * jobs; `read` reads every job; `admin` does everything, token management included; `worker`
+ * jobs; `read` reads every job and the metrics; `admin` does everything, token management included; `worker`
  * is for worker nodes on the internal API and may do nothing on the public one.
  */
 export const ROLES = ['submit', 'read', 'admin', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** What a request wants to do on the public API. */
-export type Action = 'submit' | 'read' | 'cancel' | 'admin';
+export type Action = 'submit' | 'read' | 'cancel' | 'admin' | 'metrics';
 
 /** Which roles may do what; `own` means only on jobs of the token's owner. */
 const GRANTS: Readonly<Record<Role, Readonly<Partial<Record<Action, 'all' | 'own'>>>>> = {
   submit: { submit: 'all', read: 'own', cancel: 'own' },
-  read: { read: 'all' },
-  admin: { submit: 'all', read: 'all', cancel: 'all', admin: 'all' },
+  read: { read: 'all', metrics: 'all' },
+  admin: { submit: 'all', read: 'all', cancel: 'all', admin: 'all', metrics: 'all' },
   worker: {},
 };
 

@@ -57,6 +57,10 @@ export interface Config {
     readonly node?: string;
     /** PEM CA file an https:// frontendUrl's certificate must chain to. */
     readonly frontendCa?: string;
+    /** menage's operations listener: /metrics, /healthz, /readyz (docs/observability.md). */
+    readonly listen: { readonly host: string; readonly port: number };
+    /** When set, menage's /metrics needs `Authorization: Bearer <metricsToken>`. */
+    readonly metricsToken?: string;
   };
   /**
    * Webhooks: callback URLs must start with one of `allowedPrefixes` (none: callbacks are
@@ -196,6 +200,16 @@ const schema = {
         token: { type: 'string', minLength: 16 },
         node: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' },
         frontendCa: { type: 'string', minLength: 1 },
+        listen: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+            port: { type: 'integer', minimum: 0, maximum: 65535, default: 8102 },
+          },
+        },
+        metricsToken: { type: 'string', minLength: 16 },
       },
     },
     webhooks: {

@@ -2,6 +2,7 @@ import Koa from 'koa';
 import { Router } from '@koa/router';
 import { errorMiddleware } from '../http/errors.js';
 import { requireToken } from '../http/token-guard.js';
+import { checkReadiness, type Check } from '../metrics/readiness.js';
 import type { EnforcerConfig } from './config.js';
 import type { Detection, DetectionLog } from './detections.js';
 import type { Judge } from './judge.js';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   readonly token?: string;
   /** Where 500s are logged (with their cause). */
   readonly log: Log;
+  /** What /readyz checks (the Docker engine); each bounded in time. */
+  readonly ready?: Readonly<Record<string, Check>>;
 }
 
 /** The enforcer's read-only HTTP API (docker-enforcer's endpoints). Never listens itself. */
@@ -28,9 +31,9 @@ export function createApiApp(deps: ApiDeps): Koa {
   const router = new Router({ sensitive: true, strict: true });
   router.get('/', (ctx) => void (ctx.body = { detections: deps.detections.history().map((d) => view(d, ctx.query)) }));
   router.get('/recent', (ctx) => void (ctx.body = { detections: deps.detections.recent().map((d) => view(d, ctx.query)) }));
-  router.get('/metrics', (ctx) => {
-    ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
-    ctx.body = deps.metrics.render();
+  router.get('/metrics', async (ctx) => {
+    ctx.body = await deps.metrics.render();
+    ctx.type = deps.metrics.contentType;
   });
   router.get('/config', (ctx) => void (ctx.body = describeConfig(deps)));
   router.get('/rules', (ctx) => void (ctx.body = { hash: deps.judge.currentRules().hash, rules: deps.judge.currentRules().rules.map((r) => r.source) }));
@@ -41,6 +44,15 @@ export function createApiApp(deps: ApiDeps): Koa {
   });
   router.get('/triggers', (ctx) => void (ctx.body = deps.triggers.describe()));
   app.use(errorMiddleware((line) => deps.log('error', 'API request failed', { error: line })));
+  // Probes need no token and learn nothing but which check failed.
+  const health = new Router({ sensitive: true, strict: true });
+  health.get('/healthz', (ctx) => void (ctx.body = { status: 'ok' }));
+  health.get('/readyz', async (ctx) => {
+    const r = await checkReadiness(deps.ready ?? {});
+    if (r.status !== 'ready') ctx.status = 503;
+    ctx.body = r;
+  });
+  app.use(health.routes());
   if (deps.token !== undefined) app.use(requireToken(deps.token));
   app.use(router.routes()).use(router.allowedMethods());
   return app;

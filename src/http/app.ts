@@ -1,10 +1,14 @@
 import Router from '@koa/router';
 import Koa from 'koa';
+import { Registry } from 'prom-client';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { EngineStatusBoard } from '../engines/status.js';
 import type { JobService } from '../jobs/service.js';
 import type { Submissions } from '../jobs/submission.js';
+import type { FrontendMetrics } from '../metrics/frontend-metrics.js';
+import { checkReadiness, type Check } from '../metrics/readiness.js';
 import type { FileStore } from '../storage/file-store.js';
+import { authenticate, authorize } from './auth.js';
 import { errorMiddleware, type Log } from './errors.js';
 import { internalRoutes } from './internal-routes.js';
 import { cleanPaths } from './path-cleaning.js';
@@ -30,6 +34,10 @@ export interface AppDeps {
   callbackPrefixes?: readonly string[];
   /** More routers (API v1, src/api), mounted after the original routes. */
   routers?: readonly Router[];
+  /** The frontend's metrics: requests and errors are counted, and served at /metrics. */
+  metrics?: FrontendMetrics;
+  /** The dependencies /readyz checks (each bounded in time); none: /readyz is always ready. */
+  ready?: Readonly<Record<string, Check>>;
 }
 
 /** What the internal app needs. */
@@ -45,11 +53,12 @@ export interface InternalAppDeps {
 }
 
 /** A Koa app with the shared error middleware and headers; routes are added by the callers. */
-function baseApp(log: Log): Koa {
+function baseApp(log: Log, metrics?: FrontendMetrics): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
-  app.use(errorMiddleware(log));
+  if (metrics) app.use(countRequests(metrics));
+  app.use(errorMiddleware(log, metrics && ((code) => metrics.error(code))));
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
     await next();
@@ -63,7 +72,7 @@ function baseApp(log: Log): Koa {
  * (`//link/1`, `/result/./1`) get a 301 to the clean path, as the original did. It never listens.
  */
 export function createApp(deps: AppDeps): Koa {
-  const app = baseApp(deps.log);
+  const app = baseApp(deps.log, deps.metrics);
   app.use(cleanPaths());
   for (const router of publicRouters(deps)) app.use(router.routes()).use(router.allowedMethods());
   return app;
@@ -71,11 +80,26 @@ export function createApp(deps: AppDeps): Koa {
 
 /** The public app's routers, in the order they are mounted (test/e2e/openapi.test.ts walks them). */
 export function publicRouters(deps: AppDeps): Router[] {
-  // Health is for load balancers and the container's health check: no token.
+  // Health is for load balancers and the container's health check: no token. /healthz says
+  // the process answers; /readyz that its dependencies do (docs/observability.md).
   const open = new Router({ sensitive: true, strict: false });
-  open.get('/healthz', async (ctx) => {
-    await deps.health();
+  open.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
+  });
+  open.get('/readyz', async (ctx) => {
+    const r = await checkReadiness(deps.ready ?? {});
+    if (r.status !== 'ready') {
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+    }
+    ctx.body = r;
+  });
+  // Tokens mode: a token whose role may read metrics (read, admin); open mode: anyone.
+  const registry = deps.metrics?.registry ?? new Registry();
+  open.get('/metrics', authenticate(deps.auth), async (ctx) => {
+    authorize(ctx, 'metrics');
+    ctx.body = await registry.metrics();
+    ctx.type = registry.contentType;
   });
   const router = publicRoutes({
     service: deps.service, files: deps.files, auth: deps.auth, ...(deps.uploads ? { limits: deps.uploads } : {}),
@@ -83,6 +107,18 @@ export function publicRouters(deps: AppDeps): Router[] {
     ...(deps.callbackPrefixes ? { callbackPrefixes: deps.callbackPrefixes } : {}),
   });
   return [open, router, ...(deps.routers ?? [])];
+}
+
+/** Counts every answered request by method, matched route pattern and final status. */
+function countRequests(metrics: FrontendMetrics) {
+  return async function count(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+    try {
+      await next();
+    } finally {
+      const route = ctx._matchedRoute;
+      metrics.request(ctx.method, typeof route === 'string' ? route : 'unmatched', ctx.status);
+    }
+  };
 }
 
 /**

@@ -45,4 +45,5 @@ const ACTION_TEXT: Readonly<Record<Action, string>> = {
   read: 'read jobs',
   cancel: 'cancel or retry jobs',
   admin: 'administer the appliance',
+  metrics: 'read the metrics',
 };

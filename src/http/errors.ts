@@ -11,13 +11,14 @@ export type Log = (line: string) => void;
  * reach the client. A request no route answered becomes 404, 405 (with the router's
  * `Allow`) or 501, as JSON.
  */
-export function errorMiddleware(log: Log) {
+export function errorMiddleware(log: Log, counted?: (code: ErrorCode) => void) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
       if (ctx.body === undefined || ctx.body === null) unanswered(ctx);
     } catch (err) {
       const { status, code, message } = describe(err);
+      counted?.(code);
       if (status >= 500 && status !== 501 && status !== 503) log(`${ctx.method} ${ctx.path.slice(0, 200)}: ${code}: ${chain(err)}`);
       ctx.status = status;
       if (!ctx.req.complete && hasBody(ctx)) unreadBody(ctx);

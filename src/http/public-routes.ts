@@ -67,7 +67,7 @@ export function publicRoutes(deps: PublicRouteDeps): Router {
     await gate.run(ctx, async () => {
       const engine = service.engine(String(ctx.params.engine));
       const options = submitOptions(ctx, deps.callbackPrefixes ?? []);
-      const [job] = await receiveAndSubmit(ctx, { files: deps.files, submit, idleMs: limits.idleTimeoutMs }, [engine], options, owner);
+      const [job] = await receiveAndSubmit(ctx, { files: deps.files, submit, idleMs: limits.idleTimeoutMs, uploaded: gate.uploaded }, [engine], options, owner);
       ctx.body = { jobid: job?.jobid };
     });
   };

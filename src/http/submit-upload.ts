@@ -17,10 +17,13 @@ export class UploadGate {
   readonly #max: number;
   readonly #rate: RateLimiter;
   #active = 0;
+  /** Told of every sample received: how long the upload stage took and its size (metrics). */
+  readonly uploaded: ((seconds: number, bytes: number) => void) | undefined;
 
-  constructor(maxConcurrent: number, rate: RateLimits) {
+  constructor(maxConcurrent: number, rate: RateLimits, uploaded?: (seconds: number, bytes: number) => void) {
     this.#max = maxConcurrent;
     this.#rate = new RateLimiter(rate);
+    this.uploaded = uploaded;
   }
 
   /**
@@ -72,15 +75,18 @@ export function one(ctx: Context, name: string): string | undefined {
  * Receives the `upload` field for `engines` (the smallest of their size limits applies) and
  * submits it; the temporary file is gone whatever happens.
  */
-export async function receiveAndSubmit(ctx: Context, d: { files: FileStore; submit: (r: SubmitRequest) => Promise<KeyedJob[]>; idleMs: number },
+export async function receiveAndSubmit(ctx: Context, d: { files: FileStore; submit: (r: SubmitRequest) => Promise<KeyedJob[]>; idleMs: number;
+  uploaded?: ((seconds: number, bytes: number) => void) | undefined; },
   engines: readonly Engine[], options: SubmitOptions, owner: string | null): Promise<KeyedJob[]> {
   const smallest = engines.reduce((a, b) => (b.sizelimit < a.sizelimit ? b : a));
   const limit = smallest.sizelimit;
   const tooLarge = (): TooLargeError => new TooLargeError(`upload is larger than the limit of ${limit} bytes for engine ${smallest.name}`);
   if (Number(ctx.get('content-length') || 0) > limit + MULTIPART_SLACK) throw tooLarge();
   let received;
+  const started = performance.now();
   try {
     received = await receiveUpload(ctx.req, d.files, { field: 'upload', limit, idleMs: d.idleMs });
+    d.uploaded?.((performance.now() - started) / 1000, received.written.size);
   } catch (err) {
     throw err instanceof TooLargeError ? tooLarge() : err;
   }

@@ -31,6 +31,16 @@ export interface JobServiceDeps {
   leaseMs: number;
   /** How long outages of our own services may keep handing a job back before it fails. */
   infrastructureTimeoutMs?: number;
+  /** Told of stage timings and of every job that reaches a final status (the frontend's metrics). */
+  observer?: JobObserver;
+}
+
+/** What the job lifecycle reports for metrics. */
+export interface JobObserver {
+  /** A submission stage took `seconds`: store (job row and input link), publish (until the broker confirms). */
+  stage(stage: 'store' | 'publish', seconds: number): void;
+  /** A job reached a final status. */
+  finished(job: Job): void;
 }
 
 /** What clients read for a job that infrastructure kept failing (the detail is for operators). */
@@ -75,10 +85,14 @@ export class JobService {
    */
   async submit(engine: Engine, upload: Written, filename: string, owner: string | null = null,
     extra: Pick<NewJob, 'retryOf' | 'callback'> = {}): Promise<string> {
+    const started = performance.now();
     const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256, owner, ...extra });
     try {
       await this.#d.files.link(upload.path, id, 'input');
+      const stored = performance.now();
       await this.#d.queue.publish({ jobId: id, engine: engine.name });
+      this.#d.observer?.stage('store', (stored - started) / 1000);
+      this.#d.observer?.stage('publish', (performance.now() - stored) / 1000);
       await this.#d.store.markQueued(id);
     } catch (err) {
       // Nothing may stay behind for a job that will never run (unless a worker already
@@ -301,6 +315,7 @@ export class JobService {
     if (res.kind === 'applied') {
       await this.#d.files.commit(id, file, staging);
       await this.#d.files.dropStaging(id, ['result', 'error']);
+      this.#d.observer?.finished(res.job);
     }
     return this.view(id);
   }

@@ -29,7 +29,12 @@ export interface RunRequest {
    */
   deliver: (body: Readable, size: number, containment: Containment, log: string) => Promise<void>;
   signal: AbortSignal;
+  /** Told how long each container stage took (menage's metrics). */
+  stage?: (stage: ContainerStage, seconds: number) => void;
 }
+
+/** The stages of a run that the runner times: create (volume and container), copy_in (input fetched and copied), run (start to exit), collect (result read until its delivery starts). */
+export type ContainerStage = 'create' | 'copy_in' | 'run' | 'collect';
 
 /** How a run ended: the result was delivered, or the engine failed with a reason. */
 export type RunOutcome =
@@ -49,6 +54,8 @@ export interface RunnerOptions {
   stopGraceMs?: number;
   /** Image of the container that holds a size-capped volume mounted (engines with `volumesize`). */
   holderImage?: string;
+  /** Told of every Docker call that failed, by operation (menage's metrics). */
+  dockerError?: (operation: string) => void;
 }
 
 /** Dispatches each job to a fresh container, removed with its volume whatever happens. */
@@ -58,6 +65,7 @@ export class DockerRunner implements ContainerDispatcher {
   readonly #stopGraceMs: number;
   readonly #holderImage: string | undefined;
   readonly #deployment: string;
+  readonly #dockerError: ((operation: string) => void) | undefined;
   #daemon: Promise<DaemonFacts | undefined> | undefined;
 
   constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
@@ -67,6 +75,17 @@ export class DockerRunner implements ContainerDispatcher {
     this.#graceMs = o.graceMs ?? 60_000;
     this.#stopGraceMs = o.stopGraceMs ?? 3_000;
     this.#holderImage = o.holderImage;
+    this.#dockerError = o.dockerError;
+  }
+
+  /** A Docker call: its failure is an InfrastructureError, and counted. */
+  async #infra<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.#dockerError?.(what);
+      throw asInfra(what, err);
+    }
   }
 
   async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
@@ -79,10 +98,12 @@ export class DockerRunner implements ContainerDispatcher {
     const run: RunIdentity = {
       deployment: this.#deployment, jobId: req.jobId, attempt: req.attempt, node: req.node, deadline: Date.now() + engine.timeoutMs + this.#graceMs,
     };
+    const lap = stopwatch(req);
     const volume = engine.containment.volumeBytes
-      ? await infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)) : undefined;
+      ? await this.#infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)) : undefined;
     try {
-      const container = await infra('create the container', () => this.#docker.createContainer(buildContainerSpec(engine, run, volume?.name)));
+      const container = await this.#infra('create the container', () => this.#docker.createContainer(buildContainerSpec(engine, run, volume?.name)));
+      lap('create');
       try {
         return await this.#runIn(container, engine, req, daemon);
       } finally {
@@ -94,15 +115,19 @@ export class DockerRunner implements ContainerDispatcher {
   }
 
   async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined): Promise<RunOutcome> {
+    const lap = stopwatch(req);
     const input = await infra('fetch the input', req.openInput);
-    await infra('copy the input in', async () => container.putArchive(
+    await this.#infra('copy the input in', async () => container.putArchive(
       packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }));
+    lap('copy_in');
     const containment = await this.#describe(container, daemon);
     const log = new LogTail(engine.containment.logLimit);
-    const attached = await infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true }));
+    const attached = await this.#infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true }));
     container.modem.demuxStream(attached, log.writable(), log.writable());
     const outputEnded = streamEnd(attached as unknown as Readable);
+    lap();
     const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal);
+    lap('run');
     // The daemon still sends what the engine wrote last after the exit: read it (bounded),
     // or the kept log misses its end under load.
     if (ended === 'exited') await Promise.race([outputEnded, sleep(OUTPUT_DRAIN_MS)]);
@@ -119,8 +144,11 @@ export class DockerRunner implements ContainerDispatcher {
     // SIGKILL that menage did not send (a policy kill fails the job first) is the OOM killer.
     if (exitCode === 137) return fail(`${REASONS.outOfMemory}: the engine was killed by SIGKILL (exit code 137) that menage did not send, the mark of the OOM killer (${limit})`);
     if (exitCode !== 0) return fail(`${REASONS.exitCode} ${exitCode}`);
-    const refused = await collectWithRetries(container, engine, req.signal,
-      (body, size) => req.deliver(body, size, containment, log.text()));
+    lap();
+    const refused = await collectWithRetries(container, engine, req.signal, (body, size) => {
+      lap('collect');
+      return req.deliver(body, size, containment, log.text());
+    });
     return refused ? fail(refused) : { ok: true, containment };
   }
 
@@ -128,10 +156,10 @@ export class DockerRunner implements ContainerDispatcher {
   async #execute(container: Container, engine: Engine, signal: AbortSignal): Promise<{ ended: Ending; exitCode: number; oomKilled: boolean }> {
     const oom: OomWatch | undefined = await watchOom(this.#docker, container.id).catch(() => undefined);
     try {
-      await infra('start the container', () => container.start());
+      await this.#infra('start the container', () => container.start());
       const ended = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, signal);
       if (ended === 'aborted') return { ended, exitCode: -1, oomKilled: false };
-      const state = (await infra('inspect', () => container.inspect())).State;
+      const state = (await this.#infra('inspect', () => container.inspect())).State;
       // A SIGKILL we did not send is most likely the OOM killer, whose event may trail the exit.
       const late = ended === 'exited' && state.ExitCode === 137 ? 2000 : 0;
       const oomKilled = state.OOMKilled || (await oom?.seen(late)) === true;
@@ -142,7 +170,7 @@ export class DockerRunner implements ContainerDispatcher {
   }
 
   async #describe(container: Container, daemon: DaemonFacts | undefined): Promise<Containment> {
-    const info = await infra('inspect', () => container.inspect());
+    const info = await this.#infra('inspect', () => container.inspect());
     const image = await this.#docker.getImage(info.Image).inspect().catch(() => undefined);
     return describe(info, daemon, image?.RepoDigests ?? []);
   }
@@ -247,6 +275,19 @@ async function pollExit(container: Container, signal: AbortSignal, everyMs = 200
     if (state && !state.Running) return 'exited';
   }
   return new Promise<never>(() => undefined);
+}
+
+/**
+ * Times consecutive stages of one run: `lap(stage)` reports the time since the last lap,
+ * `lap()` only restarts the clock (time not counted in any stage).
+ */
+function stopwatch(req: RunRequest): (stage?: ContainerStage) => void {
+  let at = performance.now();
+  return (stage) => {
+    const now = performance.now();
+    if (stage) req.stage?.(stage, (now - at) / 1000);
+    at = now;
+  };
 }
 
 async function infra<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -5,6 +5,7 @@ import type { JobMessage } from '../queue/topology.js';
 import type { Breaker, Dependency } from './breaker.js';
 import { FrontendUnavailable, InfrastructureError, RunAborted, WorkerRefused } from '../errors.js';
 import type { FrontendClient, StartedJob } from './frontend-client.js';
+import type { MenageMetrics } from '../metrics/menage-metrics.js';
 import type { ContainerDispatcher } from './runner.js';
 import type { RunningJobs } from './running-jobs.js';
 
@@ -24,7 +25,18 @@ export interface WorkerDeps {
   retryMs?: number;
   /** Where running jobs are registered, so a cancellation broadcast can stop them. */
   running?: RunningJobs;
+  /** Stage timings and outcomes (menage's /metrics). */
+  metrics?: MenageMetrics;
 }
+
+/** How a delivery ended: what becomes of the message, or an ack with more to say (for metrics). */
+type Ending = Disposition | 'failed' | 'not-started' | 'stopped' | 'handed-back';
+
+/** The `outcome` label of `menagerie_menage_jobs_total` for each ending. */
+const OUTCOMES: Readonly<Record<Ending, string>> = {
+  ack: 'success', failed: 'fail', 'not-started': 'not_started', stopped: 'stopped', 'handed-back': 'handed_back',
+  requeue: 'handed_back', republish: 'handed_back', 'dead-letter': 'dead_letter',
+};
 
 /** Why a run broke off without the engine being at fault: a service of ours, or shutdown. */
 type Outage = Dependency | 'shutdown';
@@ -39,14 +51,22 @@ type Outage = Dependency | 'shutdown';
  */
 export function createJobHandler(d: WorkerDeps) {
   const backoff = d.backoffMs ?? ((attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000));
+  const name = d.engine.name;
+  const m = d.metrics;
   return async function handle(message: JobMessage | undefined, signal: AbortSignal): Promise<Disposition> {
+    const ending = await handleOne(message, signal);
+    m?.job(name, OUTCOMES[ending]);
+    return ending === 'failed' || ending === 'not-started' || ending === 'stopped' || ending === 'handed-back' ? 'ack' : ending;
+  };
+  async function handleOne(message: JobMessage | undefined, signal: AbortSignal): Promise<Ending> {
     if (!message || message.engine !== d.engine.name) {
       d.log(`${d.engine.name}: malformed or misrouted message, dead-lettered`);
       return 'dead-letter';
     }
+    if (message.publishedAt !== undefined) m?.stage(name, 'queue_wait', (Date.now() - message.publishedAt) / 1000);
     const id = message.jobId;
-    const started = await take(d, id, signal, backoff);
-    if (typeof started === 'string') return started;
+    const started = m ? await m.time(name, 'lease', () => take(d, id, signal, backoff)) : await take(d, id, signal, backoff);
+    if (typeof started === 'string') return started === 'ack' ? 'not-started' : started;
     const { lease, attempt } = started;
     const saveOutput = async (text: string): Promise<void> => {
       if (text) await d.client.log(id, lease, text).catch((e: Error) => d.log(`job ${id}: output not kept: ${e.message}`));
@@ -81,26 +101,32 @@ export function createJobHandler(d: WorkerDeps) {
     }, started.heartbeatMs);
     try {
       const outcome = await d.dispatcher.run(d.engine, {
-        jobId: id, attempt, node: d.node, signal: job.signal,
+        jobId: id, attempt, node: d.node, signal: job.signal, ...(m ? { stage: (stage, t) => m.stage(name, stage, t) } : {}),
         openInput: () => d.client.input(id, job.signal),
         deliver: async (body, _size, containment, output) => {
+          const reported = performance.now();
           // The output is stored first, so it is there as soon as the job shows Success.
           await saveOutput(output);
           const r = await d.client.result(id, lease, body, containment, job.signal);
+          m?.stage(name, 'report', (performance.now() - reported) / 1000);
           if (r === 'stale') d.log(`job ${id}: result not recorded, the lease is stale`);
         },
       });
       if (!outcome.ok) {
+        const reported = performance.now();
         await saveOutput(outcome.detail);
         const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), job.signal, d.retryMs);
+        m?.stage(name, 'report', (performance.now() - reported) / 1000);
         d.log(`job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
-      } else d.log(`job ${id}: done`);
+        return 'failed';
+      }
+      d.log(`job ${id}: done`);
       return 'ack';
     } catch (err) {
-      if (lostLease || cancelled) return 'ack';
+      if (lostLease || cancelled) return 'stopped';
       const why = (err as Error).message;
       const outage = await classify(err, d.breaker);
-      if (outage) return handBack(d, id, lease, why, outage, signal);
+      if (outage) return handBack(d, id, lease, why, outage, signal).then((r) => (r === 'ack' ? 'handed-back' : r));
       d.log(`job ${id}: handing back after attempt ${attempt}: ${why}`);
       await retrying(() => d.client.release(id, lease, why), signal, d.retryMs)
         .catch((e: Error) => d.log(`job ${id}: release failed: ${e.message}`));
@@ -111,7 +137,7 @@ export function createJobHandler(d: WorkerDeps) {
       clearInterval(beat);
       signal.removeEventListener('abort', stopJob);
     }
-  };
+  }
 }
 
 /** Asks the frontend for a lease on the job; what to do with the message if there is none. */

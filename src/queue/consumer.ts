@@ -1,7 +1,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerConnection } from './connection.js';
-import { declareTopology, names, parseMessage, type JobMessage } from './topology.js';
+import { declareTopology, names, parseMessage, PUBLISHED_AT_HEADER, type JobMessage } from './topology.js';
 
 /**
  * What to do with a delivery once its handler is done. `republish` puts a fresh copy at the
@@ -168,7 +168,7 @@ export class EngineConsumer {
     ch.on('error', () => undefined);
     try {
       ch.sendToQueue(names(this.#opts.prefix).queue(this.#opts.engine), raw.content,
-        { persistent: true, contentType: raw.properties.contentType, messageId: raw.properties.messageId });
+        { persistent: true, contentType: raw.properties.contentType, messageId: raw.properties.messageId, headers: { [PUBLISHED_AT_HEADER]: Date.now() } });
       await ch.waitForConfirms();
     } finally {
       await ch.close().catch(() => undefined);
@@ -184,7 +184,7 @@ export class EngineConsumer {
     const work = (async () => {
       let disposition: Disposition;
       try {
-        disposition = await this.#opts.handle(parseMessage(raw.content), this.#abort.signal, raw);
+        disposition = await this.#opts.handle(parseMessage(raw.content, raw.properties.headers), this.#abort.signal, raw);
       } catch (err) {
         this.#opts.log(`handler failed, requeueing: ${(err as Error).message}`);
         disposition = 'requeue';

@@ -1,7 +1,7 @@
 import type { ConfirmChannel } from 'amqplib';
 import { UnavailableError } from '../errors.js';
 import type { BrokerConnection } from './connection.js';
-import { declareTopology, names, type JobMessage } from './topology.js';
+import { declareTopology, names, PUBLISHED_AT_HEADER, type JobMessage } from './topology.js';
 
 /**
  * Publishes job messages with publisher confirms: `publish` resolves only once the broker
@@ -62,8 +62,8 @@ export class Publisher {
     try {
       const ch = await this.#getChannel();
       const confirmed = new Promise<void>((resolve, reject) => {
-        ch.sendToQueue(names(this.#prefix).queue(message.engine), Buffer.from(JSON.stringify(message)),
-          { persistent: true, contentType: 'application/json', messageId: message.jobId, mandatory: true },
+        ch.sendToQueue(names(this.#prefix).queue(message.engine), Buffer.from(JSON.stringify({ jobId: message.jobId, engine: message.engine })),
+          { persistent: true, contentType: 'application/json', messageId: message.jobId, mandatory: true, headers: { [PUBLISHED_AT_HEADER]: Date.now() } },
           (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()));
       });
       const timeout = new Promise<never>((_, reject) => {

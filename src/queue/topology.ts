@@ -4,7 +4,12 @@ import type { Channel } from 'amqplib';
 export interface JobMessage {
   jobId: string;
   engine: string;
+  /** When the message was published (ms since the epoch, header `x-published-at`): menage's queue-wait metric. */
+  publishedAt?: number;
 }
+
+/** The header a job message's publication time travels in (milliseconds since the epoch). */
+export const PUBLISHED_AT_HEADER = 'x-published-at';
 
 /** Names of the broker objects for one deployment (the prefix keeps deployments apart). */
 export function names(prefix: string): { queue: (engine: string) => string; deadLetter: string; poison: string; cancel: string } {
@@ -37,11 +42,12 @@ export async function declareTopology(ch: Channel, prefix: string, engines: read
 }
 
 /** Parses a delivered message body; undefined for anything malformed (a poison message). */
-export function parseMessage(content: Buffer): JobMessage | undefined {
+export function parseMessage(content: Buffer, headers?: Record<string, unknown>): JobMessage | undefined {
   try {
     const m = JSON.parse(content.toString('utf8')) as Partial<JobMessage>;
     if (typeof m.jobId === 'string' && /^[1-9][0-9]{0,17}$/.test(m.jobId) && typeof m.engine === 'string') {
-      return { jobId: m.jobId, engine: m.engine };
+      const at = Number(headers?.[PUBLISHED_AT_HEADER]);
+      return { jobId: m.jobId, engine: m.engine, ...(Number.isFinite(at) && at > 0 ? { publishedAt: at } : {}) };
     }
   } catch {
     // fall through: not JSON

@@ -86,6 +86,18 @@ export class FileStore {
     return readdir(this.#tmp).catch(() => [] as string[]);
   }
 
+  /** Resolves when the store takes a write now (readiness): a tiny temporary file is written and removed. */
+  async probe(): Promise<void> {
+    const p = this.tmpPath();
+    const handle = await open(p, 'wx', 0o600);
+    try {
+      await handle.writeFile('ready');
+    } finally {
+      await handle.close();
+      await unlink(p).catch(() => undefined);
+    }
+  }
+
   /** A fresh temporary path on the store's file system, named after its writer. */
   tmpPath(): string {
     return join(this.#tmp, `${HOST}.${process.pid}.${randomBytes(9).toString('hex')}`);

@@ -59,7 +59,7 @@ export class FaultStack {
       auth: { mode: 'open', uploadsPerMinute: 1_000_000, uploadBurst: 1_000_000 },
       engines: 'engines.json',
       jobs: { maxAttempts: 6, reapGraceSeconds: 5, leaseSeconds: 3 },
-      menage: { frontendUrl: `http://127.0.0.1:${internalPort}`, shutdownGraceSeconds: 2, dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock' },
+      menage: { listen: { host: '127.0.0.1', port: 0 }, frontendUrl: `http://127.0.0.1:${internalPort}`, shutdownGraceSeconds: 2, dockerSocket: opts.dockerSocket ?? '/var/run/docker.sock' },
     }));
     const stack = new FaultStack(dir, `http://127.0.0.1:${port}`, prefix, database, db, new Docker({ socketPath: opts.dockerSocket ?? '/var/run/docker.sock' }));
     await stack.frontend.start(/frontend listening/);

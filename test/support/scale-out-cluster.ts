@@ -89,7 +89,8 @@ export class Cluster {
       await writeFile(config, JSON.stringify({
         rabbitmq: { url: `amqps://guest:guest@${svc}:${this.rabbit.tlsPort}`, prefix: this.prefix, ca: this.pki.ca },
         engines: 'engines.json', jobs: o.jobs,
-        menage: { frontendUrl: `https://${svc}:${internalPort}`, frontendCa: this.pki.ca, token, node: name, shutdownGraceSeconds: 2 },
+        menage: { frontendUrl: `https://${svc}:${internalPort}`, frontendCa: this.pki.ca, token, node: name, shutdownGraceSeconds: 2,
+          listen: { host: '127.0.0.1', port: 0 } },
       }));
       this.nodes.push({ name, config, proc: new CliProcess('menage', config, host.exec) });
     }

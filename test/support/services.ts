@@ -124,6 +124,8 @@ async function writeConfig(dir: string, db: TestEnv['db'], engines: unknown[], o
     // appliance suites run with tokens).
     auth: { mode: 'open', uploadsPerMinute: 1_000_000, uploadBurst: 1_000_000 },
     ...overrides,
+    // menage's operations listener on a free port: several stacks run at once on this host.
+    menage: { listen: { host: '127.0.0.1', port: 0 }, ...(overrides.menage as object | undefined) },
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(raw));
   return loadConfig(join(dir, 'config.json'), {});

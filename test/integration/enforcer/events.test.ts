@@ -41,6 +41,6 @@ describe('enforcer event stream against the real Docker engine', function () {
     expect(d.outcome).to.equal('killed');
     expect(await t.containers.running(rogue)).to.equal(false);
     expect(Date.parse(d?.time ?? '') - brokenAt).to.be.at.least(2500);
-    expect(t.enforcer.metrics.render()).to.match(/^menagerie_enforcer_event_stream_reconnects_total 1$/m);
+    expect(await t.enforcer.metrics.render()).to.match(/^menagerie_enforcer_event_stream_reconnects_total 1$/m);
   });
 });

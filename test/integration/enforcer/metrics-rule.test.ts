@@ -32,6 +32,6 @@ describe('enforcer metrics rules against the real Docker engine', function () {
     expect(d?.violations.map((v) => v.rule)).to.deep.equal(['test-memory-hog']);
     expect(await t.containers.running(idle)).to.equal(true);
     expect(t.enforcer.detections.history().some((x) => x.name === `enf-test-${t.run}-idle`)).to.equal(false);
-    expect(t.enforcer.metrics.render()).to.match(/^menagerie_enforcer_actions_total\{action="stop",result="stopped"\} 1$/m);
+    expect(await t.enforcer.metrics.render()).to.match(/^menagerie_enforcer_actions_total\{action="stop",result="stopped"\} 1$/m);
   });
 });

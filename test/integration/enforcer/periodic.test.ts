@@ -69,9 +69,9 @@ describe('enforcer periodic scan against the real Docker engine', function () {
     expect(told.body).to.deep.equal({ reason: 'killed by policy: test-memory-limit', detail: 'memory limit required' });
     expect(told.extra).to.deep.equal({ runningWhenTold: true });
 
-    const scans = () => parsePrometheus(e.metrics.render()).find((s) => s.name === 'menagerie_enforcer_scans_total')?.value ?? 0;
-    const after = scans();
-    await waitFor('two more scans', () => scans() >= after + 2);
+    const scans = async () => parsePrometheus(await e.metrics.render()).find((s) => s.name === 'menagerie_enforcer_scans_total')?.value ?? 0;
+    const after = await scans();
+    await waitFor('two more scans', async () => (await scans()) >= after + 2);
     expect(await containers.running(warned), 'WARN mode only reports').to.equal(true);
     expect(await containers.running(kept), 'whitelisted').to.equal(true);
     expect(await containers.running(good), 'compliant').to.equal(true);

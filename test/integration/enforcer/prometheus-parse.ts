@@ -28,9 +28,13 @@ export function parsePrometheus(text: string): PromSample[] {
     if (line.startsWith('#')) continue;
     const m = SAMPLE.exec(line);
     if (!m) throw new Error(`not a sample line: ${line}`);
-    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : m[3] === 'NaN' ? NaN : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value: ${line}`);
-    if (!typed.has(m[1] ?? '')) throw new Error(`sample before its TYPE: ${line}`);
+    // Prometheus reads values with Go's ParseFloat: NaN in any case (prom-client writes "Nan").
+    const nan = /^nan$/i.test(m[3] ?? '');
+    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : nan ? NaN : Number(m[3]);
+    if (Number.isNaN(value) && !nan) throw new Error(`bad value: ${line}`);
+    if (!typed.has(m[1] ?? '') && !['histogram', 'summary'].includes(typed.get((m[1] ?? '').replace(/_(bucket|sum|count)$/, '')) ?? '')) {
+      throw new Error(`sample before its TYPE: ${line}`);
+    }
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1] ?? ''] = (l[2] ?? '').replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     samples.push({ name: m[1] ?? '', labels, value });

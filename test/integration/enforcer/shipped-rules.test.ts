@@ -43,9 +43,9 @@ describe('enforcer with the shipped config and rules on real containers', functi
     const reported = await waitFor('the hand-started container to be reported', () => e.detections.history().find((d) => d.name === `enf-test-${t.run}-hand`));
     expect(reported.outcome).to.equal('reported');
     expect(reported.mode).to.equal('warn');
-    const scans = () => e.metrics.render().match(/^menagerie_enforcer_scans_total\{source="periodic",result="ok"\} (\d+)$/m)?.[1];
-    const after = Number(scans() ?? 0);
-    await waitFor('two more scans', () => Number(scans() ?? 0) >= after + 2);
+    const scans = async () => (await e.metrics.render()).match(/^menagerie_enforcer_scans_total\{source="periodic",result="ok"\} (\d+)$/m)?.[1];
+    const after = Number((await scans()) ?? 0);
+    await waitFor('two more scans', async () => Number((await scans()) ?? 0) >= after + 2);
     expect(await t.containers.running(engineLike), 'a container built like menage builds them is compliant').to.equal(true);
     expect(e.detections.history().filter((d) => d.name === `enf-test-${t.run}-engine`)).to.deep.equal([]);
     expect(await t.containers.running(handStarted)).to.equal(true);

@@ -43,16 +43,19 @@ describe('integration: RabbitMQ topology, confirms, consumers', () => {
     await admin.close();
   });
 
-  it('a confirmed message reaches a consumer; ack removes it', async () => {
+  it('a confirmed message reaches a consumer with its publication time; ack removes it', async () => {
     const pub = new Publisher(conn, prefix, ['e']);
+    const before = Date.now();
     await pub.publish({ jobId: '7', engine: 'e' });
+    const after = Date.now();
     const got: JobMessage[] = [];
     await consume(1, async (m) => {
       if (m) got.push(m);
       return 'ack';
     });
     for (let i = 0; i < 50 && got.length === 0; i++) await sleep(100);
-    expect(got).to.deep.equal([{ jobId: '7', engine: 'e' }]);
+    expect(got.map(({ jobId, engine }) => ({ jobId, engine }))).to.deep.equal([{ jobId: '7', engine: 'e' }]);
+    expect(got[0]?.publishedAt, 'the x-published-at header (menage\'s queue-wait metric)').to.be.within(before, after);
   });
 
   it('never hands a consumer more deliveries than its slots', async () => {

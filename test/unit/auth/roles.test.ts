@@ -8,14 +8,14 @@ const token = (role: Role): Principal => ({ kind: 'token', tokenId: '1', name: '
 describe('auth: roles, secrets and the upload rate', () => {
   it('grants each role exactly its actions (table)', () => {
     const table: Record<Role | 'open', Record<Action, false | 'all' | 'own'>> = {
-      submit: { submit: 'all', read: 'own', cancel: 'own', admin: false },
-      read: { submit: false, read: 'all', cancel: false, admin: false },
-      admin: { submit: 'all', read: 'all', cancel: 'all', admin: 'all' },
-      worker: { submit: false, read: false, cancel: false, admin: false },
-      open: { submit: 'all', read: 'all', cancel: 'all', admin: false },
+      submit: { submit: 'all', read: 'own', cancel: 'own', admin: false, metrics: false },
+      read: { submit: false, read: 'all', cancel: false, admin: false, metrics: 'all' },
+      admin: { submit: 'all', read: 'all', cancel: 'all', admin: 'all', metrics: 'all' },
+      worker: { submit: false, read: false, cancel: false, admin: false, metrics: false },
+      open: { submit: 'all', read: 'all', cancel: 'all', admin: false, metrics: 'all' },
     };
     for (const who of [...ROLES, 'open'] as const) {
-      for (const action of ['submit', 'read', 'cancel', 'admin'] as const) {
+      for (const action of ['submit', 'read', 'cancel', 'admin', 'metrics'] as const) {
         expect(grant(who === 'open' ? OPEN : token(who), action), `${who} ${action}`).to.equal(table[who][action]);
       }
     }

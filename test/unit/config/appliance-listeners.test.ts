@@ -21,6 +21,8 @@ describe('config: the appliance keeps the internal API off the public port', () 
   it('compose publishes 8100 only; the health checks reach the internal API with the token', () => {
     const ports = [...read('appliance/compose/docker-compose.yml').matchAll(/^\s*ports: \[(.*)\]$/gm)].map((m) => m[1]);
     expect(ports.join(' ')).to.not.include('8101');
+    expect(ports.join(' '), 'menage\'s metrics listener stays on the compose network').to.not.include('8102');
+    expect(read('ansible/roles/menagerie/vars/main.yml')).to.include("'listen': {'host': '0.0.0.0', 'port': 8102}");
     const health = read('appliance/runtime/healthcheck.mjs');
     expect(health).to.match(/port: 8101, path: '\/internal\/healthz', headers: internalAuth/);
     expect(health).to.include('MENAGERIE_INTERNAL_TOKEN');

@@ -34,7 +34,7 @@ describe('enforcer triggers and job failure notices (failures isolated)', () => 
     expect(d.webhooks[0]).to.equal(`${hang.url}/hook`);
     expect(d.recent.map((r) => `${r.trigger.split(':')[0]} ${r.ok} ${r.detail}`).sort()).to.deep.equal(['log true undefined', 'webhook false timeout', 'webhook false unreachable']);
     expect(logs).to.include('policy violation');
-    expect(metrics.render()).to.match(/^menagerie_enforcer_trigger_results_total\{trigger="webhook",result="failed"\} 2$/m);
+    expect(await metrics.render()).to.match(/^menagerie_enforcer_trigger_results_total\{trigger="webhook",result="failed"\} 2$/m);
   });
 
   it('failJob returns false (and logs) when the frontend does not answer in time', async () => {
@@ -46,10 +46,10 @@ describe('enforcer triggers and job failure notices (failures isolated)', () => 
     expect(logs).to.deep.equal(['could not tell the frontend about a policy kill']);
   });
 
-  it('renders label values with quotes, backslashes and newlines escaped', () => {
+  it('renders label values with quotes, backslashes and newlines escaped', async () => {
     const m = new EnforcerMetrics();
     m.violations.inc({ rule: 'a"b\\c\nd', action: 'warn' });
-    expect(m.render()).to.include('menagerie_enforcer_violations_total{rule="a\\"b\\\\c\\nd",action="warn"} 1');
+    expect(await m.render()).to.include('menagerie_enforcer_violations_total{rule="a\\"b\\\\c\\nd",action="warn"} 1');
     expect(model().name).to.equal('');
   });
 });

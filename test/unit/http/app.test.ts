@@ -15,7 +15,8 @@ describe('http: the public app (createApp)', () => {
     const health = async (): Promise<void> => {
       if (!healthy) throw new UnavailableError('BROKER_UNAVAILABLE', 'the job queue is not available');
     };
-    server = await serve(createApp({ service: fakeService(), files: noFiles, health, log: (l) => logs.push(l), auth: new Authenticator({ mode: 'open' }) }).callback());
+    server = await serve(createApp({ service: fakeService(), files: noFiles, health, log: (l) => logs.push(l), auth: new Authenticator({ mode: 'open' }),
+      ready: { broker: health, database: async () => undefined, store: () => new Promise(() => undefined) } }).callback());
   });
   after(() => server.close());
 
@@ -43,11 +44,16 @@ describe('http: the public app (createApp)', () => {
     expect(logs.some((l) => l.includes('ECONNREFUSED'))).to.equal(true);
   });
 
-  it('a health failure is a 503 with Retry-After', async () => {
+  it('/healthz says the process answers; /readyz names the dependency that does not (a hung one within 2 s), with Retry-After', async () => {
     healthy = false;
-    const res = await get('/healthz');
+    const alive = await get('/healthz');
+    const started = Date.now();
+    const res = await get('/readyz');
     healthy = true;
-    expect([res.status, res.json.error.code, res.headers['retry-after']]).to.deep.equal([503, 'BROKER_UNAVAILABLE', '5']);
+    expect(alive.json).to.deep.equal({ status: 'ok' });
+    expect(Date.now() - started).to.be.lessThan(4000);
+    expect([res.status, res.json, res.headers['retry-after']]).to.deep.equal([503, { status: 'not ready', checks: { broker: 'failed', database: 'ok', store: 'timeout' } }, '5']);
+    expect(res.text).to.not.match(/queue is not available/);
   });
 
   it('an unknown method on a known path is 405 with Allow; a method it does not implement is 501; never 500', async () => {
