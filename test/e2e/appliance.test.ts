@@ -10,6 +10,7 @@ import { internalSpellings, rawRequest } from '../support/raw-http.js';
 import { consoleChecks } from './appliance/console.js';
 import { engineVersionChecks } from './appliance/engine-versions.js';
 import { jobControlChecks } from './appliance/job-control.js';
+import { observabilityChecks } from './appliance/observability.js';
 
 // The appliance as users get it: `appliance/install` provisions this machine with the Ansible
 // playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles, the
@@ -278,4 +279,5 @@ describe('e2e: the appliance (Ansible + compose)', function () {
   consoleChecks();
   engineVersionChecks();
   jobControlChecks();
+  observabilityChecks();
 });
