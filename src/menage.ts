@@ -22,6 +22,7 @@ import { RunningJobs } from './menage/running-jobs.js';
 import { CancelListener } from './queue/cancels.js';
 import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
+import type { Logger } from './log/logger.js';
 
 /** A running menage (worker controller). */
 export interface Menage {
@@ -38,7 +39,7 @@ export interface Menage {
 }
 
 /** Composition root of menage: one consumer per engine with `workers` slots each. */
-export async function startMenage(config: Config, log: (line: string) => void, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
+export async function startMenage(config: Config, log: Logger, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
   // A socket path (the daemon) or a tcp:// URL (the Docker API proxy: docs/containment.md).
   const docker = new Docker(dockerOptions(config.menage.dockerSocket));
   await docker.ping().catch((err: Error) => {
@@ -48,13 +49,15 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
   const client = frontendClient(config);
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
+  // Every line of this node names it (several menage nodes may log to one place).
+  log = log.child({ node });
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
-  for (const warning of daemon.warnings) log(`warning: ${warning}`);
+  for (const warning of daemon.warnings) log.warn(warning);
   daemon.problems.push(...(await checkEngineVolumes(docker, wanted, config.rabbitmq.prefix, config.enginesFile, config.engines)));
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
-  broker.on('lost', () => log('broker connection lost; reconnecting'));
+  broker.on('lost', () => log.warn('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
   const registry = new EngineRegistry(wanted);
@@ -85,7 +88,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   let closing: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   const gate = conformanceGate(docker, config.rabbitmq.prefix, config.enginesFile, log);
-  log(`menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
+  log.info({ engines: wanted.map((e) => e.name) }, `menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
   return {
     node,
     get consumers() {

@@ -82,7 +82,13 @@ export interface Config {
     readonly dockerSocket: string;
     readonly maxJsonBytes: number;
   };
+  /** The services' JSON logs on stdout (docs/observability.md): events at `level` and above. */
+  readonly log: { readonly level: LogLevel };
 }
+
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const schema = {
   type: 'object',
@@ -217,6 +223,14 @@ const schema = {
         enabled: { type: 'boolean', default: true },
         enforcerUrl: { type: 'string', pattern: '^https?://' },
         enforcerToken: { type: 'string', minLength: 16 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: [...LOG_LEVELS], default: 'info' },
       },
     },
     dockerProxy: {

@@ -5,6 +5,7 @@ import type { EngineStatusBoard } from '../engines/status.js';
 import type { JobService } from '../jobs/service.js';
 import type { Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
+import { accessLog } from './access-log.js';
 import { errorMiddleware, type Log } from './errors.js';
 import { internalRoutes } from './internal-routes.js';
 import { cleanPaths } from './path-cleaning.js';
@@ -44,11 +45,15 @@ export interface InternalAppDeps {
   engines?: EngineStatusBoard;
 }
 
-/** A Koa app with the shared error middleware and headers; routes are added by the callers. */
-function baseApp(log: Log): Koa {
+/**
+ * A Koa app with the access log, the shared error middleware and headers; routes are added
+ * by the callers. The public API's access log is at info, the internal API's at debug.
+ */
+function baseApp(log: Log, listener: 'public' | 'internal'): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
+  app.use(accessLog(log, { listener, level: listener === 'public' ? 'info' : 'debug' }));
   app.use(errorMiddleware(log));
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
@@ -63,7 +68,7 @@ function baseApp(log: Log): Koa {
  * (`//link/1`, `/result/./1`) get a 301 to the clean path, as the original did. It never listens.
  */
 export function createApp(deps: AppDeps): Koa {
-  const app = baseApp(deps.log);
+  const app = baseApp(deps.log, 'public');
   app.use(cleanPaths());
   for (const router of publicRouters(deps)) app.use(router.routes()).use(router.allowedMethods());
   return app;
@@ -91,10 +96,10 @@ export function publicRouters(deps: AppDeps): Router[] {
  * without the token. Routing is case-sensitive and strict; no path cleaning. It never listens.
  */
 export function createInternalApp(deps: InternalAppDeps): Koa {
-  const app = baseApp(deps.log);
+  const app = baseApp(deps.log, 'internal');
   const auth = deps.auth;
   app.use(requireToken(deps.internalToken, auth ? (t) => auth.hasRole(t, 'worker') : undefined));
-  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log, ...(deps.engines ? { engines: deps.engines } : {}) });
+  const router = internalRoutes({ service: deps.service, health: deps.health, ...(deps.engines ? { engines: deps.engines } : {}) });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -4,6 +4,7 @@ import { describeChanges, type EngineChanges, type EngineRegistry } from '../eng
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkDaemon, checkEngineVolumes } from './daemon-check.js';
 import type { EngineSlots } from './engine-slots.js';
+import type { Logger } from '../log/logger.js';
 
 /** What a reload of menage's engines needs. */
 export interface EngineReloadDeps {
@@ -19,7 +20,7 @@ export interface EngineReloadDeps {
   checkPolicy: (engines: readonly Engine[]) => void;
   /** Runs the conformance kit; resolves to why the engine failed it, undefined when it passed. */
   conformance: (engine: Engine) => Promise<string | undefined>;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -41,25 +42,25 @@ export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges>
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const refused: ConfigProblem[] = [];
   for (const engine of incoming) {
-    d.log(`reload: running the conformance kit of ${engine.name} (${engine.image})`);
+    d.log.info({ engine: engine.name, image: engine.image }, `reload: running the conformance kit of ${engine.name} (${engine.image})`);
     const why = await d.conformance(engine);
     if (why) refused.push({ file: d.enginesFile, pointer: `/engines/${all.indexOf(engine)}`, message: `engine "${engine.name}" (${engine.image}) failed its conformance kit: ${why}` });
   }
   if (refused.length) throw new ConfigError(refused);
   d.registry.apply(next);
   await d.slots.apply(changes);
-  d.log(`engines reloaded: ${describeChanges(changes)}`);
+  d.log.info({ changes }, `engines reloaded: ${describeChanges(changes)}`);
   return changes;
 }
 
 /** Pulls an engine's image when the daemon does not have it; a failed pull names the image. */
-async function ensureImage(docker: Docker, engine: Engine, file: string, log: (line: string) => void): Promise<void> {
+async function ensureImage(docker: Docker, engine: Engine, file: string, log: Logger): Promise<void> {
   const found = await docker.getImage(engine.image).inspect().then(() => true, (err: { statusCode?: number }) => {
     if (err.statusCode !== 403) return false;
     throw new ConfigError([{ file, pointer: '', message: `engine "${engine.name}": the Docker API proxy refuses image ${engine.image}: it has not re-read engines.json (send it SIGHUP first; \`menagerie engines reload\` does)` }]);
   });
   if (found) return;
-  log(`reload: pulling ${engine.image}`);
+  log.info({ engine: engine.name, image: engine.image }, `reload: pulling ${engine.image}`);
   try {
     const stream = await docker.pull(engine.image);
     await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));

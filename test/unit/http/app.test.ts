@@ -4,6 +4,7 @@ import { createApp } from '../../../src/http/app.js';
 import { UnavailableError } from '../../../src/errors.js';
 import { internalSpellings, rawRequest, serve } from '../../support/raw-http.js';
 import { fakeService, noFiles } from './fakes.js';
+import { memoryLog } from '../../support/log.js';
 
 describe('http: the public app (createApp)', () => {
   const logs: string[] = [];
@@ -15,7 +16,7 @@ describe('http: the public app (createApp)', () => {
     const health = async (): Promise<void> => {
       if (!healthy) throw new UnavailableError('BROKER_UNAVAILABLE', 'the job queue is not available');
     };
-    server = await serve(createApp({ service: fakeService(), files: noFiles, health, log: (l) => logs.push(l), auth: new Authenticator({ mode: 'open' }) }).callback());
+    server = await serve(createApp({ service: fakeService(), files: noFiles, health, log: memoryLog(logs), auth: new Authenticator({ mode: 'open' }) }).callback());
   });
   after(() => server.close());
 
