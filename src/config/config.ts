@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigProblem } from '../errors.js';
 import { loadEngines, type Engine } from '../engines/engines.js';
+import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, throwIfProblems } from '../schema/validate.js';
 
 /** The global configuration, validated and frozen. */
@@ -85,10 +86,6 @@ export interface Config {
   /** The services' JSON logs on stdout (docs/observability.md): events at `level` and above. */
   readonly log: { readonly level: LogLevel };
 }
-
-/** Log levels, least to most severe. */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const schema = {
   type: 'object',

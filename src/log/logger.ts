@@ -1,5 +1,8 @@
 import { pino, stdSerializers, stdTimeFunctions } from 'pino';
-import type { LogLevel } from '../config/config.js';
+
+/** Log levels, least to most severe (`silent`: none); the configuration's `log.level`. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** One level's method: a message, or fields and a message (pino's order: fields first). */
 export interface LogFn {
