@@ -29,7 +29,8 @@ describe('unit: http/access-log', () => {
     }
     for (const bad of [undefined, '', 'has space', 'new\nline', 'A'.repeat(129), '"quoted"', 'a/b', '\u001b[31m', 'ü']) {
       const made = requestIdOf(bad);
-      expect(made, String(bad)).to.not.equal(bad).and.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(made, String(bad)).to.not.equal(bad);
+      expect(made, String(bad)).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     }
     expect(requestIdOf(undefined)).to.not.equal(requestIdOf(undefined));
   });
