@@ -57,7 +57,7 @@ type Closers = Array<() => Promise<void>>;
 
 /** Starts an enforcer from a validated config; `docker` defaults to the configured socket. */
 export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Docker; log?: Log; eventBackoffMs?: number } = {}): Promise<RunningEnforcer> {
-  const log = opts.log ?? loggerLog(createLogger('enforcer', 'info'));
+  const log = opts.log ?? loggerLog(createLogger('enforcer', config.log.level));
   const docker = opts.docker ?? new Docker({ socketPath: config.docker.socketPath });
   const metrics = new EnforcerMetrics();
   const detections = new DetectionLog(config.history);
