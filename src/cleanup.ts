@@ -2,9 +2,10 @@ import type { Config } from './config/config.js';
 import { runRetention, type RetentionReport } from './cleanup/retention.js';
 import { JobStore } from './jobs/store.js';
 import { FileStore } from './storage/file-store.js';
+import type { Logger } from './log/logger.js';
 
 /** Composition root of `menagerie cleanup`: one retention run against the job store and files. */
-export async function runCleanup(config: Config, log: (line: string) => void, options: { dryRun?: boolean } = {}): Promise<RetentionReport> {
+export async function runCleanup(config: Config, log: Logger, options: { dryRun?: boolean } = {}): Promise<RetentionReport> {
   const store = new JobStore({
     host: config.mysql.host, port: config.mysql.port, user: config.mysql.user, password: config.mysql.password,
     database: config.mysql.database, connectionLimit: 2,

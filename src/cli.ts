@@ -6,6 +6,7 @@ import { AppError, ConfigError, type ConfigProblem } from './errors.js';
 import { runCleanup } from './cleanup.js';
 import { startFrontend } from './frontend.js';
 import { startMenage } from './menage.js';
+import { createLogger, type Logger } from './log/logger.js';
 
 const HELP = `usage: menagerie <command> [--config FILE]
 
@@ -40,19 +41,18 @@ const SERVICE_COMMANDS = new Set(['check-config', 'cleanup', 'frontend', 'menage
 /** Commands of the API client: they need a server URL, not a configuration. */
 const CLIENT_COMMANDS = new Set(['submit', 'status', 'result', 'jobs', 'cancel']);
 
-function log(line: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-}
-
 /** Waits for SIGTERM or SIGINT, then runs `close` once; a second signal exits at once. */
-function onSignals(close: () => Promise<void>): void {
+function onSignals(log: Logger, close: () => Promise<void>): void {
   let closing = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (closing) process.exit(1);
     closing = true;
-    log(`${signal}: shutting down`);
-    close().then(() => process.exit(0), (err: Error) => {
-      log(`shutdown failed: ${err.message}`);
+    log.info({ signal }, `${signal}: shutting down`);
+    close().then(() => {
+      log.info('shut down');
+      process.exit(0);
+    }, (err: Error) => {
+      log.error({ err }, `shutdown failed: ${err.message}`);
       process.exit(1);
     });
   };
@@ -61,10 +61,10 @@ function onSignals(close: () => Promise<void>): void {
 }
 
 /** SIGHUP re-reads engines.json; a refused reload changes nothing and says why. */
-function onReload(reload: () => Promise<unknown>): void {
+function onReload(log: Logger, reload: () => Promise<unknown>): void {
   process.on('SIGHUP', () => {
-    log('SIGHUP: reloading engines.json');
-    reload().catch((err: Error) => log(`engines reload refused, nothing changed: ${err.message}`));
+    log.info('SIGHUP: reloading engines.json');
+    reload().catch((err: Error) => log.error({ err }, `engines reload refused, nothing changed: ${err.message}`));
   });
 }
 
@@ -122,28 +122,32 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${file}: ok (${config.engines.length} engines: ${config.engines.map((e) => e.name).join(', ')})\n`);
       return 0;
     case 'cleanup':
-      await runCleanup(config, log, { dryRun: values['dry-run'] === true });
+      await runCleanup(config, createLogger('cleanup', config.log.level), { dryRun: values['dry-run'] === true });
       return 0;
     case 'frontend': {
+      const log = createLogger('frontend', config.log.level);
       const f = await startFrontend(config, log);
-      log(`frontend listening on ${config.listen.host}:${config.listen.port} (${f.url}), internal API on ${f.internalUrl}`);
-      onSignals(() => f.close());
-      onReload(() => f.reload());
+      log.info({ url: f.url, internalUrl: f.internalUrl }, `frontend listening on ${config.listen.host}:${config.listen.port} (${f.url}), internal API on ${f.internalUrl}`);
+      onSignals(log, () => f.close());
+      onReload(log, () => f.reload());
       return -1;
     }
     case 'menage': {
+      const log = createLogger('menage', config.log.level);
       const m = await startMenage(config, log);
-      log(`menage running ${m.consumers.length} engine queues; /metrics, /healthz and /readyz on ${m.opsUrl}`);
-      onSignals(() => m.close());
-      onReload(() => m.reload());
+      const nodeLog = log.child({ node: m.node });
+      nodeLog.info({ queues: m.consumers.length, ops: m.opsUrl }, `menage running ${m.consumers.length} engine queues; /metrics, /healthz and /readyz on ${m.opsUrl}`);
+      onSignals(nodeLog, () => m.close());
+      onReload(nodeLog, () => m.reload());
       return -1;
     }
     case 'docker-proxy': {
       const { startDockerProxy } = await import('./docker-proxy.js');
+      const log = createLogger('docker-proxy', config.log.level);
       const p = await startDockerProxy(config, log);
-      log(`docker-proxy listening on ${p.url}, forwarding to ${config.dockerProxy.dockerSocket}`);
-      onSignals(() => p.close());
-      onReload(() => p.reload());
+      log.info({ url: p.url }, `docker-proxy listening on ${p.url}, forwarding to ${config.dockerProxy.dockerSocket}`);
+      onSignals(log, () => p.close());
+      onReload(log, () => p.reload());
       return -1;
     }
     default:

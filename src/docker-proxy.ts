@@ -8,6 +8,7 @@ import { createProxyServer } from './docker-proxy/server.js';
 import { getFromDocker } from './docker-proxy/upstream.js';
 import { loadRules } from './enforcer/index.js';
 import { HOLDER_IMAGE } from './menage/capped-volume.js';
+import type { Logger } from './log/logger.js';
 
 /** A running Docker API proxy. */
 export interface DockerProxy {
@@ -34,14 +35,14 @@ export interface DockerProxyOptions {
  * engines, its queue prefix as the deployment label, menage's policy rules) in front of the
  * Docker socket, listening where menage reaches it.
  */
-export async function startDockerProxy(config: Config, log: (line: string) => void, options: DockerProxyOptions = {}): Promise<DockerProxy> {
+export async function startDockerProxy(config: Config, log: Logger, options: DockerProxyOptions = {}): Promise<DockerProxy> {
   const socketPath = options.socketPath ?? config.dockerProxy.dockerSocket;
   const policyOf = (engines: readonly Engine[]): ProxyPolicy => policyFrom({
     deployment: config.rabbitmq.prefix, engines, holderImage: HOLDER_IMAGE,
     rules: loadRules(config.menage.policyRules), maxJsonBytes: config.dockerProxy.maxJsonBytes,
   });
   // Not fatal: the daemon may be restarting; every request opens the socket anew.
-  await getFromDocker(socketPath, '/_ping', 5000).catch((err: Error) => log(`warning: the Docker daemon at ${socketPath} does not answer yet: ${err.message}`));
+  await getFromDocker(socketPath, '/_ping', 5000).catch((err: Error) => log.warn({ err }, `the Docker daemon at ${socketPath} does not answer yet: ${err.message}`));
   // Every engine version seen since start stays allowed: after a reload menage may still run
   // the old one (its kit refused the new, or its jobs drain), and the proxy cannot tell.
   let allowed: readonly Engine[] = config.engines;
@@ -63,7 +64,7 @@ export async function startDockerProxy(config: Config, log: (line: string) => vo
       allowed = [...allowed, ...engines];
       serverOptions.policy = policyOf(allowed);
       const images = [...serverOptions.policy.images].sort();
-      log(`docker-proxy: policy reloaded from ${config.enginesFile}: images ${images.join(', ')}`);
+      log.info({ images }, `docker-proxy: policy reloaded from ${config.enginesFile}: images ${images.join(', ')}`);
       return images;
     },
     close() {

@@ -16,7 +16,8 @@ import { loadEnforcerConfig, type EnforcerConfig, type Listen } from './enforcer
 import { DetectionLog } from './enforcer/detections.js';
 import { EventWatcher } from './enforcer/events.js';
 import { Judge } from './enforcer/judge.js';
-import { jsonLog, type Log } from './enforcer/log.js';
+import { loggerLog, type Log } from './enforcer/log.js';
+import { createLogger } from './log/logger.js';
 import { PeriodicScan } from './enforcer/periodic.js';
 import { EnforcerMetrics } from './enforcer/prometheus.js';
 import { loadRules } from './enforcer/rules.js';
@@ -56,7 +57,7 @@ type Closers = Array<() => Promise<void>>;
 
 /** Starts an enforcer from a validated config; `docker` defaults to the configured socket. */
 export async function startEnforcer(config: EnforcerConfig, opts: { docker?: Docker; log?: Log; eventBackoffMs?: number } = {}): Promise<RunningEnforcer> {
-  const log = opts.log ?? jsonLog(process.stdout);
+  const log = opts.log ?? loggerLog(createLogger('enforcer', config.log.level));
   const docker = opts.docker ?? new Docker({ socketPath: config.docker.socketPath });
   const metrics = new EnforcerMetrics();
   const detections = new DetectionLog(config.history);

@@ -34,6 +34,7 @@ import { FileStore } from './storage/file-store.js';
 import { FrontendMetrics } from './metrics/frontend-metrics.js';
 import { Registry } from 'prom-client';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import type { Logger } from './log/logger.js';
 
 /** A running frontend. */
 export interface Frontend {
@@ -54,7 +55,7 @@ export interface Frontend {
 }
 
 /** Composition root of the frontend: wires store, queue, files and the HTTP app, and listens. */
-export async function startFrontend(config: Config, log: (line: string) => void): Promise<Frontend> {
+export async function startFrontend(config: Config, log: Logger): Promise<Frontend> {
   const key = authKey(config);
   const webhookSecret = webhooksSecret(config);
   if (!config.internalToken) {
@@ -65,11 +66,11 @@ export async function startFrontend(config: Config, log: (line: string) => void)
   const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
   const cleanups: (() => Promise<unknown>)[] = [() => broker.close(), () => store.close(), () => tokens.close()];
   const close = async (): Promise<void> => {
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch((e: Error) => log(`close: ${e.message}`));
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((err: Error) => log.error({ err }, `close: ${err.message}`));
   };
   try {
     const applied = await store.migrate();
-    if (applied.length) log(`database migrated: ${applied.join(', ')}`);
+    if (applied.length) log.info({ migrations: applied }, `database migrated: ${applied.join(', ')}`);
     const files = new FileStore(config.store.dir);
     await files.init();
     const publisher = new Publisher(broker, config.rabbitmq.prefix, config.engines.map((e) => e.name));
@@ -84,7 +85,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const service = new JobService({
       store, files, queue: publisher, engines: registry, observer: { stage: (s, t) => metrics.stage(s, t), finished: (job) => metrics.finished(job) },
       maxAttempts: config.jobs.maxAttempts, graceMs: config.jobs.reapGraceSeconds * 1000, leaseMs: config.jobs.leaseSeconds * 1000,
-      infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000,
+      infrastructureTimeoutMs: config.jobs.infrastructureTimeoutSeconds * 1000, log,
     });
     const health = async (): Promise<void> => {
       await store.ping();
@@ -98,7 +99,7 @@ export async function startFrontend(config: Config, log: (line: string) => void)
       ? new Authenticator({ mode: 'open', ...(config.auth.key ? { key: config.auth.key, store: tokens } : {}) })
       : new Authenticator({ mode: 'tokens', key, store: tokens });
     if (auth.mode === 'open') {
-      log('WARNING: auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
+      log.warn('auth.mode is "open": anyone who can reach the public API can submit jobs and read every result');
     }
     const cancels = new CancelPublisher(broker, config.rabbitmq.prefix);
     cleanups.push(() => cancels.close());
@@ -163,8 +164,8 @@ export async function startFrontend(config: Config, log: (line: string) => void)
     const reload = (): Promise<EngineChanges> => uploadReload.reload();
     // Jobs left waiting for an engine engines.json lost while the frontend was down.
     failWaitingJobsOfRemovedEngines(service, gone).then((n) => {
-      if (n) log(`${n} waiting job${n === 1 ? '' : 's'} of engines no longer configured failed: engine removed`);
-    }, (err: Error) => log(`failing the waiting jobs of removed engines: ${err.message}`));
+      if (n) log.warn({ failed: n }, `${n} waiting job${n === 1 ? '' : 's'} of engines no longer configured failed: engine removed`);
+    }, (err: Error) => log.error({ err }, `failing the waiting jobs of removed engines: ${err.message}`));
     return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
       service, store, reaper, engineStatus, metrics, reload, close };
   } catch (err) {
@@ -202,9 +203,9 @@ export function webhooksSecret(config: Config): string | undefined {
 }
 
 /** Idempotency keys older than 24 hours are removed hourly. Returns the stopper. */
-function purgeKeysPeriodically(keys: IdempotencyStore, log: (line: string) => void): () => Promise<void> {
+function purgeKeysPeriodically(keys: IdempotencyStore, log: Logger): () => Promise<void> {
   const timer = setInterval(() => {
-    keys.purge(new Date()).catch((err: Error) => log(`idempotency keys: purge failed: ${err.message}`));
+    keys.purge(new Date()).catch((err: Error) => log.error({ err }, `idempotency keys: purge failed: ${err.message}`));
   }, 3600_000);
   timer.unref();
   return async () => clearInterval(timer);
@@ -224,12 +225,12 @@ function tlsFiles(l: Config['internalListen']): { cert: Buffer; key: Buffer } | 
  * The backstop behind the upload path's own cleanup: every few minutes, temporary files
  * nobody wrote to for well over the upload idle timeout are removed. Returns the stopper.
  */
-function sweepTmpPeriodically(files: FileStore, idleMs: number, log: (line: string) => void): () => Promise<void> {
+function sweepTmpPeriodically(files: FileStore, idleMs: number, log: Logger): () => Promise<void> {
   const maxAgeMs = Math.max(10 * 60_000, 4 * idleMs);
   const timer = setInterval(() => {
     files.sweepTmp(maxAgeMs).then((n) => {
-      if (n) log(`store: removed ${n} stale temporary file${n === 1 ? '' : 's'}`);
-    }, (err: Error) => log(`store: sweeping temporary files failed: ${err.message}`));
+      if (n) log.info({ removed: n }, `store: removed ${n} stale temporary file${n === 1 ? '' : 's'}`);
+    }, (err: Error) => log.error({ err }, `store: sweeping temporary files failed: ${err.message}`));
   }, TMP_SWEEP_INTERVAL_MS);
   timer.unref();
   return async () => clearInterval(timer);

@@ -23,6 +23,7 @@ import { RunningJobs } from './menage/running-jobs.js';
 import { CancelListener } from './queue/cancels.js';
 import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
+import type { Logger } from './log/logger.js';
 import { MenageMetrics } from './metrics/menage-metrics.js';
 import { listenOps } from './metrics/ops-server.js';
 import { Registry } from 'prom-client';
@@ -44,7 +45,7 @@ export interface Menage {
 }
 
 /** Composition root of menage: one consumer per engine with `workers` slots each. */
-export async function startMenage(config: Config, log: (line: string) => void, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
+export async function startMenage(config: Config, log: Logger, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
   // A socket path (the daemon) or a tcp:// URL (the Docker API proxy: docs/containment.md).
   const docker = new Docker(dockerOptions(config.menage.dockerSocket));
   await docker.ping().catch((err: Error) => {
@@ -60,14 +61,16 @@ export async function startMenage(config: Config, log: (line: string) => void, o
     { graceMs: config.jobs.reapGraceSeconds * 1000, dockerError: (op) => metrics.dockerError(op) });
   const client = frontendClient(config);
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
+  // Every line of this node names it (several menage nodes may log to one place).
+  log = log.child({ node });
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
   for (const engine of wanted) await ensureImage(docker, engine, config.enginesFile, log);
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
-  for (const warning of daemon.warnings) log(`warning: ${warning}`);
+  for (const warning of daemon.warnings) log.warn(warning);
   daemon.problems.push(...(await checkEngineVolumes(docker, wanted, config.rabbitmq.prefix, config.enginesFile, config.engines)));
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const broker = new BrokerConnection(config.rabbitmq.url, brokerTls(config));
-  broker.on('lost', () => log('broker connection lost; reconnecting'));
+  broker.on('lost', () => log.warn('broker connection lost; reconnecting'));
   // Any answer to a status request (even "no such job") shows the frontend and its database work.
   const breaker = new Breaker({ log, probes: { docker: () => docker.ping(), frontend: () => client.health() } });
   const registry = new EngineRegistry(wanted);
@@ -110,7 +113,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
   let closing: Promise<void> | undefined;
   let reloading: Promise<unknown> = Promise.resolve();
   const gate = conformanceGate(docker, config.rabbitmq.prefix, config.enginesFile, log);
-  log(`menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
+  log.info({ engines: wanted.map((e) => e.name) }, `menage node ${node}: engines ${wanted.map((e) => e.name).join(', ')}`);
   return {
     node,
     opsUrl: ops.url,

@@ -1,5 +1,6 @@
 import type { JobStore } from '../jobs/store.js';
 import type { FileStore } from '../storage/file-store.js';
+import type { Logger } from '../log/logger.js';
 
 export interface RetentionOptions {
   store: JobStore;
@@ -9,7 +10,7 @@ export interface RetentionOptions {
   strayAgeMs?: number;
   batch?: number;
   dryRun?: boolean;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /** What a retention run removed (or, dry, would remove). */
@@ -46,6 +47,6 @@ export async function runRetention(o: RetentionOptions): Promise<RetentionReport
       report.strayFolders++;
     }
   }
-  o.log(`retention (${o.days} days${o.dryRun ? ', dry run' : ''}): ${report.jobs} finished jobs and ${report.strayFolders} folders without a job ${o.dryRun ? 'would be ' : ''}removed`);
+  o.log.info({ ...report, dryRun: o.dryRun === true }, `retention (${o.days} days${o.dryRun ? ', dry run' : ''}): ${report.jobs} finished jobs and ${report.strayFolders} folders without a job ${o.dryRun ? 'would be ' : ''}removed`);
   return report;
 }

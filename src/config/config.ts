@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigProblem } from '../errors.js';
 import { loadEngines, type Engine } from '../engines/engines.js';
+import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, throwIfProblems } from '../schema/validate.js';
 
 /** The global configuration, validated and frozen. */
@@ -87,6 +88,8 @@ export interface Config {
     readonly maxJsonBytes: number;
     readonly registryAuth?: { readonly serveraddress: string; readonly username: string; readonly password: string };
   };
+  /** The services' JSON logs on stdout (docs/observability.md): events at `level` and above. */
+  readonly log: { readonly level: LogLevel };
 }
 
 const schema = {
@@ -232,6 +235,14 @@ const schema = {
         enabled: { type: 'boolean', default: true },
         enforcerUrl: { type: 'string', pattern: '^https?://' },
         enforcerToken: { type: 'string', minLength: 16 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: [...LOG_LEVELS], default: 'info' },
       },
     },
     dockerProxy: {

@@ -8,6 +8,7 @@ import { formatTarget } from './request-target.js';
 import { AmbiguousJson, parseStrictJson } from '../enforcer/docker-json.js';
 import { LABELS } from '../contract/labels.js';
 import { openUpstream } from './upstream.js';
+import type { Logger } from '../log/logger.js';
 
 /** What the proxy server needs. */
 export interface ProxyServerOptions {
@@ -17,7 +18,7 @@ export interface ProxyServerOptions {
   readonly socketPath: string;
   /** The X-Registry-Auth value added to image pulls (the client's own is never forwarded). */
   readonly registryAuth?: string;
-  readonly log: (line: string) => void;
+  readonly log: Logger;
 }
 
 /** The error code of every refusal (the body also has Docker's own `message` field, which Docker clients show). */
@@ -32,7 +33,7 @@ export function createProxyServer(o: ProxyServerOptions): Server {
   const server = createServer((req, res) => {
     res.on('error', () => undefined);
     handle(o, owners, req, res).catch((err: Error) => {
-      o.log(`docker-proxy: ${req.method} ${short(req.url)} failed: ${err.message}`);
+      o.log.error({ err, method: req.method, url: short(req.url) }, `docker-proxy: ${req.method} ${short(req.url)} failed: ${err.message}`);
       if (!res.headersSent) reply(res, 502, UNAVAILABLE, 'the Docker daemon could not be reached');
       else res.destroy();
     });
@@ -40,7 +41,7 @@ export function createProxyServer(o: ProxyServerOptions): Server {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
     upgrade(o, owners, req, socket, head).catch((err: Error) => {
-      o.log(`docker-proxy: upgrade ${short(req.url)} failed: ${err.message}`);
+      o.log.error({ err, url: short(req.url) }, `docker-proxy: upgrade ${short(req.url)} failed: ${err.message}`);
       rawReply(socket, 502, UNAVAILABLE, 'the Docker daemon could not be reached');
     });
   });
@@ -67,7 +68,7 @@ async function handle(o: ProxyServerOptions, owners: Ownership, req: IncomingMes
   }
   const path = formatTarget(decision.version, decision.match.segments(resolved.id), decision.query);
   const auth = route.name === 'image-pull' && o.registryAuth ? { 'x-registry-auth': o.registryAuth } : {};
-  if (route.name === 'image-pull') o.log(`docker-proxy: pulling ${pulledImages(decision.query)[0]}`);
+  if (route.name === 'image-pull') o.log.info({ image: pulledImages(decision.query)[0] }, `docker-proxy: pulling ${pulledImages(decision.query)[0]}`);
   await forward(o, req, res, path, route.body === 'tar' && req.method === 'PUT', body, auth);
   if (route.name === 'container-remove' && res.statusCode < 300) owners.forget(resolved.id);
 }
@@ -148,7 +149,7 @@ async function upgrade(o: ProxyServerOptions, owners: Ownership, req: IncomingMe
   const resolved = decision.allow ? await resolve(owners, decision, o.policy) : decision;
   if ('allow' in resolved || !decision.allow) {
     const r = 'allow' in resolved ? resolved : (decision as Refusal);
-    o.log(`docker-proxy: refused ${req.method} ${short(req.url)}: ${r.message}`);
+    o.log.warn({ method: req.method, url: short(req.url), why: r.message }, `docker-proxy: refused ${req.method} ${short(req.url)}: ${r.message}`);
     return rawReply(socket, r.status, REFUSED, r.message);
   }
   if ('reply' in resolved) return rawReply(socket, 404, 'NOT_FOUND', `No such container: ${decision.match.ref}`);
@@ -174,7 +175,7 @@ async function upgrade(o: ProxyServerOptions, owners: Ownership, req: IncomingMe
 
 function refuse(o: ProxyServerOptions, req: IncomingMessage, res: ServerResponse, r: Refusal): void {
   req.resume();
-  o.log(`docker-proxy: refused ${req.method} ${short(req.url)}: ${r.message}`);
+  o.log.warn({ method: req.method, url: short(req.url), why: r.message }, `docker-proxy: refused ${req.method} ${short(req.url)}: ${r.message}`);
   reply(res, r.status, r.status === 404 ? 'NOT_FOUND' : REFUSED, r.message);
 }
 

@@ -9,6 +9,7 @@ import type { Judge } from './judge.js';
 import type { Log } from './log.js';
 import type { EnforcerMetrics } from './prometheus.js';
 import type { Triggers } from './triggers.js';
+import { asLogger } from './log.js';
 
 /** What the HTTP API reads. */
 export interface ApiDeps {
@@ -43,7 +44,7 @@ export function createApiApp(deps: ApiDeps): Koa {
     ctx.body = { enabled: authz !== undefined, endpoints: ['containers/create', 'containers/{id}/update', 'containers/{id}/exec'], denyPrivilegedExec: authz?.denyPrivilegedExec ?? false, rules };
   });
   router.get('/triggers', (ctx) => void (ctx.body = deps.triggers.describe()));
-  app.use(errorMiddleware((line) => deps.log('error', 'API request failed', { error: line })));
+  app.use(errorMiddleware(asLogger(deps.log)));
   // Probes need no token and learn nothing but which check failed.
   const health = new Router({ sensitive: true, strict: true });
   health.get('/healthz', (ctx) => void (ctx.body = { status: 'ok' }));

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { checkSchema, compileSchema, deepFreeze, interpolateEnv, readJsonFile, throwIfProblems } from '../schema/validate.js';
 import type { ConfigProblem } from '../errors.js';
+import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 
 /** WARN reports only; KILL applies each rule's action (or denies, in AuthZ mode). */
 export type Mode = 'warn' | 'kill';
@@ -31,6 +32,8 @@ export interface EnforcerConfig {
   readonly history: number;
   readonly triggers: { readonly log: boolean; readonly webhooks: readonly { readonly url: string; readonly timeoutMs: number; readonly token?: string }[] };
   readonly frontend?: { readonly url: string; readonly internalToken?: string; readonly timeoutMs: number };
+  /** Its JSON log on stdout: the lowest level written (docs/observability.md). */
+  readonly log: { readonly level: LogLevel };
 }
 
 const MODE = { enum: ['warn', 'kill'] };
@@ -83,6 +86,7 @@ const schema = {
     },
     actionTimeoutSeconds: { type: 'number', exclusiveMinimum: 0, default: 30 },
     history: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 },
+    log: { type: 'object', additionalProperties: false, default: {}, properties: { level: { enum: [...LOG_LEVELS], default: 'info' } } },
     triggers: {
       type: 'object',
       additionalProperties: false,

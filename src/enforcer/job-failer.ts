@@ -1,5 +1,5 @@
 import { CALLS, checkResponse, HEADERS, isJobId, pathOf, REASON_LIMIT, type FailRequest } from '../contract/index.js';
-import type { Log } from './log.js';
+import { withFields, type Log } from './log.js';
 
 /** Where the frontend's internal API is, if the enforcer should tell it about kills. */
 export interface FrontendTarget {
@@ -13,9 +13,11 @@ export interface FrontendTarget {
  * "killed by policy: <rule>" (the contract's `fail` call, without a lease). Bounded by a
  * timeout; any failure is logged, never thrown.
  */
-export async function failJob(target: FrontendTarget, jobId: string, rule: string, detail: string, log: Log): Promise<boolean> {
+export async function failJob(target: FrontendTarget, jobId: string, rule: string, detail: string, jobLog: Log): Promise<boolean> {
+  // Every line names the job (the caller adds its engine and attempt from the container's labels).
+  const log = withFields(jobLog, { jobid: jobId.slice(0, 40) });
   if (!isJobId(jobId)) {
-    log('warn', 'not telling the frontend: the container\'s job label is not a job id', { jobId: jobId.slice(0, 40), rule });
+    log('warn', 'not telling the frontend: the container\'s job label is not a job id', { rule });
     return false;
   }
   const request: FailRequest = { reason: `killed by policy: ${rule}`.slice(0, REASON_LIMIT), detail };
@@ -28,11 +30,11 @@ export async function failJob(target: FrontendTarget, jobId: string, rule: strin
     });
     const answer = await res.json().catch(() => undefined);
     const checked = checkResponse(res.ok ? 'fail' : 'error', answer);
-    if (!checked.ok) log('warn', 'the frontend answered outside the contract', { jobId, status: res.status, problems: checked.problems });
-    if (!res.ok) log('warn', 'frontend refused the job failure', { jobId, rule, status: res.status });
+    if (!checked.ok) log('warn', 'the frontend answered outside the contract', { status: res.status, problems: checked.problems });
+    if (!res.ok) log('warn', 'frontend refused the job failure', { rule, status: res.status });
     return res.ok && checked.ok;
   } catch (err) {
-    log('warn', 'could not tell the frontend about a policy kill', { jobId, rule, error: (err as Error).message });
+    log('warn', 'could not tell the frontend about a policy kill', { rule, error: (err as Error).message });
     return false;
   }
 }

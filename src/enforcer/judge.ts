@@ -8,7 +8,7 @@ import { evaluate, UNREADABLE_BODY_RULE, type Violation } from './evaluate.js';
 import type { Source, Subject } from './fields.js';
 import { LABELS } from '../contract/labels.js';
 import { failJob } from './job-failer.js';
-import type { Log } from './log.js';
+import { withFields, type Log } from './log.js';
 import type { EnforcerMetrics } from './prometheus.js';
 import type { RuleAction, RuleSet } from './rules.js';
 import type { Triggers } from './triggers.js';
@@ -30,6 +30,8 @@ export interface CreateVerdict {
 }
 
 const JOB_LABEL = LABELS.job;
+const ENGINE_LABEL = LABELS.engine;
+const ATTEMPT_LABEL = LABELS.attempt;
 
 /**
  * Turns evaluations into decisions: duration thresholds, WARN/KILL mode per container, the
@@ -148,7 +150,10 @@ export class Judge {
     const { frontend, actionTimeoutSeconds } = this.deps.config;
     const cause = violations.find((v) => v.action === action) ?? violations[0]!;
     const jobId = c.labels[JOB_LABEL];
-    if (jobId && frontend) await failJob(frontend, jobId, cause.rule, cause.message, this.deps.log);
+    if (jobId && frontend) {
+      const job = { jobid: jobId.slice(0, 40), engine: c.labels[ENGINE_LABEL] ?? null, attempt: Number(c.labels[ATTEMPT_LABEL]) || null };
+      await failJob(frontend, jobId, cause.rule, cause.message, withFields(this.deps.log, job));
+    }
     const { result, detail } = await applyAction(this.deps.docker, c.id, action, actionTimeoutSeconds * 1000, signal);
     this.deps.metrics.actions.inc({ action: action.type, result });
     return detail === undefined ? { outcome: result } : { outcome: result, detail };

@@ -1,6 +1,7 @@
 import type { Detection } from './detections.js';
 import type { Log } from './log.js';
 import type { EnforcerMetrics } from './prometheus.js';
+import { LABELS } from '../contract/labels.js';
 
 /** A webhook to POST each detection to. */
 export interface Webhook {
@@ -34,7 +35,7 @@ export class Triggers {
     if (this.opts.log) {
       this.log('warn', 'policy violation', {
         source: d.source, container: d.containerId, name: d.name, mode: d.mode, outcome: d.outcome,
-        rules: d.violations.map((v) => v.rule),
+        rules: d.violations.map((v) => v.rule), ...jobFields(d.labels),
       });
       this.record({ trigger: 'log', containerId: d.containerId, ok: true });
     }
@@ -72,4 +73,11 @@ export class Triggers {
     };
     return { log: this.opts.log, webhooks: this.opts.webhooks.map((w) => shown(w.url)), recent: [...this.records] };
   }
+}
+
+/** A Menagerie job's fields from its container's labels (none for other containers). */
+function jobFields(labels: Readonly<Record<string, string>>): Record<string, unknown> {
+  const jobid = labels[LABELS.job];
+  if (jobid === undefined) return {};
+  return { jobid: jobid.slice(0, 40), engine: labels[LABELS.engine]?.slice(0, 100) ?? null, attempt: Number(labels[LABELS.attempt]) || null };
 }

@@ -1,6 +1,7 @@
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { loadEngines } from './engines.js';
 import { describeChanges, type EngineChanges, type EngineRegistry } from './registry.js';
+import type { Logger } from '../log/logger.js';
 
 /** What the frontend's engine reload needs (wired by frontend.ts). */
 export interface UploadReloadDeps {
@@ -15,7 +16,7 @@ export interface UploadReloadDeps {
   /** How long a new engine may take to be served (menage runs its kit first). */
   waitMs: number;
   pollMs?: number;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -40,18 +41,18 @@ export class UploadReload {
     const added = this.d.registry.diff(next).added.map((e) => e.name);
     await this.#awaitServed(added, generation);
     const changes = this.d.registry.apply(next);
-    this.d.log(`engines reloaded: ${describeChanges(changes)}`);
+    this.d.log.info({ changes }, `engines reloaded: ${describeChanges(changes)}`);
     const removed = changes.removed.map((e) => e.name);
     if (removed.length) {
       const failed = await this.d.failWaiting(removed);
-      if (failed) this.d.log(`engines reload: ${failed} waiting job${failed === 1 ? '' : 's'} of ${removed.join(', ')} failed: engine removed`);
+      if (failed) this.d.log.warn({ failed, engines: removed }, `engines reload: ${failed} waiting job${failed === 1 ? '' : 's'} of ${removed.join(', ')} failed: engine removed`);
     }
     return changes;
   }
 
   async #awaitServed(engines: string[], generation: number): Promise<void> {
     if (engines.length === 0) return;
-    this.d.log(`engines reload: waiting for a menage to serve ${engines.join(', ')}`);
+    this.d.log.info({ engines }, `engines reload: waiting for a menage to serve ${engines.join(', ')}`);
     const deadline = Date.now() + this.d.waitMs;
     let waiting = engines;
     for (;;) {

@@ -8,6 +8,7 @@ import type { Submissions } from '../jobs/submission.js';
 import type { FrontendMetrics } from '../metrics/frontend-metrics.js';
 import { checkReadiness, type Check } from '../metrics/readiness.js';
 import type { FileStore } from '../storage/file-store.js';
+import { accessLog } from './access-log.js';
 import { authenticate, authorize } from './auth.js';
 import { errorMiddleware, type Log } from './errors.js';
 import { internalRoutes } from './internal-routes.js';
@@ -52,11 +53,16 @@ export interface InternalAppDeps {
   engines?: EngineStatusBoard;
 }
 
-/** A Koa app with the shared error middleware and headers; routes are added by the callers. */
-function baseApp(log: Log, metrics?: FrontendMetrics): Koa {
+/**
+ * A Koa app with the access log, request counts (when metrics are given), the shared error
+ * middleware and headers; routes are added by the callers. The public API's access log is at
+ * info, the internal API's at debug.
+ */
+function baseApp(log: Log, listener: 'public' | 'internal', metrics?: FrontendMetrics): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
+  app.use(accessLog(log, { listener, level: listener === 'public' ? 'info' : 'debug' }));
   if (metrics) app.use(countRequests(metrics));
   app.use(errorMiddleware(log, metrics && ((code) => metrics.error(code))));
   app.use(async (ctx, next) => {
@@ -72,7 +78,7 @@ function baseApp(log: Log, metrics?: FrontendMetrics): Koa {
  * (`//link/1`, `/result/./1`) get a 301 to the clean path, as the original did. It never listens.
  */
 export function createApp(deps: AppDeps): Koa {
-  const app = baseApp(deps.log, deps.metrics);
+  const app = baseApp(deps.log, 'public', deps.metrics);
   app.use(cleanPaths());
   for (const router of publicRouters(deps)) app.use(router.routes()).use(router.allowedMethods());
   return app;
@@ -127,10 +133,10 @@ function countRequests(metrics: FrontendMetrics) {
  * without the token. Routing is case-sensitive and strict; no path cleaning. It never listens.
  */
 export function createInternalApp(deps: InternalAppDeps): Koa {
-  const app = baseApp(deps.log);
+  const app = baseApp(deps.log, 'internal');
   const auth = deps.auth;
   app.use(requireToken(deps.internalToken, auth ? (t) => auth.hasRole(t, 'worker') : undefined));
-  const router = internalRoutes({ service: deps.service, health: deps.health, log: deps.log, ...(deps.engines ? { engines: deps.engines } : {}) });
+  const router = internalRoutes({ service: deps.service, health: deps.health, ...(deps.engines ? { engines: deps.engines } : {}) });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

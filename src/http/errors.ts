@@ -1,8 +1,9 @@
 import type { Context, Next } from 'koa';
 import { AppError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 
-/** Logs one line; the composition root decides where it goes. */
-export type Log = (line: string) => void;
+/** The logger of an app; the composition root decides where it goes. */
+export type Log = Logger;
 
 /**
  * The one place where an error becomes a response, for every Koa app (the frontend's public
@@ -19,7 +20,8 @@ export function errorMiddleware(log: Log, counted?: (code: ErrorCode) => void) {
     } catch (err) {
       const { status, code, message } = describe(err);
       counted?.(code);
-      if (status >= 500 && status !== 501 && status !== 503) log(`${ctx.method} ${ctx.path.slice(0, 200)}: ${code}: ${chain(err)}`);
+      // The request's own logger (its request id) when the access log made one.
+      if (status >= 500 && status !== 501 && status !== 503) ((ctx.state.log as Logger | undefined) ?? log).error({ err, code, method: ctx.method, path: ctx.path.slice(0, 200) }, `${ctx.method} ${ctx.path.slice(0, 200)}: ${code}: ${chain(err)}`);
       ctx.status = status;
       if (!ctx.req.complete && hasBody(ctx)) unreadBody(ctx);
       ctx.type = 'application/json';

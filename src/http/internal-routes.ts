@@ -15,8 +15,6 @@ export interface InternalRouteDeps {
   service: JobService;
   /** Resolves when every dependency answers; throws an UnavailableError otherwise. */
   health: () => Promise<void>;
-  /** Operators' log: the errors workers hand jobs back with (never shown to clients). */
-  log: (line: string) => void;
   /** Where menage nodes' engine reports (image digests, slots) are kept. */
   engines?: EngineStatusBoard;
 }
@@ -105,8 +103,8 @@ export function internalRoutes(d: InternalRouteDeps): Router {
   router.post(CALLS.release.route, json, async (ctx) => {
     const b = body(ctx, 'release');
     const id = jobId(ctx);
+    // The job service logs the hand-back with the worker's error (never shown to clients).
     ctx.body = await service.release(id, b.lease, b.error, b.infrastructure === true);
-    d.log(`job ${id} handed back${b.infrastructure ? ' (infrastructure)' : ''}: ${b.error}`);
   });
   router.put(CALLS.engines.route, json, async (ctx) => {
     d.engines?.report(body(ctx, 'engines'));

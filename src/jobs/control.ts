@@ -2,6 +2,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore } from '../storage/file-store.js';
 import { isTerminal, type Job, type JobScope } from './job.js';
 import type { JobService } from './service.js';
+import { jobLogger, type Logger } from '../log/logger.js';
 
 /** The reason a cancelled job ends with. */
 export const CANCELLED_REASON = 'cancelled';
@@ -16,7 +17,7 @@ export interface JobControlDeps {
   service: JobService;
   files: FileStore;
   notifier?: CancelNotifier;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -43,7 +44,7 @@ export class JobControl {
     // Best effort, not awaited (the cancel is already recorded; a broker reconnecting must not
     // hold the answer): if it fails, the worker's next heartbeat is refused and stops the run.
     this.#d.notifier?.cancelled({ jobId: id, engine: job.engine })
-      .catch((err: Error) => this.#d.log(`job ${id}: cancel broadcast failed (the next heartbeat stops it): ${err.message}`));
+      .catch((err: Error) => jobLogger(this.#d.log, { jobid: id, engine: job.engine, attempt: job.attempts }).warn({ err }, `job ${id}: cancel broadcast failed (the next heartbeat stops it): ${err.message}`));
     return this.#d.service.get(id);
   }
 

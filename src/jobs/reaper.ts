@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { STATUS } from './job.js';
 import type { JobService } from './service.js';
 import type { JobStore } from './store.js';
+import { jobLogger, type Logger } from '../log/logger.js';
 
 export interface ReaperOptions {
   store: JobStore;
@@ -9,7 +10,7 @@ export interface ReaperOptions {
   intervalMs: number;
   /** How long a first submission may stay unconfirmed before it counts as cut short. */
   unqueuedGraceMs: number;
-  log: (line: string) => void;
+  log: Logger;
   /** Waiting jobs first handed back by an outage longer ago than this fail (see JobService.release). */
   infrastructureTimeoutMs?: number;
   /**
@@ -60,10 +61,11 @@ export class Reaper {
         const outcome = await this.#o.service.reap(job);
         if (outcome !== 'skipped') {
           counts[outcome]++;
-          this.#o.log(`reaper: job ${job.id} (${job.status}, attempt ${job.attempts}) ${outcome}`);
+          jobLogger(this.#o.log, { jobid: job.id, engine: job.engine, attempt: job.attempts })
+            .warn({ status: job.status, outcome }, `reaper: job ${job.id} (${job.status}, attempt ${job.attempts}) ${outcome}`);
         }
       } catch (err) {
-        this.#o.log(`reaper: job ${job.id}: ${(err as Error).message}`);
+        jobLogger(this.#o.log, { jobid: job.id, engine: job.engine, attempt: job.attempts }).error({ err }, `reaper: job ${job.id}: ${(err as Error).message}`);
       }
     }
     return counts;
@@ -71,7 +73,7 @@ export class Reaper {
 
   async #run(): Promise<void> {
     while (!this.#stop.signal.aborted) {
-      await this.scan().catch((err: Error) => this.#o.log(`reaper: scan failed: ${err.message}`));
+      await this.scan().catch((err: Error) => this.#o.log.error({ err }, `reaper: scan failed: ${err.message}`));
       await sleep(this.#o.intervalMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
     }
   }

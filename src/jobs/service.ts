@@ -10,6 +10,7 @@ import { inScope, isTerminal, STATUS, type Job, type JobScope } from './job.js';
 import type { ListQuery } from './listing.js';
 import type { JobStore, NewJob } from './store.js';
 import { summarize } from './summary.js';
+import { jobLogger, silentLogger, type Logger } from '../log/logger.js';
 
 /** Queues a job for its engine; resolves once the broker has it. */
 export interface JobQueue {
@@ -31,6 +32,8 @@ export interface JobServiceDeps {
   leaseMs: number;
   /** How long outages of our own services may keep handing a job back before it fails. */
   infrastructureTimeoutMs?: number;
+  /** Where the job events go (accepted, started, finished, handed back); nowhere when absent. */
+  log?: Logger;
   /** Told of stage timings and of every job that reaches a final status (the frontend's metrics). */
   observer?: JobObserver;
 }
@@ -59,10 +62,17 @@ const ERROR_TEXT_LIMIT = 1024 * 1024;
 export class JobService {
   readonly #d: JobServiceDeps;
   readonly #engines: EngineLookup;
+  readonly #log: Logger;
 
   constructor(deps: JobServiceDeps) {
     this.#d = deps;
     this.#engines = engineLookup(deps.engines);
+    this.#log = deps.log ?? silentLogger();
+  }
+
+  /** The logger of one job: its lines carry jobid, engine and attempt. */
+  #jobLog(job: Pick<Job, 'id' | 'engine' | 'attempts'>): Logger {
+    return jobLogger(this.#log, { jobid: job.id, engine: job.engine, attempt: job.attempts });
   }
 
   /** The engine named `name` that takes uploads, or a 404 (also for an engine a reload removed). */
@@ -100,6 +110,7 @@ export class JobService {
       if (await this.#d.store.removeAbandoned(id).catch(() => false)) await this.#d.files.removeJob(id).catch(() => undefined);
       throw err;
     }
+    this.#jobLog({ id, engine: engine.name, attempts: 0 }).info({ filename, size: upload.size, sha256: upload.sha256 }, 'job accepted');
     return id;
   }
 
@@ -151,6 +162,7 @@ export class JobService {
       { lease, worker: worker.slice(0, 128), deadline, incrementAttempts: true, startedNow: true },
       { maxAttempts: this.#d.maxAttempts, runningOnlyIfExpired: true });
     if (res.kind === 'applied') {
+      this.#jobLog(res.job).info({ worker: worker.slice(0, 128) }, 'job started');
       return { jobid: id, engine: engine.name, lease, attempt: res.job.attempts, size: res.job.size,
         deadline: deadline.toISOString(), heartbeatMs: Math.max(1000, Math.floor(this.#d.leaseMs / 3)) };
     }
@@ -235,6 +247,7 @@ export class JobService {
     const res = await this.#d.store.apply(id, 'release', fields, { lease });
     if (res.kind === 'missing') throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
     if (res.kind === 'conflict') throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
+    this.#jobLog(res.job).warn({ infrastructure, error }, `job ${id} handed back${infrastructure ? ' (infrastructure)' : ''}: ${error}`);
     if (infrastructure && !(await this.#infrastructureExpired(res.job))) {
       // If the broker is away too, the reaper publishes it later (the row says unqueued).
       await this.#republish(res.job).catch(() => undefined);
@@ -316,6 +329,7 @@ export class JobService {
       await this.#d.files.commit(id, file, staging);
       await this.#d.files.dropStaging(id, ['result', 'error']);
       this.#d.observer?.finished(res.job);
+      this.#jobLog(res.job).info({ status: res.job.status, ...(res.job.reason ? { reason: res.job.reason } : {}) }, `job ${file === 'result' ? 'succeeded' : 'failed'}`);
     }
     return this.view(id);
   }

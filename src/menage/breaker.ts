@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log/logger.js';
 
 /** The services a worker depends on, besides the broker (whose loss the consumer handles). */
 export type Dependency = 'docker' | 'frontend';
@@ -9,7 +10,7 @@ export type Probe = () => Promise<unknown>;
 
 export interface BreakerOptions {
   probes: Record<Dependency, Probe>;
-  log: (line: string) => void;
+  log: Logger;
   /** First pause between probes; doubled after each failed one up to `maxDelayMs`. */
   minDelayMs?: number;
   maxDelayMs?: number;
@@ -60,7 +61,7 @@ export class Breaker extends EventEmitter {
     if (this.#stop.signal.aborted || this.#down.has(dep)) return;
     const wasOpen = this.isOpen;
     this.#down.add(dep);
-    this.#o.log(`circuit open: ${dep} is unavailable (${why}); taking no work until it answers again`);
+    this.#o.log.warn({ dependency: dep, why }, `circuit open: ${dep} is unavailable (${why}); taking no work until it answers again`);
     if (!wasOpen) this.emit('open');
     this.#ensureProbing();
   }
@@ -95,12 +96,12 @@ export class Breaker extends EventEmitter {
       for (const dep of [...this.#down]) {
         if (this.#stop.signal.aborted || !(await this.#answers(dep))) continue;
         this.#down.delete(dep);
-        this.#o.log(`${dep} answers again after ${Math.round((Date.now() - since) / 1000)} s`);
+        this.#o.log.info({ dependency: dep }, `${dep} answers again after ${Math.round((Date.now() - since) / 1000)} s`);
       }
       delay = Math.min(delay * 2, this.#o.maxDelayMs);
     }
     if (!this.#stop.signal.aborted && this.#down.size === 0) {
-      this.#o.log('circuit closed: taking work again');
+      this.#o.log.info('circuit closed: taking work again');
       this.emit('close');
     }
   }

@@ -5,6 +5,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkDaemon, checkEngineVolumes } from './daemon-check.js';
 import { ensureImage } from './image-pull.js';
 import type { EngineSlots } from './engine-slots.js';
+import type { Logger } from '../log/logger.js';
 
 /** What a reload of menage's engines needs. */
 export interface EngineReloadDeps {
@@ -20,7 +21,7 @@ export interface EngineReloadDeps {
   checkPolicy: (engines: readonly Engine[]) => void;
   /** Runs the conformance kit; resolves to why the engine failed it, undefined when it passed. */
   conformance: (engine: Engine) => Promise<string | undefined>;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -42,13 +43,13 @@ export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges>
   if (daemon.problems.length) throw new ConfigError(daemon.problems);
   const refused: ConfigProblem[] = [];
   for (const engine of incoming) {
-    d.log(`reload: running the conformance kit of ${engine.name} (${engine.image})`);
+    d.log.info({ engine: engine.name, image: engine.image }, `reload: running the conformance kit of ${engine.name} (${engine.image})`);
     const why = await d.conformance(engine);
     if (why) refused.push({ file: d.enginesFile, pointer: `/engines/${all.indexOf(engine)}`, message: `engine "${engine.name}" (${engine.image}) failed its conformance kit: ${why}` });
   }
   if (refused.length) throw new ConfigError(refused);
   d.registry.apply(next);
   await d.slots.apply(changes);
-  d.log(`engines reloaded: ${describeChanges(changes)}`);
+  d.log.info({ changes }, `engines reloaded: ${describeChanges(changes)}`);
   return changes;
 }

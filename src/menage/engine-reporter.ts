@@ -1,5 +1,6 @@
 import type { EnginesReport } from '../contract/index.js';
 import type { Engine } from '../engines/engines.js';
+import type { Logger } from '../log/logger.js';
 
 export interface EngineReporterDeps {
   /** The engines this node serves now (they change with reloads). */
@@ -11,7 +12,7 @@ export interface EngineReporterDeps {
   busy: (engine: string) => number;
   send: (report: EnginesReport) => Promise<void>;
   intervalMs: number;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -42,10 +43,10 @@ export class EngineReporter {
         name: e.name, digest: await this.#d.imageId(e.image).catch(() => null), busy: this.#d.busy(e.name), total: e.workers,
       })));
       await this.#d.send({ node: this.#d.node.slice(0, 128), engines });
-      if (this.#failing) this.#d.log('engine report: delivered again');
+      if (this.#failing) this.#d.log.info('engine report: delivered again');
       this.#failing = false;
     } catch (err) {
-      if (!this.#failing) this.#d.log(`engine report failed (sent again in ${this.#d.intervalMs / 1000} s): ${(err as Error).message}`);
+      if (!this.#failing) this.#d.log.warn({ err }, `engine report failed (sent again in ${this.#d.intervalMs / 1000} s): ${(err as Error).message}`);
       this.#failing = true;
     }
   }

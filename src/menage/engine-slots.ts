@@ -1,12 +1,13 @@
 import type { Engine } from '../engines/engines.js';
 import type { EngineChanges } from '../engines/registry.js';
 import type { EngineConsumer } from '../queue/consumer.js';
+import type { Logger } from '../log/logger.js';
 
 /** What the slots need from the composition root. */
 export interface EngineSlotsDeps {
   /** A consumer of the engine's queue with its job handler (not started). */
   consumerFor(engine: Engine): EngineConsumer;
-  log: (line: string) => void;
+  log: Logger;
   /** At shutdown: how long jobs in flight may take before they are handed back. */
   graceMs: number;
 }
@@ -72,10 +73,10 @@ export class EngineSlots {
 
   #drain(engine: Engine, consumer: EngineConsumer, why: string): void {
     const name = engine.name;
-    this.#d.log(`${name}: draining the old slots (${why}); their jobs in flight finish`);
+    this.#d.log.info({ engine: name }, `${name}: draining the old slots (${why}); their jobs in flight finish`);
     const done = consumer.close(engine.timeoutMs + this.#d.graceMs).then(
-      () => this.#d.log(`${name}: old slots drained`),
-      (err: Error) => this.#d.log(`${name}: draining failed: ${err.message}`));
+      () => this.#d.log.info({ engine: name }, `${name}: old slots drained`),
+      (err: Error) => this.#d.log.error({ engine: name, err }, `${name}: draining failed: ${err.message}`));
     this.#draining.add(done);
     void done.finally(() => this.#draining.delete(done));
   }

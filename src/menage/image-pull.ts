@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { Engine } from '../engines/engines.js';
 import { ConfigError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 
 /**
  * Pulls an engine's image when the daemon does not have it (a worker node's first start, a
@@ -8,9 +9,9 @@ import { ConfigError } from '../errors.js';
  * proxy only the engines' exact references may be pulled, with credentials the proxy adds
  * (menage holds none).
  */
-export async function ensureImage(docker: Docker, engine: Engine, file: string, log: (line: string) => void): Promise<void> {
+export async function ensureImage(docker: Docker, engine: Engine, file: string, log: Logger): Promise<void> {
   if (await hasImage(docker, engine, file)) return;
-  log(`pulling ${engine.image}: the Docker engine does not have it`);
+  log.info({ engine: engine.name, image: engine.image }, `pulling ${engine.image}: the Docker engine does not have it`);
   const fail = (why: string): ConfigError => new ConfigError([{ file, pointer: '', message: `engine "${engine.name}": image ${engine.image} is not present and could not be pulled: ${why}` }]);
   let events: { error?: string; errorDetail?: { message?: string } }[];
   try {
@@ -23,7 +24,7 @@ export async function ensureImage(docker: Docker, engine: Engine, file: string, 
   const failed = events.find((e) => e.error || e.errorDetail);
   if (failed) throw fail(failed.errorDetail?.message ?? failed.error ?? 'the pull failed');
   if (!(await hasImage(docker, engine, file))) throw fail('the Docker engine still does not have it after the pull');
-  log(`pulled ${engine.image}`);
+  log.info({ engine: engine.name, image: engine.image }, `pulled ${engine.image}`);
 }
 
 async function hasImage(docker: Docker, engine: Engine, file: string): Promise<boolean> {

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { TERMINAL_STATUSES } from '../contract/ids.js';
 import { LABELS } from '../contract/labels.js';
 import { removeContainer } from './container-removal.js';
+import type { Logger } from '../log/logger.js';
 
 /** What the frontend says about a job: undefined when it does not know the job. */
 export type JobLookup = (jobId: string) => Promise<{ status: string; attempts?: number } | undefined>;
@@ -47,7 +48,7 @@ export interface OrphanSweeperOptions {
   /** Only containers and volumes labelled with this deployment are ever touched. */
   deployment: string;
   lookup: JobLookup;
-  log: (line: string) => void;
+  log: Logger;
   intervalMs?: number;
   now?: () => number;
 }
@@ -92,7 +93,7 @@ export class OrphanSweeper {
 
   async #safeSweep(): Promise<void> {
     if (this.#closed) return;
-    await this.sweep().catch((err: Error) => this.#o.log(`orphan sweep failed: ${err.message}`));
+    await this.sweep().catch((err: Error) => this.#o.log.error({ err }, `orphan sweep failed: ${err.message}`));
   }
 
   async #sweep(): Promise<SweepReport> {
@@ -111,7 +112,7 @@ export class OrphanSweeper {
       if (verdict.action === 'kill') await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
       await removeContainer(container);
       (verdict.action === 'kill' ? report.killed : report.removed).push(info.Id);
-      log(`orphan: ${verdict.action === 'kill' ? 'killed and removed' : 'removed'} container ${info.Id.slice(0, 12)} of job ${jobId}: ${verdict.why}`);
+      log.warn({ jobid: jobId, engine: labels[LABELS.engine] ?? null, attempt: Number(labels[LABELS.attempt]) || null, container: info.Id.slice(0, 12) }, `orphan: ${verdict.action === 'kill' ? 'killed and removed' : 'removed'} container ${info.Id.slice(0, 12)} of job ${jobId}: ${verdict.why}`);
     }
     report.volumes = await this.#sweepVolumes();
     return report;
@@ -130,7 +131,7 @@ export class OrphanSweeper {
       try {
         await docker.getVolume(v.Name).remove();
         removed.push(v.Name);
-        log(`orphan: removed volume ${v.Name.slice(0, 12)} of job ${v.Labels[LABELS.job] ?? '?'}`);
+        log.info({ jobid: v.Labels[LABELS.job] ?? null, engine: v.Labels[LABELS.engine] ?? null, attempt: Number(v.Labels[LABELS.attempt]) || null }, `orphan: removed volume ${v.Name.slice(0, 12)} of job ${v.Labels[LABELS.job] ?? '?'}`);
       } catch {
         // In use again or already gone: the next sweep will see.
       }

@@ -8,13 +8,14 @@ import type { FrontendClient, StartedJob } from './frontend-client.js';
 import type { MenageMetrics } from '../metrics/menage-metrics.js';
 import type { ContainerDispatcher } from './runner.js';
 import type { RunningJobs } from './running-jobs.js';
+import { jobLogger, type Logger } from '../log/logger.js';
 
 export interface WorkerDeps {
   engine: Engine;
   client: FrontendClient;
   dispatcher: ContainerDispatcher;
   node: string;
-  log: (line: string) => void;
+  log: Logger;
   /** Opens when Docker or the frontend is away; the consumers pause meanwhile. */
   breaker: Breaker;
   /** Pause before handing a job back after a failure that is not an outage, by attempt. */
@@ -60,7 +61,7 @@ export function createJobHandler(d: WorkerDeps) {
   };
   async function handleOne(message: JobMessage | undefined, signal: AbortSignal): Promise<Ending> {
     if (!message || message.engine !== d.engine.name) {
-      d.log(`${d.engine.name}: malformed or misrouted message, dead-lettered`);
+      d.log.warn({ engine: d.engine.name }, `${d.engine.name}: malformed or misrouted message, dead-lettered`);
       return 'dead-letter';
     }
     if (message.publishedAt !== undefined) m?.stage(name, 'queue_wait', (Date.now() - message.publishedAt) / 1000);
@@ -68,8 +69,9 @@ export function createJobHandler(d: WorkerDeps) {
     const started = m ? await m.time(name, 'lease', () => take(d, id, signal, backoff)) : await take(d, id, signal, backoff);
     if (typeof started === 'string') return started === 'ack' ? 'not-started' : started;
     const { lease, attempt } = started;
+    const log = jobLogger(d.log, { jobid: id, engine: d.engine.name, attempt });
     const saveOutput = async (text: string): Promise<void> => {
-      if (text) await d.client.log(id, lease, text).catch((e: Error) => d.log(`job ${id}: output not kept: ${e.message}`));
+      if (text) await d.client.log(id, lease, text).catch((err: Error) => log.warn({ err }, `job ${id}: output not kept: ${err.message}`));
     };
     const job = new AbortController();
     const stopJob = (): void => job.abort();
@@ -78,18 +80,18 @@ export function createJobHandler(d: WorkerDeps) {
     let cancelled = false;
     const unregister = d.running?.add(id, () => {
       cancelled = true;
-      d.log(`job ${id}: cancelled; stopping its container`);
+      log.info(`job ${id}: cancelled; stopping its container`);
       job.abort();
     }, d.engine.name);
     const beat = setInterval(() => {
       d.client.heartbeat(id, lease).then((r) => {
         if (r === 'stale' && !lostLease) {
           lostLease = true;
-          d.log(`job ${id}: lease lost (another worker has the job); stopping this run`);
+          log.warn(`job ${id}: lease lost (another worker has the job); stopping this run`);
           job.abort();
         }
       }, (err: Error) => {
-        d.log(`job ${id}: heartbeat failed: ${err.message}`);
+        log.warn({ err }, `job ${id}: heartbeat failed: ${err.message}`);
         // This node's token is refused: it can deliver nothing, so it stops the run and takes
         // no more work; the lease runs out and the frontend hands the job to another node.
         if (err instanceof WorkerRefused && !lostLease) {
@@ -109,7 +111,7 @@ export function createJobHandler(d: WorkerDeps) {
           await saveOutput(output);
           const r = await d.client.result(id, lease, body, containment, job.signal);
           m?.stage(name, 'report', (performance.now() - reported) / 1000);
-          if (r === 'stale') d.log(`job ${id}: result not recorded, the lease is stale`);
+          if (r === 'stale') log.warn(`job ${id}: result not recorded, the lease is stale`);
         },
       });
       if (!outcome.ok) {
@@ -117,19 +119,19 @@ export function createJobHandler(d: WorkerDeps) {
         await saveOutput(outcome.detail);
         const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), job.signal, d.retryMs);
         m?.stage(name, 'report', (performance.now() - reported) / 1000);
-        d.log(`job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
+        log.info({ reason: outcome.reason }, `job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
         return 'failed';
       }
-      d.log(`job ${id}: done`);
+      log.info(`job ${id}: done`);
       return 'ack';
     } catch (err) {
       if (lostLease || cancelled) return 'stopped';
       const why = (err as Error).message;
       const outage = await classify(err, d.breaker);
-      if (outage) return handBack(d, id, lease, why, outage, signal).then((r) => (r === 'ack' ? 'handed-back' : r));
-      d.log(`job ${id}: handing back after attempt ${attempt}: ${why}`);
+      if (outage) return handBack({ ...d, log }, id, lease, why, outage, signal).then((r) => (r === 'ack' ? 'handed-back' : r));
+      log.warn({ err }, `job ${id}: handing back after attempt ${attempt}: ${why}`);
       await retrying(() => d.client.release(id, lease, why), signal, d.retryMs)
-        .catch((e: Error) => d.log(`job ${id}: release failed: ${e.message}`));
+        .catch((e: Error) => log.error({ err: e }, `job ${id}: release failed: ${e.message}`));
       if (!signal.aborted) await sleep(backoff(attempt), undefined, { signal }).catch(() => undefined);
       return 'requeue';
     } finally {
@@ -147,10 +149,10 @@ async function take(d: WorkerDeps, id: string, signal: AbortSignal, backoff: (at
   try {
     const started = await d.client.start(id, d.node);
     if (typeof started !== 'string') return started;
-    d.log(`job ${id}: not started (${started})`);
+    jobLogger(d.log, { jobid: id, engine: d.engine.name }).info(`job ${id}: not started (${started})`);
     return 'ack';
   } catch (err) {
-    d.log(`job ${id}: cannot start: ${(err as Error).message}`);
+    jobLogger(d.log, { jobid: id, engine: d.engine.name }).warn({ err }, `job ${id}: cannot start: ${(err as Error).message}`);
     if (err instanceof FrontendUnavailable) {
       d.breaker.trip('frontend', (err as Error).message);
       return 'republish';
@@ -183,7 +185,7 @@ async function classify(err: unknown, breaker: Breaker): Promise<Outage | undefi
  * takes it over.
  */
 async function handBack(d: WorkerDeps, id: string, lease: string, why: string, outage: Outage, signal: AbortSignal): Promise<Disposition> {
-  d.log(`job ${id}: handing back (${outage === 'shutdown' ? 'shutting down' : `${outage} unavailable`}; the attempt does not count): ${why}`);
+  d.log.warn({ outage }, `job ${id}: handing back (${outage === 'shutdown' ? 'shutting down' : `${outage} unavailable`}; the attempt does not count): ${why}`);
   const release = (): Promise<unknown> => retrying(() => d.client.release(id, lease, why, true), signal, d.retryMs).catch((e: Error) => e);
   let r = await release();
   if (r instanceof FrontendUnavailable && !signal.aborted) {
@@ -191,7 +193,7 @@ async function handBack(d: WorkerDeps, id: string, lease: string, why: string, o
     if (await d.breaker.waitClosed(signal, d.holdMs ?? 120_000, 'frontend')) r = await release();
   }
   if (r instanceof Error) {
-    d.log(`job ${id}: release failed: ${r.message}`);
+    d.log.error({ err: r }, `job ${id}: release failed: ${r.message}`);
     return 'republish';
   }
   return 'ack';

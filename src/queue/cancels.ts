@@ -2,6 +2,7 @@ import type { Channel } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerConnection } from './connection.js';
 import { names, parseMessage, type JobMessage } from './topology.js';
+import type { Logger } from '../log/logger.js';
 
 /**
  * Cancellation broadcast: the frontend publishes `{jobId, engine}` on a fanout exchange
@@ -64,13 +65,13 @@ export class CancelListener {
   readonly #conn: BrokerConnection;
   readonly #prefix: string;
   readonly #handle: (m: JobMessage) => void;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
   readonly #stop = new AbortController();
   #channel: Channel | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(conn: BrokerConnection, prefix: string, handle: (m: JobMessage) => void, log: (line: string) => void) {
+  constructor(conn: BrokerConnection, prefix: string, handle: (m: JobMessage) => void, log: Logger) {
     this.#conn = conn;
     this.#prefix = prefix;
     this.#handle = handle;
@@ -105,7 +106,7 @@ export class CancelListener {
         await Promise.race([closed, new Promise((resolve) => this.#stop.signal.addEventListener('abort', resolve, { once: true }))]);
       } catch (err) {
         ready();
-        if (!this.#stop.signal.aborted) this.#log(`cancel listener: ${(err as Error).message}; subscribing again`);
+        if (!this.#stop.signal.aborted) this.#log.warn({ err }, `cancel listener: ${(err as Error).message}; subscribing again`);
       }
       if (this.#stop.signal.aborted) break;
       await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => undefined);

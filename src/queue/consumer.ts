@@ -2,6 +2,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerConnection } from './connection.js';
 import { declareTopology, names, parseMessage, PUBLISHED_AT_HEADER, type JobMessage } from './topology.js';
+import type { Logger } from '../log/logger.js';
 
 /**
  * What to do with a delivery once its handler is done. `republish` puts a fresh copy at the
@@ -20,7 +21,7 @@ export interface ConsumerOptions {
   /** How many deliveries may be in flight: the engine's worker slots. */
   slots: number;
   handle: DeliveryHandler;
-  log: (msg: string) => void;
+  log: Logger;
 }
 
 /**
@@ -74,7 +75,7 @@ export class EngineConsumer {
         if (this.#stopped.signal.aborted) break;
         const ch = await (await this.#conn.get()).createChannel();
         const closed = new Promise<void>((resolve) => ch.once('close', resolve));
-        ch.on('error', (err: Error) => this.#opts.log(`channel error: ${err.message}`));
+        ch.on('error', (err: Error) => this.#opts.log.warn({ err, engine: this.#opts.engine }, `channel error: ${err.message}`));
         // close() closes this channel from now on; one that came while it was being opened
         // found nothing to close, and the loop would wait on it forever.
         this.#opening = ch;
@@ -91,7 +92,7 @@ export class EngineConsumer {
         this.#channel = undefined;
         this.#tag = undefined;
       } catch (err) {
-        this.#opts.log(`cannot consume ${this.#opts.engine}: ${(err as Error).message}`);
+        this.#opts.log.error({ err, engine: this.#opts.engine }, `cannot consume ${this.#opts.engine}: ${(err as Error).message}`);
         ready();
       }
       if (this.#stopped.signal.aborted) break;
@@ -128,7 +129,7 @@ export class EngineConsumer {
     const ch = this.#channel;
     const tag = this.#tag;
     this.#tag = undefined;
-    if (ch && tag) ch.cancel(tag).catch((err: Error) => this.#opts.log(`cannot pause ${this.#opts.engine}: ${err.message}`));
+    if (ch && tag) ch.cancel(tag).catch((err: Error) => this.#opts.log.warn({ err, engine: this.#opts.engine }, `cannot pause ${this.#opts.engine}: ${err.message}`));
   }
 
   /** Takes deliveries again, for the slots that are free. */
@@ -159,7 +160,7 @@ export class EngineConsumer {
     if (this.#tag && others + this.#prefetch >= this.#opts.slots) return;
     const free = this.#opts.slots - this.#inFlight.size;
     if (free <= 0) return;
-    this.#subscribe(ch, free).catch((err: Error) => this.#opts.log(`cannot widen prefetch: ${err.message}`));
+    this.#subscribe(ch, free).catch((err: Error) => this.#opts.log.warn({ err, engine: this.#opts.engine }, `cannot widen prefetch: ${err.message}`));
   }
 
   /** Publishes a fresh copy of `raw` to the engine's queue and waits for the broker's confirm. */
@@ -186,12 +187,12 @@ export class EngineConsumer {
       try {
         disposition = await this.#opts.handle(parseMessage(raw.content, raw.properties.headers), this.#abort.signal, raw);
       } catch (err) {
-        this.#opts.log(`handler failed, requeueing: ${(err as Error).message}`);
+        this.#opts.log.error({ err, engine: this.#opts.engine }, `handler failed, requeueing: ${(err as Error).message}`);
         disposition = 'requeue';
       }
       if (disposition === 'republish') {
         disposition = await this.#republish(raw).then(() => 'ack' as const, (err: Error) => {
-          this.#opts.log(`cannot republish, requeueing: ${err.message}`);
+          this.#opts.log.warn({ err, engine: this.#opts.engine }, `cannot republish, requeueing: ${err.message}`);
           return 'requeue' as const;
         });
       }

@@ -2,13 +2,14 @@ import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerConnection } from './connection.js';
 import { declareTopology, names, parseMessage, type JobMessage } from './topology.js';
+import type { Logger } from '../log/logger.js';
 
 export interface DeadLetterOptions {
   prefix: string;
   engines: readonly string[];
   /** Settles the job of a dead-lettered message; throws to have it retried later. */
   handle: (message: JobMessage, deliveries: number) => Promise<void>;
-  log: (line: string) => void;
+  log: Logger;
 }
 
 /**
@@ -54,7 +55,7 @@ export class DeadLetterConsumer {
         delay = 500;
         await closed;
       } catch (err) {
-        this.#o.log(`dead letters: ${(err as Error).message}`);
+        this.#o.log.error({ err }, `dead letters: ${(err as Error).message}`);
       }
       this.#channel = undefined;
       await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => undefined);
@@ -71,11 +72,11 @@ export class DeadLetterConsumer {
       } else {
         ch.sendToQueue(names(this.#o.prefix).poison, raw.content, { persistent: true, headers: raw.properties.headers });
         await ch.waitForConfirms();
-        this.#o.log('dead letters: a malformed message was parked on the poison queue');
+        this.#o.log.warn('dead letters: a malformed message was parked on the poison queue');
       }
       ch.ack(raw);
     } catch (err) {
-      this.#o.log(`dead letters: will retry: ${(err as Error).message}`);
+      this.#o.log.warn({ err }, `dead letters: will retry: ${(err as Error).message}`);
       await sleep(2000, undefined, { signal: this.#stop.signal }).catch(() => undefined);
       try {
         ch.nack(raw, false, true);

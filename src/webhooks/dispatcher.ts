@@ -1,6 +1,7 @@
 import type { DueDelivery, WebhookOutbox } from '../jobs/webhook-outbox.js';
 import { nextAttemptDelay } from './backoff.js';
 import { sign, WEBHOOK_HEADERS } from './signature.js';
+import type { Logger } from '../log/logger.js';
 
 export interface WebhookDispatcherDeps {
   outbox: WebhookOutbox;
@@ -10,7 +11,7 @@ export interface WebhookDispatcherDeps {
   maxAttempts: number;
   timeoutMs: number;
   firstRetryMs: number;
-  log: (line: string) => void;
+  log: Logger;
   /** How often the outbox is checked for due deliveries. */
   pollMs?: number;
 }
@@ -36,7 +37,7 @@ export class WebhookDispatcher {
   /** Starts polling the outbox. */
   start(): void {
     const loop = (): void => {
-      this.#tick = this.runOnce().catch((err: Error) => this.#d.log(`webhooks: ${err.message}`)).finally(() => {
+      this.#tick = this.runOnce().catch((err: Error) => this.#d.log.error({ err }, `webhooks: ${err.message}`)).finally(() => {
         if (!this.#stop.signal.aborted) this.#timer = setTimeout(loop, this.#d.pollMs ?? 1000);
       });
     };
@@ -67,7 +68,7 @@ export class WebhookDispatcher {
       }
       await this.#failed(d, attempt, `the receiver answered ${status}`);
     } catch (err) {
-      await this.#failed(d, attempt, (err as Error).message).catch((e: Error) => this.#d.log(`webhooks: ${e.message}`));
+      await this.#failed(d, attempt, (err as Error).message).catch((e: Error) => this.#d.log.error({ err: e, jobid: d.jobId }, `webhooks: ${e.message}`));
     }
   }
 
@@ -91,7 +92,7 @@ export class WebhookDispatcher {
   async #failed(d: DueDelivery, attempt: number, why: string): Promise<void> {
     const delay = nextAttemptDelay(attempt, this.#d.maxAttempts, Math.random, this.#d.firstRetryMs);
     await this.#d.outbox.failed(d.id, why, delay === null ? null : new Date(Date.now() + delay));
-    this.#d.log(delay === null
+    this.#d.log.child({ jobid: d.jobId }).warn({ deliveryAttempt: attempt, delivery: d.id }, delay === null
       ? `webhook for job ${d.jobId}: gave up after ${attempt} attempts (${why})`
       : `webhook for job ${d.jobId}: attempt ${attempt} failed (${why}); next in ${Math.round(delay / 1000)} s`);
   }

@@ -7,6 +7,7 @@ import { startFrontend } from '../../src/frontend.js';
 import { names } from '../../src/queue/topology.js';
 import { startStack, upload, waitDone, type Stack } from '../support/stack.js';
 import { testEngine } from '../support/services.js';
+import { memoryLog } from '../support/log.js';
 
 const MiB = 1024 * 1024;
 const md5 = (name = 'md5'): Record<string, unknown> =>
@@ -97,7 +98,7 @@ describe('e2e: jobs still waiting for an engine a reload removes fail with "engi
     const c = (await upload(stack.url, 'kept', 'four')).json.jobid as string;
     await write([md5()]);
     const logs: string[] = [];
-    const second = await startFrontend(loadConfig(join(stack.env.dir, 'config.json'), {}), (l) => logs.push(l));
+    const second = await startFrontend(loadConfig(join(stack.env.dir, 'config.json'), {}), memoryLog(logs));
     try {
       const until = Date.now() + 20_000;
       while ((await job(c)).status === 'Received' && Date.now() < until) await new Promise((r) => setTimeout(r, 200));

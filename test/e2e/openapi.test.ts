@@ -6,6 +6,7 @@ import { monitorRoutes } from '../../src/console/monitor-routes.js';
 import { publicRouters, type AppDeps } from '../../src/http/app.js';
 import { bearer, upload } from '../support/stack.js';
 import { startApiFixture, type ApiFixture } from '../support/api-v1.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 /**
  * OpenAPI conformance: the document at /api/v1/openapi.json against the routers the frontend
@@ -84,7 +85,7 @@ const CASES: Record<string, (f: ApiFixture) => Case[]> = {
 /** The routes the frontend's public app mounts, as `METHOD /openapi/{path}` (HEAD left out). */
 function mountedRoutes(): string[] {
   const none = {} as never;
-  const deps: AppDeps = { service: none, files: none, health: async () => undefined, log: () => undefined, auth: none,
+  const deps: AppDeps = { service: none, files: none, health: async () => undefined, log: silentLogger(), auth: none,
     routers: [...apiRouters({ service: none, auth: none, engines: () => [] }), monitorRoutes({ queries: none, auth: none, engines: () => [], policy: none })] };
   return publicRouters(deps).flatMap((r: Router) => r.stack)
     .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/:([A-Za-z]+)/g, '{$1}')}`));

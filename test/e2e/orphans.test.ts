@@ -6,6 +6,7 @@ import { FrontendClient } from '../../src/menage/frontend-client.js';
 import { OrphanSweeper } from '../../src/menage/orphans.js';
 import { testEngine, unique } from '../support/services.js';
 import { startStack, upload, type Stack } from '../support/stack.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 const docker = new Docker();
 
@@ -33,7 +34,7 @@ describe('e2e: orphan sweeper', function () {
   });
   const exists = async (id: string): Promise<boolean> => docker.getContainer(id).inspect().then(() => true, () => false);
   const sweeper = (now?: () => number): OrphanSweeper => new OrphanSweeper({
-    docker, deployment: stack.env.config.rabbitmq.prefix, lookup: (id) => client.status(id), log: () => undefined, ...(now ? { now } : {}),
+    docker, deployment: stack.env.config.rabbitmq.prefix, lookup: (id) => client.status(id), log: silentLogger(), ...(now ? { now } : {}),
   });
 
   before(async () => {

@@ -4,6 +4,7 @@ import { WebhookOutbox } from '../../src/jobs/webhook-outbox.js';
 import { call, post, startReceiver, waitFor, WEBHOOK_SECRET } from '../support/job-control.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { testEngine } from '../support/services.js';
+import { memoryLog } from '../support/log.js';
 
 describe('e2e: webhooks', function () {
   this.timeout(120_000);
@@ -71,7 +72,7 @@ describe('e2e: webhooks', function () {
     await stack.menage?.close(2000);
     await stack.frontend.close();
     failFirst['/later'] = 0;
-    const next = await startFrontend(stack.env.config, (l) => stack.logs.push(l));
+    const next = await startFrontend(stack.env.config, memoryLog(stack.logs));
     try {
       const got = await waitFor('the delivery by the new frontend', async () => receiver.got.find((r) => r.body.jobid === json.jobid), 30_000);
       expect(got).to.deep.include({ signed: true });

@@ -4,6 +4,7 @@ import { startFrontend, type Frontend } from '../../src/frontend.js';
 import { startMenage, type Menage } from '../../src/menage.js';
 import { LABELS } from '../../src/contract/labels.js';
 import { createTestEnv, type TestEnv } from './services.js';
+import { memoryLog } from './log.js';
 
 /** A frontend and a menage wired to fresh test resources, in this process. */
 export interface Stack {
@@ -24,10 +25,7 @@ export interface Stack {
 /** Starts a stack for `engines` (engines.json entries); menage too unless told not to. */
 export async function startStack(engines: unknown[], opts: { menage?: boolean; overrides?: Record<string, unknown> } = {}): Promise<Stack> {
   const logs: string[] = [];
-  const log = (line: string): void => {
-    logs.push(line);
-    if (process.env.MENAGERIE_TEST_VERBOSE) console.log(line);
-  };
+  const log = memoryLog(logs);
   const env = await createTestEnv(engines, opts.overrides);
   const frontend = await startFrontend(env.config, log).catch(async (err: unknown) => {
     await env.cleanup();
@@ -37,7 +35,7 @@ export async function startStack(engines: unknown[], opts: { menage?: boolean; o
   const stack: Stack = {
     env, frontend, menage: undefined, url: frontend.url, internalUrl: frontend.internalUrl, logs, node: env.config.rabbitmq.prefix,
     async startMenage() {
-      stack.menage = await startMenage(withUrl, log, { node: stack.node });
+      stack.menage = await startMenage(withUrl, memoryLog(logs, 'menage'), { node: stack.node });
       return stack.menage;
     },
     async close() {

@@ -7,6 +7,7 @@ import { runRetention } from '../../../src/cleanup/retention.js';
 import { FileStore } from '../../../src/storage/file-store.js';
 import { startStack, upload, type Stack } from '../../support/stack.js';
 import { testEngine } from '../../support/services.js';
+import { silentLogger } from '../../../src/log/logger.js';
 
 describe('integration: retention cleanup', function () {
   this.timeout(60_000);
@@ -51,11 +52,11 @@ describe('integration: retention cleanup', function () {
     const longAgo = new Date(Date.now() - 2 * 3600_000);
     await utimes(stray, longAgo, longAgo);
     const files = new FileStore(root);
-    const dry = await runRetention({ store: stack.frontend.store, files, days: 30, dryRun: true, log: () => undefined });
+    const dry = await runRetention({ store: stack.frontend.store, files, days: 30, dryRun: true, log: silentLogger() });
     expect(dry).to.deep.equal({ jobs: 1, strayFolders: 1 });
     expect(existsSync(join(root, old))).to.equal(true);
 
-    const report = await runRetention({ store: stack.frontend.store, files, days: 30, log: () => undefined });
+    const report = await runRetention({ store: stack.frontend.store, files, days: 30, log: silentLogger() });
     expect(report).to.deep.equal({ jobs: 1, strayFolders: 1 });
     expect(await stack.frontend.store.get(old)).to.equal(undefined);
     expect(await stack.frontend.store.events(old)).to.deep.equal([]);

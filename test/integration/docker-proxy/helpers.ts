@@ -11,6 +11,7 @@ import { LABELS } from '../../../src/contract/labels.js';
 import { DockerRunner, type RunRequest } from '../../../src/menage/runner.js';
 import { Readable } from 'node:stream';
 import { testEngine, unique } from '../../support/services.js';
+import { memoryLog } from '../../support/log.js';
 
 /** A proxy started in process on a random port for a fresh deployment, and clients on both sides. */
 export interface ProxyEnv {
@@ -47,7 +48,7 @@ export async function startProxyEnv(socketPath = '/var/run/docker.sock'): Promis
   }));
   const config = loadConfig(join(dir, 'config.json'), {});
   const logs: string[] = [];
-  const proxy = await startDockerProxy(config, (l) => logs.push(l), { listen: { host: '127.0.0.1', port: 0 }, socketPath });
+  const proxy = await startDockerProxy(config, memoryLog(logs), { listen: { host: '127.0.0.1', port: 0 }, socketPath });
   return {
     config, deployment, proxy, direct, logs, viaProxy: new Docker(dockerOptions(proxy.url)),
     async close() {

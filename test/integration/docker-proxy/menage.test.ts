@@ -4,6 +4,7 @@ import { startDockerProxy, type DockerProxy } from '../../../src/docker-proxy.js
 import { startMenage } from '../../../src/menage.js';
 import { testEngine } from '../../support/services.js';
 import { startStack, upload, waitDone, waitNoContainers, type Stack } from '../../support/stack.js';
+import { memoryLog } from '../../support/log.js';
 
 describe('docker-proxy: the real menage runs jobs through it (menage.dockerSocket = tcp:// URL)', function () {
   this.timeout(120_000);
@@ -13,10 +14,10 @@ describe('docker-proxy: the real menage runs jobs through it (menage.dockerSocke
 
   before(async () => {
     stack = await startStack([testEngine('copy'), testEngine('capped', { volumesize: '8m' })], { menage: false });
-    proxy = await startDockerProxy(stack.env.config, (l) => proxyLogs.push(l), { listen: { host: '127.0.0.1', port: 0 }, socketPath: '/var/run/docker.sock' });
+    proxy = await startDockerProxy(stack.env.config, memoryLog(proxyLogs), { listen: { host: '127.0.0.1', port: 0 }, socketPath: '/var/run/docker.sock' });
     const c = stack.env.config;
     const tcp = proxy.url.replace(/^http:/, 'tcp:');
-    stack.menage = await startMenage({ ...c, menage: { ...c.menage, frontendUrl: stack.internalUrl, dockerSocket: tcp } }, (l) => stack.logs.push(l), { node: stack.node });
+    stack.menage = await startMenage({ ...c, menage: { ...c.menage, frontendUrl: stack.internalUrl, dockerSocket: tcp } }, memoryLog(stack.logs), { node: stack.node });
   });
   after(async () => {
     await stack?.close();

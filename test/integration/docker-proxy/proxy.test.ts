@@ -7,6 +7,7 @@ import { buildContainerSpec } from '../../../src/menage/container-spec.js';
 import { checkDaemon } from '../../../src/menage/daemon-check.js';
 import { OrphanSweeper } from '../../../src/menage/orphans.js';
 import { leftovers, raw, runJob, startProxyEnv, type ProxyEnv } from './helpers.js';
+import { memoryLog } from '../../support/log.js';
 
 const BUSYBOX = 'menagerie/busybox:latest';
 
@@ -80,7 +81,7 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
       const c = await env.viaProxy.createContainer(overdue);
       await c.start();
       const lines: string[] = [];
-      const sweeper = new OrphanSweeper({ docker: env.viaProxy, deployment: env.deployment, lookup: async () => undefined, log: (l) => lines.push(l) });
+      const sweeper = new OrphanSweeper({ docker: env.viaProxy, deployment: env.deployment, lookup: async () => undefined, log: memoryLog(lines) });
       const report = await sweeper.sweep();
       await sweeper.close();
       expect(report.killed).to.deep.equal([c.id]);

@@ -15,6 +15,7 @@ import { names } from '../../../src/queue/topology.js';
 import { testEngine } from '../../support/services.js';
 import { startStack, upload, waitDone, type Stack } from '../../support/stack.js';
 import { raw } from './helpers.js';
+import { memoryLog } from '../../support/log.js';
 
 // "A reload makes menage pull the image" (docs/engines.md): menage reaches Docker only through
 // the proxy, which forwards a pull of exactly an engine's image reference and adds the registry
@@ -69,7 +70,7 @@ describe('docker-proxy: a reload pulls a new engine version through the proxy, w
     await proxy?.close();
     const c = stack.env.config;
     const registryAuth = auth ? { serveraddress: server(), username: USER, password: PASSWORD } : undefined;
-    proxy = await startDockerProxy({ ...c, dockerProxy: { ...c.dockerProxy, ...(registryAuth ? { registryAuth } : {}) } }, (l) => proxyLogs.push(l),
+    proxy = await startDockerProxy({ ...c, dockerProxy: { ...c.dockerProxy, ...(registryAuth ? { registryAuth } : {}) } }, memoryLog(proxyLogs, 'docker-proxy'),
       { listen: { host: '127.0.0.1', port: 0 }, socketPath: '/var/run/docker.sock' });
     return { ...c, menage: { ...c.menage, frontendUrl: stack.internalUrl, dockerSocket: proxy.url.replace(/^http:/, 'tcp:') } };
   };
@@ -89,7 +90,7 @@ describe('docker-proxy: a reload pulls a new engine version through the proxy, w
     await dropLocal();
     expect(await present()).to.equal(false);
     stack = await startStack([md5('md5')], { menage: false });
-    stack.menage = await startMenage(await withProxy(false), (l) => stack.logs.push(l), { node: stack.node });
+    stack.menage = await startMenage(await withProxy(false), memoryLog(stack.logs, 'menage'), { node: stack.node });
   });
   after(async () => {
     if (stack) {
@@ -130,7 +131,7 @@ describe('docker-proxy: a reload pulls a new engine version through the proxy, w
     await stack.menage!.close(2000);
     const config = await withProxy(true);
     await write([md5('md5')]);
-    stack.menage = await startMenage(config, (l) => stack.logs.push(l), { node: stack.node });
+    stack.menage = await startMenage(config, memoryLog(stack.logs, 'menage'), { node: stack.node });
     await write([md5('md5'), md5('pulled', ref)]);
     await proxy!.reload();
     const before = stack.logs.length;
@@ -156,7 +157,7 @@ describe('docker-proxy: a reload pulls a new engine version through the proxy, w
     await proxy!.reload();
     const engines = loadEngines(stack.env.config.enginesFile, {}, []);
     const before = stack.logs.length;
-    stack.menage = await startMenage({ ...c, engines }, (l) => stack.logs.push(l), { node: stack.node });
+    stack.menage = await startMenage({ ...c, engines }, memoryLog(stack.logs, 'menage'), { node: stack.node });
     expect(stack.logs.slice(before).join('\n')).to.include(`pulled ${ref}`);
     expect(await present()).to.equal(true);
   });

@@ -14,6 +14,7 @@ import { names } from '../../../src/queue/topology.js';
 import { testEngine } from '../../support/services.js';
 import { startStack, upload, waitDone, type Stack } from '../../support/stack.js';
 import { leftovers, raw } from './helpers.js';
+import { memoryLog } from '../../support/log.js';
 
 const run = promisify(execFile);
 const direct = new Docker();
@@ -69,9 +70,9 @@ describe('docker-proxy: engines reload through the proxy, and read-only rule vol
   before(async () => {
     await direct.getImage('menagerie/md5:1.0.0').tag(NEXT);
     stack = await startStack([md5('md5')], { menage: false });
-    proxy = await startDockerProxy(stack.env.config, (l) => proxyLogs.push(l), { listen: { host: '127.0.0.1', port: 0 }, socketPath: '/var/run/docker.sock' });
+    proxy = await startDockerProxy(stack.env.config, memoryLog(proxyLogs), { listen: { host: '127.0.0.1', port: 0 }, socketPath: '/var/run/docker.sock' });
     const c = stack.env.config;
-    stack.menage = await startMenage({ ...c, menage: { ...c.menage, frontendUrl: stack.internalUrl, dockerSocket: proxy.url.replace(/^http:/, 'tcp:') } }, (l) => stack.logs.push(l), { node: stack.node });
+    stack.menage = await startMenage({ ...c, menage: { ...c.menage, frontendUrl: stack.internalUrl, dockerSocket: proxy.url.replace(/^http:/, 'tcp:') } }, memoryLog(stack.logs), { node: stack.node });
   });
   after(async () => {
     if (stack) {

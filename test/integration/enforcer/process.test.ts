@@ -40,7 +40,7 @@ describe('enforcer process (runEnforcer): signals and rule reload', function () 
   it('reloads rules atomically on SIGHUP, keeps them on a bad file, exits cleanly on SIGTERM', async () => {
     const { dir, config } = setup({ rules: [rule('first')] });
     const { out } = start(['--config', config]);
-    const started = await waitFor('the start log line', () => out.map((l) => JSON.parse(l) as { message: string; apiAddress?: string }).find((l) => l.message === 'enforcer started'));
+    const started = await waitFor('the start log line', () => out.map((l) => JSON.parse(l) as { msg: string; name: string; apiAddress?: string }).find((l) => l.msg === 'enforcer started' && l.name === 'enforcer'));
     const api = started.apiAddress as string;
     const rulesNow = async () => ((await (await fetch(`${api}/rules`)).json()) as { hash: string; rules: Array<{ name: string }> });
     const before = await rulesNow();

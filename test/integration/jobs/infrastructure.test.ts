@@ -5,6 +5,7 @@ import { Reaper } from '../../../src/jobs/reaper.js';
 import { names } from '../../../src/queue/topology.js';
 import { amqpUrl, testEngine } from '../../support/services.js';
 import { startStack, upload, type Stack } from '../../support/stack.js';
+import { silentLogger } from '../../../src/log/logger.js';
 
 /** Hand-backs for outages of our own services (JobService.release with `infrastructure`), on MariaDB and RabbitMQ. */
 describe('integration: infrastructure hand-backs', function () {
@@ -74,7 +75,7 @@ describe('integration: infrastructure hand-backs', function () {
     const id = await newJob();
     await service.release(id, (await service.start(id, 'w')).lease, 'frontend answered 503', true);
     await sleep(2200);
-    const reaper = new Reaper({ store, service, intervalMs: 1000, unqueuedGraceMs: 60_000, infrastructureTimeoutMs: 2000, log: () => undefined });
+    const reaper = new Reaper({ store, service, intervalMs: 1000, unqueuedGraceMs: 60_000, infrastructureTimeoutMs: 2000, log: silentLogger() });
     expect((await reaper.scan()).failed).to.be.at.least(1);
     expect(await store.get(id)).to.include({ status: 'Fail', reason: 'infrastructure unavailable' });
   });
@@ -84,7 +85,7 @@ describe('integration: infrastructure hand-backs', function () {
     const id = await newJob();
     const started = await service.start(id, 'w');
     await store.apply(id, 'heartbeat', { deadline: new Date(Date.now() - 1000) }, { lease: started.lease });
-    const reaper = new Reaper({ store, service, intervalMs: 1000, unqueuedGraceMs: 60_000, settleMs: 1500, log: () => undefined });
+    const reaper = new Reaper({ store, service, intervalMs: 1000, unqueuedGraceMs: 60_000, settleMs: 1500, log: silentLogger() });
     expect((await reaper.scan()).requeued).to.equal(0);
     expect(await store.get(id)).to.include({ status: 'Running', lease: started.lease });
     await service.heartbeat(id, started.lease);

@@ -10,6 +10,7 @@ import { normaliseEngine, type Engine } from '../../../src/engines/engines.js';
 import { FileStore } from '../../../src/storage/file-store.js';
 import { PrivateMariaDB } from '../../support/private-services.js';
 import { unique } from '../../support/services.js';
+import { silentLogger } from '../../../src/log/logger.js';
 
 /**
  * Job times and lease comparisons with MariaDB's server zone ahead of and behind UTC. A
@@ -76,7 +77,7 @@ describe('integration: job store with MariaDB not on UTC', function () {
         const job = await store.get(id);
         near(job?.startedAt);
         expect((await store.listReapable(new Date(Date.now() - 60_000), 1000)).map((j) => j.id)).to.not.include(id);
-        const reaper = new Reaper({ store, service, intervalMs: 1000, unqueuedGraceMs: 60_000, log: () => undefined });
+        const reaper = new Reaper({ store, service, intervalMs: 1000, unqueuedGraceMs: 60_000, log: silentLogger() });
         expect(await reaper.scan()).to.include({ requeued: 0, failed: 0 });
         let busy = '';
         await service.start(id, 'w2').catch((err: { code: string }) => (busy = err.code));

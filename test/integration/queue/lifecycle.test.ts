@@ -7,6 +7,7 @@ import { DeadLetterConsumer } from '../../../src/queue/dead-letters.js';
 import { Publisher } from '../../../src/queue/publisher.js';
 import { names } from '../../../src/queue/topology.js';
 import { amqpUrl, unique } from '../../support/services.js';
+import { silentLogger } from '../../../src/log/logger.js';
 
 /** Rejects if `p` takes longer than `ms`. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -38,9 +39,9 @@ describe('integration: consumer lifecycle (close while opening, pause, resume, r
     // The frontend and menage close their consumers this way when start-up fails just after
     // they began (e.g. menage refusing an engine): a close that found no channel yet hung forever.
     for (let i = 0; i < 12; i++) {
-      const dead = new DeadLetterConsumer(conn, { prefix, engines: ['e'], handle: async () => undefined, log: () => undefined });
+      const dead = new DeadLetterConsumer(conn, { prefix, engines: ['e'], handle: async () => undefined, log: silentLogger() });
       dead.start();
-      const engine = new EngineConsumer(conn, { prefix, engine: 'e', slots: 1, log: () => undefined, handle: async () => 'ack' });
+      const engine = new EngineConsumer(conn, { prefix, engine: 'e', slots: 1, log: silentLogger(), handle: async () => 'ack' });
       void engine.start();
       await sleep(i * 4);
       await within(dead.close(), 5000, `dead-letter consumer close after ${i * 4} ms`);
@@ -49,9 +50,9 @@ describe('integration: consumer lifecycle (close while opening, pause, resume, r
   });
 
   it('every close() returns the promise of the first call (consumer, dead letters, publisher, connection)', async () => {
-    const dead = new DeadLetterConsumer(conn, { prefix, engines: ['e'], handle: async () => undefined, log: () => undefined });
+    const dead = new DeadLetterConsumer(conn, { prefix, engines: ['e'], handle: async () => undefined, log: silentLogger() });
     dead.start();
-    const engine = new EngineConsumer(conn, { prefix, engine: 'e', slots: 1, log: () => undefined, handle: async () => 'ack' });
+    const engine = new EngineConsumer(conn, { prefix, engine: 'e', slots: 1, log: silentLogger(), handle: async () => 'ack' });
     await engine.start();
     const publisher = new Publisher(conn, prefix, ['e']);
     await publisher.start();
@@ -87,7 +88,7 @@ describe('integration: consumer lifecycle (close while opening, pause, resume, r
     const seen: ConsumeMessage[] = [];
     let answer: Disposition = 'republish';
     const c = new EngineConsumer(conn, {
-      prefix, engine: 'e', slots: 2, log: () => undefined,
+      prefix, engine: 'e', slots: 2, log: silentLogger(),
       handle: async (_m, _s, raw) => {
         seen.push(raw);
         const a = answer;

@@ -6,6 +6,7 @@ import { EngineConsumer, type Disposition } from '../../../src/queue/consumer.js
 import { Publisher } from '../../../src/queue/publisher.js';
 import { names, type JobMessage } from '../../../src/queue/topology.js';
 import { amqpUrl, unique } from '../../support/services.js';
+import { silentLogger } from '../../../src/log/logger.js';
 
 describe('integration: RabbitMQ topology, confirms, consumers', () => {
   let prefix: string;
@@ -27,7 +28,7 @@ describe('integration: RabbitMQ topology, confirms, consumers', () => {
   });
 
   const consume = async (slots: number, handle: (m: JobMessage | undefined) => Promise<Disposition>): Promise<EngineConsumer> => {
-    const c = new EngineConsumer(conn, { prefix, engine: 'e', slots, log: () => undefined, handle: (m) => handle(m) });
+    const c = new EngineConsumer(conn, { prefix, engine: 'e', slots, log: silentLogger(), handle: (m) => handle(m) });
     await c.start();
     cleanup.push(() => c.close(1000));
     return c;

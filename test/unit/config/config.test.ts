@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,11 @@ describe('config: loading and validation', () => {
   const write = async (name: string, value: unknown): Promise<string> => {
     const p = join(dir, name);
     await writeFile(p, typeof value === 'string' ? value : JSON.stringify(value));
+    return p;
+  };
+  const writeSync = (name: string, value: unknown): string => {
+    const p = join(dir, name);
+    writeFileSync(p, JSON.stringify(value));
     return p;
   };
   const problems = (fn: () => unknown): ConfigError => {
@@ -87,6 +93,15 @@ describe('config: loading and validation', () => {
       menage: { frontendCa: 'ca.pem' } });
     const err2 = problems(() => loadConfig(mismatched, {}));
     expect(err2.message).to.contain('rabbitmq.url is not amqps://').and.contain('menage.frontendUrl is not https://');
+  });
+
+  it('log.level: info by default, any pino level name, nothing else', async () => {
+    await write('engines.json', { engines: [engine] });
+    const base = { internalToken: 'x'.repeat(16), rabbitmq: { url: 'amqp://localhost' } };
+    expect(loadConfig(await write('config.json', base), {}).log).to.deep.equal({ level: 'info' });
+    expect(loadConfig(await write('config.json', { ...base, log: { level: 'debug' } }), {}).log.level).to.equal('debug');
+    const err = problems(() => loadConfig(join(dir, 'config.json'), {}) && loadConfig(writeSync('config.json', { ...base, log: { level: 'verbose', colour: true } }), {}));
+    expect(err.problems.map((p) => p.pointer)).to.include.members(['/log/level', '/log']);
   });
 
   it('reports a duplicate engine name', async () => {

@@ -3,6 +3,7 @@ import { createInternalApp } from '../../../src/http/app.js';
 import { checkResponse, HEADERS, REPORT_LIMIT } from '../../../src/contract/index.js';
 import { internalSpellings, rawRequest, serve } from '../../support/raw-http.js';
 import { fakeService, LEASE, type Seen } from './fakes.js';
+import { silentLogger } from '../../../src/log/logger.js';
 
 describe('http: the internal app (createInternalApp)', () => {
   const token = 'internal-token-0123456789';
@@ -13,7 +14,7 @@ describe('http: the internal app (createInternalApp)', () => {
   const json = (method: string, path: string, value: unknown) => call(method, path, { ...auth, 'content-type': 'application/json' }, JSON.stringify(value));
 
   before(async () => {
-    server = await serve(createInternalApp({ service: fakeService(seen), internalToken: token, health: async () => undefined, log: () => undefined }).callback());
+    server = await serve(createInternalApp({ service: fakeService(seen), internalToken: token, health: async () => undefined, log: silentLogger() }).callback());
   });
   after(() => server.close());
 

@@ -6,6 +6,7 @@ import type { FrontendClient } from '../../../src/menage/frontend-client.js';
 import type { ContainerDispatcher, RunOutcome } from '../../../src/menage/runner.js';
 import { RunningJobs } from '../../../src/menage/running-jobs.js';
 import { createJobHandler } from '../../../src/menage/worker.js';
+import { memoryLog } from '../../support/log.js';
 
 /** A frontend that records what the worker told it; each call may be made to fail. */
 function fakeClient(opts: { startFails?: () => boolean; releaseFails?: () => boolean } = {}) {
@@ -48,12 +49,12 @@ describe('worker: failure classification and the circuit breaker', () => {
     const probe = (dep: 'docker' | 'frontend') => async () => {
       if (!up[dep]) throw new Error(`${dep} down`);
     };
-    breaker = new Breaker({ probes: { docker: probe('docker'), frontend: probe('frontend') }, log: (l) => lines.push(l), minDelayMs: 20, maxDelayMs: 50 });
+    breaker = new Breaker({ probes: { docker: probe('docker'), frontend: probe('frontend') }, log: memoryLog(lines), minDelayMs: 20, maxDelayMs: 50 });
   });
   afterEach(() => breaker.close());
 
   const handler = (client: FrontendClient, d: ContainerDispatcher) => createJobHandler({
-    engine, client, dispatcher: d, node: 'n', log: (l) => lines.push(l), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5,
+    engine, client, dispatcher: d, node: 'n', log: memoryLog(lines), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5,
   });
 
   it('Docker down mid-run: the job goes back without spending the attempt, the message is acked, the breaker opens', async () => {
@@ -176,7 +177,7 @@ describe('worker: failure classification and the circuit breaker', () => {
     const { client, calls } = fakeClient();
     const running = new RunningJobs();
     const handle = createJobHandler({
-      engine, client, node: 'n', log: (l) => lines.push(l), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5, running,
+      engine, client, node: 'n', log: memoryLog(lines), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5, running,
       dispatcher: dispatcher(async () => {
         throw new RunAborted('the run was interrupted (shutdown)');
       }),
@@ -185,7 +186,7 @@ describe('worker: failure classification and the circuit breaker', () => {
     expect(other.cancel('7'), 'a node not running the job ignores it').to.equal(false);
     let aborted = false;
     const blocking = createJobHandler({
-      engine, client, node: 'n', log: (l) => lines.push(l), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5, running,
+      engine, client, node: 'n', log: memoryLog(lines), breaker, backoffMs: () => 1, holdMs: 2000, retryMs: 5, running,
       dispatcher: { run: (_e, req) => new Promise((_resolve, reject) => req.signal.addEventListener('abort', () => {
         aborted = true;
         reject(new RunAborted('the run was interrupted (shutdown)'));
@@ -197,7 +198,8 @@ describe('worker: failure classification and the circuit breaker', () => {
     expect(running.cancel('7')).to.equal(true);
     expect(await outcome).to.equal('ack');
     expect([aborted, calls.releases, calls.fails, running.size]).to.deep.equal([true, [], [], 0]);
-    expect(lines).to.include('job 7: cancelled; stopping its container');
+    const cancelled = lines.find((l) => l.startsWith('job 7: cancelled; stopping its container'));
+    expect(JSON.parse(cancelled!.slice(cancelled!.indexOf(' {') + 1)), 'the job\'s fields').to.include({ jobid: '7', engine: engine.name, attempt: 1, level: 'info' });
     // Without a cancel, the same abort is a shutdown: handed back uncounted.
     expect(await handle(message, new AbortController().signal)).to.equal('ack');
     expect(calls.releases).to.deep.equal([{ infrastructure: true }]);
