@@ -92,31 +92,29 @@ export interface Config {
   readonly log: { readonly level: LogLevel };
 }
 
+/** A listener's address: `host` and `port` with their defaults, plus `extra` properties. */
+function listenSchema(host: string, port: number, extra: Record<string, unknown> = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      host: { type: 'string', minLength: 1, default: host },
+      port: { type: 'integer', minimum: 0, maximum: 65535, default: port },
+      ...extra,
+    },
+  } as const;
+}
+
 const schema = {
   type: 'object',
   additionalProperties: false,
   required: ['rabbitmq'],
   properties: {
     $comment: { type: 'string' },
-    listen: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        host: { type: 'string', minLength: 1, default: '0.0.0.0' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8100 },
-      },
-    },
+    listen: listenSchema('0.0.0.0', 8100),
     internalListen: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8101 },
-        cert: { type: 'string', minLength: 1 },
-        key: { type: 'string', minLength: 1 },
-      },
+      ...listenSchema('127.0.0.1', 8101, { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } }),
       dependencies: { cert: ['key'], key: ['cert'] },
     },
     mysql: {
@@ -203,15 +201,7 @@ const schema = {
         token: { type: 'string', minLength: 16 },
         node: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,100}$' },
         frontendCa: { type: 'string', minLength: 1 },
-        listen: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: {
-            host: { type: 'string', minLength: 1, default: '127.0.0.1' },
-            port: { type: 'integer', minimum: 0, maximum: 65535, default: 8102 },
-          },
-        },
+        listen: listenSchema('127.0.0.1', 8102),
         metricsToken: { type: 'string', minLength: 16 },
       },
     },
@@ -250,16 +240,7 @@ const schema = {
       additionalProperties: false,
       default: {},
       properties: {
-        listen: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: {
-            host: { type: 'string', minLength: 1, default: '127.0.0.1' },
-            port: { type: 'integer', minimum: 0, maximum: 65535, default: 2375 },
-            socket: { type: 'string', minLength: 1 },
-          },
-        },
+        listen: listenSchema('127.0.0.1', 2375, { socket: { type: 'string', minLength: 1 } }),
         dockerSocket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         maxJsonBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304 },
         // Credentials the proxy adds to engine image pulls (menage holds none); an empty
