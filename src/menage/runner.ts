@@ -10,6 +10,7 @@ import { removeContainer } from './container-removal.js';
 import { buildContainerSpec, type RunIdentity } from './container-spec.js';
 import { describe, readDaemonFacts, type Containment, type DaemonFacts } from './containment-report.js';
 import { REASONS } from './failure-reasons.js';
+import { waitFor, type Ending } from './container-wait.js';
 import { LogTail } from './log-tail.js';
 import { watchOom, type OomWatch } from './oom-watch.js';
 import { checkPathStat, packInput, parsePathStat, readResultArchive, ResultRefused } from './result-archive.js';
@@ -186,8 +187,6 @@ async function collect(container: Container, engine: Engine, deliver: (body: Rea
   }
 }
 
-type Ending = 'exited' | 'timeout' | 'killed' | 'aborted';
-
 /** How long the output of an exited engine may take to arrive in full. */
 const OUTPUT_DRAIN_MS = 5000;
 
@@ -198,55 +197,6 @@ function streamEnd(stream: Readable): Promise<void> {
     stream.once('close', () => resolve());
     stream.once('error', () => resolve());
   });
-}
-
-/** Waits for the container to exit; past the timeout: SIGTERM, then SIGKILL after a grace. */
-async function waitFor(container: Container, timeoutMs: number, stopGraceMs: number, signal: AbortSignal): Promise<Ending> {
-  const polling = new AbortController();
-  // The wait request does not survive a daemon restart (live-restore keeps the container
-  // running); polling the container's state notices its exit all the same.
-  const exited = Promise.race([
-    container.wait().then(() => 'exited' as const, () => pollExit(container, polling.signal)),
-    pollExit(container, polling.signal),
-  ]);
-  const timers: NodeJS.Timeout[] = [];
-  const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<'aborted'>((resolve) => {
-    onAbort = () => resolve('aborted');
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    let first: Ending = await Promise.race([exited, after(timeoutMs, 'timeout' as const), aborted]);
-    if (first === 'timeout') {
-      await container.kill({ signal: 'SIGTERM' }).catch(() => undefined);
-      const stopped = await Promise.race([exited, after(stopGraceMs, 'killed' as const), aborted]);
-      if (stopped !== 'exited') first = stopped;
-    }
-    if (first !== 'exited') {
-      await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-      await Promise.race([exited.catch(() => undefined), after(10_000, undefined)]);
-    }
-    return first;
-  } catch (err) {
-    throw asInfra('wait for the container', err);
-  } finally {
-    polling.abort();
-    for (const t of timers) clearTimeout(t);
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
-}
-
-/** Resolves once the container is seen not running; errors (daemon away) are retried. */
-async function pollExit(container: Container, signal: AbortSignal, everyMs = 2000): Promise<'exited'> {
-  while (!signal.aborted) {
-    await sleep(everyMs, undefined, { signal }).catch(() => undefined);
-    if (signal.aborted) break;
-    const state = await container.inspect().then((i) => i.State, () => undefined);
-    if (state && !state.Running) return 'exited';
-  }
-  return new Promise<never>(() => undefined);
 }
 
 async function infra<T>(what: string, fn: () => Promise<T>): Promise<T> {
