@@ -80,27 +80,51 @@ export class DockerRunner implements ContainerDispatcher {
     const run: RunIdentity = {
       deployment: this.#deployment, jobId: req.jobId, attempt: req.attempt, node: req.node, deadline: Date.now() + engine.timeoutMs + this.#graceMs,
     };
+    // The input's request to the frontend overlaps the daemon's create.
+    const input = infra('fetch the input', req.openInput);
+    input.catch(() => undefined); // awaited in #runIn, or dropped below
+    const dropInput = (): void => void input.then((i) => i.stream.destroy(), () => undefined);
     const volume = engine.containment.volumeBytes
-      ? await infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)) : undefined;
+      ? await infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)).catch((err: unknown) => {
+        dropInput();
+        throw err;
+      }) : undefined;
+    let container: Container;
     try {
-      const container = await infra('create the container', () => this.#docker.createContainer(buildContainerSpec(engine, run, volume?.name)));
-      try {
-        return await this.#runIn(container, engine, req, daemon);
-      } finally {
-        await removeContainer(container);
-      }
+      container = await infra('create the container', () => this.#docker.createContainer(buildContainerSpec(engine, run, volume?.name)));
+    } catch (err) {
+      dropInput();
+      await volume?.close();
+      throw err;
+    }
+    try {
+      return await this.#runIn(container, engine, req, daemon, input);
     } finally {
+      dropInput();
+      await removeContainer(container);
       await volume?.close();
     }
   }
 
-  async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined): Promise<RunOutcome> {
-    const input = await infra('fetch the input', req.openInput);
-    await infra('copy the input in', async () => container.putArchive(
-      packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }));
-    const containment = await this.#describe(container, daemon);
+  async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined,
+    opened: Promise<{ stream: Readable; size: number }>): Promise<RunOutcome> {
     const log = new LogTail(engine.containment.logLimit);
-    const attached = await infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true }));
+    // Copying the input in, reading the container's settings back and attaching are
+    // independent: the daemon does them at once. All three settle before anything goes on.
+    const steps = await Promise.allSettled([
+      opened.then((input) => infra('copy the input in', async () => container.putArchive(
+        packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }))),
+      this.#describe(container, daemon),
+      infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true })),
+    ] as const);
+    const [copied, described, attaching] = steps;
+    const failed = steps.find((x) => x.status === 'rejected');
+    if (failed) {
+      if (attaching.status === 'fulfilled') (attaching.value as unknown as Readable).destroy();
+      throw (copied.status === 'rejected' ? copied : failed).reason;
+    }
+    const containment = (described as PromiseFulfilledResult<Containment>).value;
+    const attached = (attaching as PromiseFulfilledResult<NodeJS.ReadWriteStream>).value;
     container.modem.demuxStream(attached, log.writable(), log.writable());
     const outputEnded = streamEnd(attached as unknown as Readable);
     const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal);
