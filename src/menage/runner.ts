@@ -60,6 +60,7 @@ export class DockerRunner implements ContainerDispatcher {
   readonly #holderImage: string | undefined;
   readonly #deployment: string;
   #daemon: Promise<DaemonFacts | undefined> | undefined;
+  readonly #digests = new Map<string, string[]>();
 
   constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
     const o = typeof options === 'number' ? { graceMs: options } : options;
@@ -168,8 +169,22 @@ export class DockerRunner implements ContainerDispatcher {
 
   async #describe(container: Container, daemon: DaemonFacts | undefined): Promise<Containment> {
     const info = await infra('inspect', () => container.inspect());
-    const image = await this.#docker.getImage(info.Image).inspect().catch(() => undefined);
-    return describe(info, daemon, image?.RepoDigests ?? []);
+    return describe(info, daemon, await this.#repoDigests(info.Image));
+  }
+
+  /**
+   * An image's repository digests, asked once per image id: an id names the image's content,
+   * and its digests change only when it is pushed or pulled under a new name (a reload to a
+   * new version brings a new id). A failed lookup is not kept.
+   */
+  async #repoDigests(imageId: string): Promise<string[]> {
+    const known = this.#digests.get(imageId);
+    if (known) return known;
+    const image = await this.#docker.getImage(imageId).inspect().catch(() => undefined);
+    if (!image) return [];
+    if (this.#digests.size >= 64) this.#digests.clear();
+    this.#digests.set(imageId, image.RepoDigests ?? []);
+    return image.RepoDigests ?? [];
   }
 }
 
