@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { status, submit } from './client.js';
-import { bareServer } from './http-get.js';
+import { status } from './client.js';
+import { bareServer, poster } from './http-client.js';
 import { benchEngine, startLocal, type Target } from './stack.js';
 import { closedLoop, latency, load, ms, ratio } from './stats.js';
 
@@ -26,17 +26,20 @@ export async function runBurst(o: BurstOptions): Promise<void> {
   const bare = await bareServer();
   try {
     const body = (i: number): Buffer => Buffer.from(`burst ${i} ${randomBytes(8).toString('hex')}\n`);
+    const [toBare, toTarget] = [poster(bare.url, {}), poster(target.url, target.headers)];
     const floor = await closedLoop(Math.min(o.count, 2000), o.concurrency, async (i) => {
-      await submit({ ...target, url: bare.url, headers: {} }, 'x', body(i));
+      await toBare.post('/x/upload', body(i));
     });
     const ids: string[] = [];
     let refused = 0;
     const run = await closedLoop(o.count, o.concurrency, async (i) => {
-      ids.push(await submit(target, engine, body(i)).catch(() => {
+      ids.push(await toTarget.post(`/${engine}/upload`, body(i)).catch(() => {
         refused++;
         return '';
       }));
     });
+    toBare.close();
+    toTarget.close();
     const rate = (r: { durations: number[]; wallMs: number }): number => (r.durations.length * 1000) / r.wallMs;
     const [lf, lr] = [latency(floor.durations), latency(run.durations)];
     o.print(`${o.count} uploads at concurrency ${o.concurrency}: ${rate(run).toFixed(0)} accepted/s (p50 ${ms(lr.p50)}, p99 ${ms(lr.p99)}), refused ${refused}; `

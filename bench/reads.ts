@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import { bareServer, getter } from './http-get.js';
+import { bareServer, getter } from './http-client.js';
 import { benchEngine, startLocal, type Target } from './stack.js';
 import { latency, load, ms, openLoop, ratio } from './stats.js';
 

@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, openAsBlob } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { submit } from './client.js';
 import { benchEngine, startLocal, type Target } from './stack.js';
 import { load, ratio } from './stats.js';
 
@@ -16,8 +15,8 @@ export interface UploadOptions {
 }
 
 /**
- * One large upload through the API (a local frontend without menage, so only the upload path
- * is measured), against `cat FILE > COPY && sync` on the same disk. Samples the frontend's RSS
+ * One large upload through the API with curl (a lean client: the server is measured, not the
+ * client; a local frontend without menage, so only the upload path is measured), against `cat FILE > COPY && sync` on the same disk. Samples the frontend's RSS
  * every 20 ms. The two alternate: cat, upload, cat, upload.
  */
 export async function runUpload(o: UploadOptions): Promise<void> {
@@ -39,7 +38,7 @@ export async function runUpload(o: UploadOptions): Promise<void> {
       const sampler = setInterval(() => void (pid ? rss(pid).then((x) => { peak = Math.max(peak, x); }, () => undefined) : undefined), 20);
       const t1 = performance.now();
       try {
-        await submit(target, o.remote?.engine ?? 'big', await openAsBlob(file), 'big.bin');
+        await curlUpload(target, o.remote?.engine ?? 'big', file);
       } finally {
         clearInterval(sampler);
       }
@@ -78,4 +77,15 @@ async function rss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
   return Number(kb ?? 0) * 1024;
+}
+
+/** Uploads a file with curl (multipart field `upload`); throws unless the answer is 200. */
+async function curlUpload(t: Target, engine: string, file: string): Promise<void> {
+  const args = ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-F', `upload=@${file}`, ...Object.entries(t.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), `${t.url}/${engine}/upload`];
+  const curl = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  curl.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  curl.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  const [code] = (await once(curl, 'close')) as [number];
+  if (code !== 0 || out.trim() !== '200') throw new Error(`curl upload failed (exit ${code}): ${out.trim()}`);
 }
