@@ -45,7 +45,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
     throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
   });
   checkPolicy(config);
-  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, config.jobs.reapGraceSeconds * 1000);
+  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, { graceMs: config.jobs.reapGraceSeconds * 1000, removeBehind: true });
   const client = frontendClient(config);
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
@@ -106,6 +106,7 @@ export async function startMenage(config: Config, log: (line: string) => void, o
       closing ??= (async () => {
         reporter.close();
         await Promise.allSettled([slots.close(graceMs), sweeper.close(), cancels.close()]);
+        await dispatcher.close?.();
         breaker.close();
         client.close();
         await broker.close();

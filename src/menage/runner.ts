@@ -40,6 +40,8 @@ export type RunOutcome =
 /** Runs a job's engine container. The one module a warm pool could replace. */
 export interface ContainerDispatcher {
   run(engine: Engine, request: RunRequest): Promise<RunOutcome>;
+  /** Finishes what runs still do after their outcome (removals); at shutdown, after the slots close. */
+  close?(): Promise<void>;
 }
 
 /** Runner tuning; the defaults suit production. */
@@ -50,6 +52,11 @@ export interface RunnerOptions {
   stopGraceMs?: number;
   /** Image of the container that holds a size-capped volume mounted (engines with `volumesize`). */
   holderImage?: string;
+  /**
+   * Return a run's outcome before its container is removed (the removal goes on beside the
+   * next job; close() waits for it). menage's own runner does; the conformance kit's waits.
+   */
+  removeBehind?: boolean;
 }
 
 /** Dispatches each job to a fresh container, removed with its volume whatever happens. */
@@ -58,9 +65,11 @@ export class DockerRunner implements ContainerDispatcher {
   readonly #graceMs: number;
   readonly #stopGraceMs: number;
   readonly #holderImage: string | undefined;
+  readonly #removeBehind: boolean;
   readonly #deployment: string;
   #daemon: Promise<DaemonFacts | undefined> | undefined;
   readonly #digests = new Map<string, string[]>();
+  readonly #removals = new Set<Promise<void>>();
 
   constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
     const o = typeof options === 'number' ? { graceMs: options } : options;
@@ -69,11 +78,13 @@ export class DockerRunner implements ContainerDispatcher {
     this.#graceMs = o.graceMs ?? 60_000;
     this.#stopGraceMs = o.stopGraceMs ?? 3_000;
     this.#holderImage = o.holderImage;
+    this.#removeBehind = o.removeBehind ?? false;
   }
 
   async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
     this.#daemon ??= readDaemonFacts(this.#docker).catch(() => undefined);
     const daemon = await this.#daemon;
+    await this.#room();
     const runtime = engine.containment.runtime;
     if (runtime && daemon && !daemon.runtimes.includes(runtime)) {
       throw new InfrastructureError(`engine "${engine.name}" wants runtime "${runtime}", which this Docker engine does not have (${daemon.runtimes.join(', ')})`);
@@ -102,9 +113,30 @@ export class DockerRunner implements ContainerDispatcher {
       return await this.#runIn(container, engine, req, daemon, input);
     } finally {
       dropInput();
-      await removeContainer(container);
-      await volume?.close();
+      const removal = this.#removeLater(container, volume);
+      if (!this.#removeBehind) await removal;
     }
+  }
+
+  /** Waits for the removals still under way (shutdown); safe to call twice. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#removals]);
+  }
+
+  /**
+   * Removes a finished run's container (and its capped volume). With `removeBehind` the run's
+   * outcome is reported without waiting for the daemon's removal, which goes on beside the
+   * next job; bounded: past MAX_REMOVALS under way, a new run waits for one (see #room).
+   */
+  #removeLater(container: Container, volume: { close(): Promise<void> } | undefined): Promise<void> {
+    const p: Promise<void> = removeContainer(container).then(() => volume?.close()).catch(() => undefined)
+      .finally(() => this.#removals.delete(p));
+    this.#removals.add(p);
+    return p;
+  }
+
+  async #room(): Promise<void> {
+    while (this.#removals.size >= MAX_REMOVALS) await Promise.race(this.#removals);
   }
 
   async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined,
@@ -225,6 +257,9 @@ async function collect(container: Container, engine: Engine, deliver: (body: Rea
     throw asInfra('collect the result', err);
   }
 }
+
+/** Container removals a runner lets run beside new jobs before a new run waits. */
+const MAX_REMOVALS = 16;
 
 /** How long the output of an exited engine may take to arrive in full. */
 const OUTPUT_DRAIN_MS = 5000;
