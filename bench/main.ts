@@ -10,7 +10,7 @@ import type { ConfigProblem } from '../src/errors.js';
 
 const HELP = `usage: bench/run BENCHMARK [options]
   e2e      jobs/s and upload→Success latency vs a raw dockerode loop   --jobs N (40) --slots 1,2,4
-  warm     e2e with the engine's warm pool on                          --jobs N (40) --slots 1,2,4 --pool N (slots)
+  warm     e2e with the engine's warm pool on (not implemented yet: see bench/README.md)
   upload   one large upload: frontend RSS growth, throughput vs cat    --mib N (1024)
   burst    small uploads at a concurrency, then every job terminal     --count N (10000) --concurrency N (32) --drain cancel|run
   reads    /result/<id> and the listing at an offered rate (open loop) --rows N (1000000) --rate N (1000) --seconds N (10)
@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: rest,
     options: {
-      jobs: { type: 'string' }, slots: { type: 'string' }, pool: { type: 'string' }, mib: { type: 'string' }, count: { type: 'string' },
+      jobs: { type: 'string' }, slots: { type: 'string' }, mib: { type: 'string' }, count: { type: 'string' },
       concurrency: { type: 'string' }, drain: { type: 'string' }, rows: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' },
       url: { type: 'string' }, 'token-file': { type: 'string' }, engine: { type: 'string' }, 'engines-file': { type: 'string' },
     },
@@ -39,12 +39,15 @@ async function main(argv: string[]): Promise<number> {
   const started = Date.now();
   print(`load average at start: ${load()}`);
   switch (name) {
-    case 'e2e':
-    case 'warm': {
+    case 'warm':
+      // Not a silent pass: the pool it would measure does not exist yet (bench/README.md says why).
+      process.stderr.write('bench warm: the warm pool is not implemented on this branch; see bench/README.md ("Warm dispatch")\n');
+      return 3;
+    case 'e2e': {
       const slots = (v.slots ?? '1,2,4').split(',').map((s) => int(s, 1));
       const remoteEngine = remote ? { target: remote, engine: engineFrom(v['engines-file'], engine) } : undefined;
       await runE2e({ jobs: int(v.jobs, 40), slots, print, ...(remoteEngine ? { remote: remoteEngine } : {}),
-        ...(name === 'warm' ? { engineFields: (n: number) => ({ warmpool: int(v.pool, n) }) } : {}) });
+      });
       break;
     }
     case 'upload':
