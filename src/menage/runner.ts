@@ -142,8 +142,10 @@ export class DockerRunner implements ContainerDispatcher {
   async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined,
     opened: Promise<{ stream: Readable; size: number }>): Promise<RunOutcome> {
     const log = new LogTail(engine.containment.logLimit);
-    // Copying the input in, reading the container's settings back and attaching are
-    // independent: the daemon does them at once. All three settle before anything goes on.
+    // Copying the input in, reading the container's settings back, attaching and watching
+    // for the OOM killer are independent: the daemon does them at once. All settle before
+    // the container starts.
+    const oomWatch = watchOom(this.#docker, container.id).catch(() => undefined);
     const steps = await Promise.allSettled([
       opened.then((input) => infra('copy the input in', async () => container.putArchive(
         packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }))),
@@ -152,7 +154,9 @@ export class DockerRunner implements ContainerDispatcher {
     ] as const);
     const [copied, described, attaching] = steps;
     const failed = steps.find((x) => x.status === 'rejected');
+    const oom = await oomWatch;
     if (failed) {
+      oom?.close();
       if (attaching.status === 'fulfilled') (attaching.value as unknown as Readable).destroy();
       throw (copied.status === 'rejected' ? copied : failed).reason;
     }
@@ -160,7 +164,7 @@ export class DockerRunner implements ContainerDispatcher {
     const attached = (attaching as PromiseFulfilledResult<NodeJS.ReadWriteStream>).value;
     container.modem.demuxStream(attached, log.writable(), log.writable());
     const outputEnded = streamEnd(attached as unknown as Readable);
-    const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal);
+    const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal, oom);
     // The daemon still sends what the engine wrote last after the exit: read it (bounded),
     // or the kept log misses its end under load.
     if (ended === 'exited') await Promise.race([outputEnded, sleep(OUTPUT_DRAIN_MS)]);
@@ -183,8 +187,7 @@ export class DockerRunner implements ContainerDispatcher {
   }
 
   /** Starts the container and waits for its end: how it ended, its exit code, whether it was OOM-killed. */
-  async #execute(container: Container, engine: Engine, signal: AbortSignal): Promise<{ ended: Ending; exitCode: number; oomKilled: boolean }> {
-    const oom: OomWatch | undefined = await watchOom(this.#docker, container.id).catch(() => undefined);
+  async #execute(container: Container, engine: Engine, signal: AbortSignal, oom: OomWatch | undefined): Promise<{ ended: Ending; exitCode: number; oomKilled: boolean }> {
     try {
       await infra('start the container', () => container.start());
       const ended = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, signal);
