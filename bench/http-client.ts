@@ -1,19 +1,26 @@
 import { Agent, createServer, request, type Server } from 'node:http';
 
 /** A keep-alive GET client for the open-loop reads: resolves true on a 200 with its body read. */
-export function getter(base: string, headers: Record<string, string>): { get: (path: string) => Promise<boolean>; close: () => void } {
+export function getter(base: string, headers: Record<string, string>): { get: (path: string) => Promise<boolean>; close: () => void; failures: Map<string, number> } {
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   const url = new URL(base);
+  const failures = new Map<string, number>();
+  const failed = (why: string): false => {
+    failures.set(why, (failures.get(why) ?? 0) + 1);
+    return false;
+  };
   const get = (path: string): Promise<boolean> => new Promise((resolve) => {
     const req = request({ host: url.hostname, port: url.port, path, headers, agent }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode === 200));
-      res.once('error', () => resolve(false));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve(res.statusCode === 200
+        || failed(`${res.statusCode} ${/"code":"([A-Z_]+)"/.exec(Buffer.concat(chunks).toString())?.[1] ?? ''}`.trim())));
+      res.once('error', (err: NodeJS.ErrnoException) => resolve(failed(err.code ?? err.message)));
     });
-    req.once('error', () => resolve(false));
+    req.once('error', (err: NodeJS.ErrnoException) => resolve(failed(err.code ?? err.message)));
     req.end();
   });
-  return { get, close: () => agent.destroy() };
+  return { get, close: () => agent.destroy(), failures };
 }
 
 /**

@@ -32,7 +32,7 @@ export async function runReads(o: ReadsOptions): Promise<void> {
         const b = await openLoop(o.rate, o.seconds, () => floor.get('/'));
         const m = await openLoop(o.rate, o.seconds, (i) => menagerie.get(path(i)));
         const [lb, lm] = [latency(b.latencies), latency(m.latencies)];
-        o.print(`${what} at ${o.rate}/s for ${o.seconds} s: p50 ${ms(lm.p50)}, p99 ${ms(lm.p99)}, max ${ms(lm.max)}, errors ${m.errors}; `
+        o.print(`${what} at ${o.rate}/s for ${o.seconds} s: p50 ${ms(lm.p50)}, p99 ${ms(lm.p99)}, max ${ms(lm.max)}, errors ${m.errors}${m.errors ? ` (${[...menagerie.failures].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}; `
           + `bare node:http p50 ${ms(lb.p50)}, p99 ${ms(lb.p99)}; p99 ${ratio(lm.p99, lb.p99)} × bare (load ${load()})`);
       } finally {
         menagerie.close();
