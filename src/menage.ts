@@ -58,7 +58,7 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
     engines: () => engines().map((e) => e.name), busy: (e) => running.busy(e), total: (e) => engines().find((x) => x.name === e)?.workers ?? 0,
   });
   const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix,
-    { graceMs: config.jobs.reapGraceSeconds * 1000, dockerError: (op) => metrics.dockerError(op) });
+    { graceMs: config.jobs.reapGraceSeconds * 1000, removeBehind: true, dockerError: (op) => metrics.dockerError(op) });
   const client = frontendClient(config);
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   // Every line of this node names it (several menage nodes may log to one place).
@@ -135,6 +135,7 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
       closing ??= (async () => {
         reporter.close();
         await Promise.allSettled([slots.close(graceMs), sweeper.close(), cancels.close()]);
+        await dispatcher.close?.();
         await ops.close();
         breaker.close();
         client.close();

@@ -10,6 +10,7 @@ import { removeContainer } from './container-removal.js';
 import { buildContainerSpec, type RunIdentity } from './container-spec.js';
 import { describe, readDaemonFacts, type Containment, type DaemonFacts } from './containment-report.js';
 import { REASONS } from './failure-reasons.js';
+import { waitFor, type Ending } from './container-wait.js';
 import { LogTail } from './log-tail.js';
 import { watchOom, type OomWatch } from './oom-watch.js';
 import { checkPathStat, packInput, parsePathStat, readResultArchive, ResultRefused } from './result-archive.js';
@@ -33,7 +34,11 @@ export interface RunRequest {
   stage?: (stage: ContainerStage, seconds: number) => void;
 }
 
-/** The stages of a run that the runner times: create (volume and container), copy_in (input fetched and copied), run (start to exit), collect (result read until its delivery starts). */
+/**
+ * The stages of a run that the runner times: create (volume and container; the input's fetch
+ * overlaps it), copy_in (until the input is copied in, the settings read back and the output
+ * attached: they overlap), run (start to exit), collect (result read until its delivery starts).
+ */
 export type ContainerStage = 'create' | 'copy_in' | 'run' | 'collect';
 
 /** How a run ended: the result was delivered, or the engine failed with a reason. */
@@ -44,6 +49,8 @@ export type RunOutcome =
 /** Runs a job's engine container. The one module a warm pool could replace. */
 export interface ContainerDispatcher {
   run(engine: Engine, request: RunRequest): Promise<RunOutcome>;
+  /** Finishes what runs still do after their outcome (removals); at shutdown, after the slots close. */
+  close?(): Promise<void>;
 }
 
 /** Runner tuning; the defaults suit production. */
@@ -54,6 +61,11 @@ export interface RunnerOptions {
   stopGraceMs?: number;
   /** Image of the container that holds a size-capped volume mounted (engines with `volumesize`). */
   holderImage?: string;
+  /**
+   * Return a run's outcome before its container is removed (the removal goes on beside the
+   * next job; close() waits for it). menage's own runner does; the conformance kit's waits.
+   */
+  removeBehind?: boolean;
   /** Told of every Docker call that failed, by operation (menage's metrics). */
   dockerError?: (operation: string) => void;
 }
@@ -64,9 +76,12 @@ export class DockerRunner implements ContainerDispatcher {
   readonly #graceMs: number;
   readonly #stopGraceMs: number;
   readonly #holderImage: string | undefined;
-  readonly #deployment: string;
+  readonly #removeBehind: boolean;
   readonly #dockerError: ((operation: string) => void) | undefined;
+  readonly #deployment: string;
   #daemon: Promise<DaemonFacts | undefined> | undefined;
+  readonly #digests = new Map<string, string[]>();
+  readonly #removals = new Set<Promise<void>>();
 
   constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
     const o = typeof options === 'number' ? { graceMs: options } : options;
@@ -75,6 +90,7 @@ export class DockerRunner implements ContainerDispatcher {
     this.#graceMs = o.graceMs ?? 60_000;
     this.#stopGraceMs = o.stopGraceMs ?? 3_000;
     this.#holderImage = o.holderImage;
+    this.#removeBehind = o.removeBehind ?? false;
     this.#dockerError = o.dockerError;
   }
 
@@ -91,6 +107,7 @@ export class DockerRunner implements ContainerDispatcher {
   async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
     this.#daemon ??= readDaemonFacts(this.#docker).catch(() => undefined);
     const daemon = await this.#daemon;
+    await this.#room();
     const runtime = engine.containment.runtime;
     if (runtime && daemon && !daemon.runtimes.includes(runtime)) {
       throw new InfrastructureError(`engine "${engine.name}" wants runtime "${runtime}", which this Docker engine does not have (${daemon.runtimes.join(', ')})`);
@@ -98,35 +115,83 @@ export class DockerRunner implements ContainerDispatcher {
     const run: RunIdentity = {
       deployment: this.#deployment, jobId: req.jobId, attempt: req.attempt, node: req.node, deadline: Date.now() + engine.timeoutMs + this.#graceMs,
     };
+    // The input's request to the frontend overlaps the daemon's create.
     const lap = stopwatch(req);
+    const input = infra('fetch the input', req.openInput);
+    input.catch(() => undefined); // awaited in #runIn, or dropped below
+    const dropInput = (): void => void input.then((i) => i.stream.destroy(), () => undefined);
     const volume = engine.containment.volumeBytes
-      ? await this.#infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)) : undefined;
+      ? await this.#infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)).catch((err: unknown) => {
+        dropInput();
+        throw err;
+      }) : undefined;
+    let container: Container;
     try {
-      const container = await this.#infra('create the container', () => this.#docker.createContainer(buildContainerSpec(engine, run, volume?.name)));
-      lap('create');
-      try {
-        return await this.#runIn(container, engine, req, daemon);
-      } finally {
-        await removeContainer(container);
-      }
-    } finally {
+      container = await this.#infra('create the container', () => this.#docker.createContainer(buildContainerSpec(engine, run, volume?.name)));
+    } catch (err) {
+      dropInput();
       await volume?.close();
+      throw err;
+    }
+    lap('create');
+    try {
+      return await this.#runIn(container, engine, req, daemon, input);
+    } finally {
+      dropInput();
+      const removal = this.#removeLater(container, volume);
+      if (!this.#removeBehind) await removal;
     }
   }
 
-  async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined): Promise<RunOutcome> {
+  /** Waits for the removals still under way (shutdown); safe to call twice. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#removals]);
+  }
+
+  /**
+   * Removes a finished run's container (and its capped volume). With `removeBehind` the run's
+   * outcome is reported without waiting for the daemon's removal, which goes on beside the
+   * next job; bounded: past MAX_REMOVALS under way, a new run waits for one (see #room).
+   */
+  #removeLater(container: Container, volume: { close(): Promise<void> } | undefined): Promise<void> {
+    const p: Promise<void> = removeContainer(container).then(() => volume?.close()).catch(() => undefined)
+      .finally(() => this.#removals.delete(p));
+    this.#removals.add(p);
+    return p;
+  }
+
+  async #room(): Promise<void> {
+    while (this.#removals.size >= MAX_REMOVALS) await Promise.race(this.#removals);
+  }
+
+  async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined,
+    opened: Promise<{ stream: Readable; size: number }>): Promise<RunOutcome> {
     const lap = stopwatch(req);
-    const input = await infra('fetch the input', req.openInput);
-    await this.#infra('copy the input in', async () => container.putArchive(
-      packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }));
-    lap('copy_in');
-    const containment = await this.#describe(container, daemon);
     const log = new LogTail(engine.containment.logLimit);
-    const attached = await this.#infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true }));
+    // Copying the input in, reading the container's settings back, attaching and watching
+    // for the OOM killer are independent: the daemon does them at once. All settle before
+    // the container starts.
+    const oomWatch = watchOom(this.#docker, container.id).catch(() => undefined);
+    const steps = await Promise.allSettled([
+      opened.then((input) => this.#infra('copy the input in', async () => container.putArchive(
+        packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }))),
+      this.#describe(container, daemon),
+      this.#infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true })),
+    ] as const);
+    const [copied, described, attaching] = steps;
+    const failed = steps.find((x) => x.status === 'rejected');
+    const oom = await oomWatch;
+    if (failed) {
+      oom?.close();
+      if (attaching.status === 'fulfilled') (attaching.value as unknown as Readable).destroy();
+      throw (copied.status === 'rejected' ? copied : failed).reason;
+    }
+    const containment = (described as PromiseFulfilledResult<Containment>).value;
+    const attached = (attaching as PromiseFulfilledResult<NodeJS.ReadWriteStream>).value;
     container.modem.demuxStream(attached, log.writable(), log.writable());
     const outputEnded = streamEnd(attached as unknown as Readable);
-    lap();
-    const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal);
+    lap('copy_in');
+    const { ended, exitCode, oomKilled } = await this.#execute(container, engine, req.signal, oom);
     lap('run');
     // The daemon still sends what the engine wrote last after the exit: read it (bounded),
     // or the kept log misses its end under load.
@@ -153,8 +218,7 @@ export class DockerRunner implements ContainerDispatcher {
   }
 
   /** Starts the container and waits for its end: how it ended, its exit code, whether it was OOM-killed. */
-  async #execute(container: Container, engine: Engine, signal: AbortSignal): Promise<{ ended: Ending; exitCode: number; oomKilled: boolean }> {
-    const oom: OomWatch | undefined = await watchOom(this.#docker, container.id).catch(() => undefined);
+  async #execute(container: Container, engine: Engine, signal: AbortSignal, oom: OomWatch | undefined): Promise<{ ended: Ending; exitCode: number; oomKilled: boolean }> {
     try {
       await this.#infra('start the container', () => container.start());
       const ended = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, signal);
@@ -171,8 +235,22 @@ export class DockerRunner implements ContainerDispatcher {
 
   async #describe(container: Container, daemon: DaemonFacts | undefined): Promise<Containment> {
     const info = await this.#infra('inspect', () => container.inspect());
-    const image = await this.#docker.getImage(info.Image).inspect().catch(() => undefined);
-    return describe(info, daemon, image?.RepoDigests ?? []);
+    return describe(info, daemon, await this.#repoDigests(info.Image));
+  }
+
+  /**
+   * An image's repository digests, asked once per image id: an id names the image's content,
+   * and its digests change only when it is pushed or pulled under a new name (a reload to a
+   * new version brings a new id). A failed lookup is not kept.
+   */
+  async #repoDigests(imageId: string): Promise<string[]> {
+    const known = this.#digests.get(imageId);
+    if (known) return known;
+    const image = await this.#docker.getImage(imageId).inspect().catch(() => undefined);
+    if (!image) return [];
+    if (this.#digests.size >= 64) this.#digests.clear();
+    this.#digests.set(imageId, image.RepoDigests ?? []);
+    return image.RepoDigests ?? [];
   }
 }
 
@@ -214,7 +292,8 @@ async function collect(container: Container, engine: Engine, deliver: (body: Rea
   }
 }
 
-type Ending = 'exited' | 'timeout' | 'killed' | 'aborted';
+/** Container removals a runner lets run beside new jobs before a new run waits. */
+const MAX_REMOVALS = 16;
 
 /** How long the output of an exited engine may take to arrive in full. */
 const OUTPUT_DRAIN_MS = 5000;
@@ -226,68 +305,6 @@ function streamEnd(stream: Readable): Promise<void> {
     stream.once('close', () => resolve());
     stream.once('error', () => resolve());
   });
-}
-
-/** Waits for the container to exit; past the timeout: SIGTERM, then SIGKILL after a grace. */
-async function waitFor(container: Container, timeoutMs: number, stopGraceMs: number, signal: AbortSignal): Promise<Ending> {
-  const polling = new AbortController();
-  // The wait request does not survive a daemon restart (live-restore keeps the container
-  // running); polling the container's state notices its exit all the same.
-  const exited = Promise.race([
-    container.wait().then(() => 'exited' as const, () => pollExit(container, polling.signal)),
-    pollExit(container, polling.signal),
-  ]);
-  const timers: NodeJS.Timeout[] = [];
-  const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<'aborted'>((resolve) => {
-    onAbort = () => resolve('aborted');
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    let first: Ending = await Promise.race([exited, after(timeoutMs, 'timeout' as const), aborted]);
-    if (first === 'timeout') {
-      await container.kill({ signal: 'SIGTERM' }).catch(() => undefined);
-      const stopped = await Promise.race([exited, after(stopGraceMs, 'killed' as const), aborted]);
-      if (stopped !== 'exited') first = stopped;
-    }
-    if (first !== 'exited') {
-      await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-      await Promise.race([exited.catch(() => undefined), after(10_000, undefined)]);
-    }
-    return first;
-  } catch (err) {
-    throw asInfra('wait for the container', err);
-  } finally {
-    polling.abort();
-    for (const t of timers) clearTimeout(t);
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
-}
-
-/** Resolves once the container is seen not running; errors (daemon away) are retried. */
-async function pollExit(container: Container, signal: AbortSignal, everyMs = 2000): Promise<'exited'> {
-  while (!signal.aborted) {
-    await sleep(everyMs, undefined, { signal }).catch(() => undefined);
-    if (signal.aborted) break;
-    const state = await container.inspect().then((i) => i.State, () => undefined);
-    if (state && !state.Running) return 'exited';
-  }
-  return new Promise<never>(() => undefined);
-}
-
-/**
- * Times consecutive stages of one run: `lap(stage)` reports the time since the last lap,
- * `lap()` only restarts the clock (time not counted in any stage).
- */
-function stopwatch(req: RunRequest): (stage?: ContainerStage) => void {
-  let at = performance.now();
-  return (stage) => {
-    const now = performance.now();
-    if (stage) req.stage?.(stage, (now - at) / 1000);
-    at = now;
-  };
 }
 
 async function infra<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -309,3 +326,15 @@ function owner(user: string): { uid: number; gid: number } {
   return { uid, gid: /^\d+$/.test(g ?? '') ? Number(g) : uid };
 }
 
+/**
+ * Times consecutive stages of one run: `lap(stage)` reports the time since the last lap,
+ * `lap()` only restarts the clock (time not counted in any stage).
+ */
+function stopwatch(req: RunRequest): (stage?: ContainerStage) => void {
+  let at = performance.now();
+  return (stage) => {
+    const now = performance.now();
+    if (stage) req.stage?.(stage, (now - at) / 1000);
+    at = now;
+  };
+}

@@ -224,7 +224,10 @@ export class FileStore {
 
   /** Removes a file, ignoring one that is not there. */
   async discard(path: string): Promise<void> {
-    await rm(path, { force: true });
+    // unlink, not rm: rm stats the path first, one more trip to the thread pool per upload.
+    await unlink(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
   }
 
   /** Job folders in the store with their age in ms (for the retention sweep). */

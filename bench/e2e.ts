@@ -1,0 +1,63 @@
+import Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
+import { submit, waitSuccess } from './client.js';
+import { rawJob } from './raw.js';
+import { benchEngine, startLocal, type Target } from './stack.js';
+import { closedLoop, latency, ms, ratio, type Latency } from './stats.js';
+import type { Engine } from '../src/engines/engines.js';
+
+/** Jobs/s and latency of one closed-loop run. */
+export interface LoopFigures {
+  jobsPerSecond: number;
+  latency: Latency;
+}
+
+export interface E2eOptions {
+  jobs: number;
+  slots: number[];
+  /** Extra engines.json fields for the Menagerie side (the warm benchmark sets its pool). */
+  engineFields?: (slots: number) => Record<string, unknown>;
+  /** A running appliance instead of a local stack: its engine to use and its engines (for the raw loop). */
+  remote?: { target: Target; engine: Engine };
+  print: (line: string) => void;
+}
+
+/**
+ * Menagerie (upload → poll /result until Success, one job per client) against the raw
+ * dockerode loop at the same concurrency, for each slot count. The two alternate in halves
+ * (raw, Menagerie, raw, Menagerie) so that a burst of load from other users of the machine
+ * falls on both.
+ */
+export async function runE2e(o: E2eOptions): Promise<{ slots: number; raw: LoopFigures; menagerie: LoopFigures }[]> {
+  const docker = new Docker();
+  const out = [];
+  for (const slots of o.slots) {
+    const name = `bench${slots}`;
+    const target = o.remote?.target ?? await startLocal([benchEngine(name, { workers: slots, ...o.engineFields?.(slots) })]);
+    try {
+      const engine = o.remote?.engine ?? target.engines[0] as Engine;
+      const deployment = target.env?.config.rabbitmq.prefix ?? `bench-raw-${randomBytes(4).toString('hex')}`;
+      const input = (i: number): Buffer => Buffer.from(`bench ${slots} ${i} ${randomBytes(8).toString('hex')}\n`);
+      const raw = (n: number): Promise<{ durations: number[]; wallMs: number }> => closedLoop(n, slots, (i) => rawJob(docker, engine, deployment, i, input(i)));
+      const men = (n: number): Promise<{ durations: number[]; wallMs: number }> => closedLoop(n, slots, async (i) => waitSuccess(target, await submit(target, engine.name, input(i))));
+      await raw(slots);
+      await men(slots); // warm-up: connections, first container of the image
+      const half = Math.max(1, Math.floor(o.jobs / 2));
+      const runs = { raw: [await raw(half)], men: [await men(half)] };
+      runs.raw.push(await raw(half));
+      runs.men.push(await men(half));
+      const figures = (r: { durations: number[]; wallMs: number }[]): LoopFigures => ({
+        jobsPerSecond: (r.reduce((s, x) => s + x.durations.length, 0) * 1000) / r.reduce((s, x) => s + x.wallMs, 0),
+        latency: latency(r.flatMap((x) => x.durations)),
+      });
+      const row = { slots, raw: figures(runs.raw), menagerie: figures(runs.men) };
+      o.print(`slots ${slots}: raw ${row.raw.jobsPerSecond.toFixed(2)} jobs/s (p50 ${ms(row.raw.latency.p50)}, p99 ${ms(row.raw.latency.p99)}); `
+        + `menagerie ${row.menagerie.jobsPerSecond.toFixed(2)} jobs/s (upload→Success p50 ${ms(row.menagerie.latency.p50)}, p99 ${ms(row.menagerie.latency.p99)}); `
+        + `ratio ${ratio(row.menagerie.jobsPerSecond, row.raw.jobsPerSecond)} × raw throughput, p50 ${ratio(row.menagerie.latency.p50, row.raw.latency.p50)} × raw`);
+      out.push(row);
+    } finally {
+      if (!o.remote) await target.close();
+    }
+  }
+  return out;
+}
