@@ -51,6 +51,9 @@ async function makeRootfs(dir: string, pubkey: string): Promise<string> {
   const rootfs = join(dir, 'rootfs');
   await ok('mkdir', ['-p', rootfs]);
   await ok('tar', ['--numeric-owner', '-C', rootfs, '-xf', tarball], { timeoutMs: 300_000 });
+  // The tarball's top is debootstrap's mktemp folder (0700): the node's remapped containers
+  // (uid 100000) could not even reach /proc ("open /proc/self/mountinfo: permission denied").
+  await ok('chmod', ['0755', rootfs]);
   const script = `set -e
     cp /etc/resolv.conf "$R/etc/resolv.conf"
     printf '#!/bin/sh\\nexit 101\\n' > "$R/usr/sbin/policy-rc.d"; chmod 0755 "$R/usr/sbin/policy-rc.d"
@@ -58,13 +61,14 @@ async function makeRootfs(dir: string, pubkey: string): Promise<string> {
     trap 'umount "$R/proc"' EXIT
     chroot "$R" env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends openssh-server python3 ca-certificates' >"$R/../apt.log" 2>&1 || { tail -20 "$R/../apt.log"; exit 1; }
     rm -f "$R"/etc/ssh/ssh_host_*
-    # The site's trust, as on every host of this network: its CAs (an HTTPS proxy's, here) for
-    # curl and apt, and NODE_EXTRA_CA_CERTS for Node (the runtime build's npm), in ssh sessions.
+    # The site's trust, as on every host of this network: its CAs (an HTTPS proxy's, here) in the
+    # system store for curl and apt, which Node and npm (the runtime build) are told to use too.
     if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
       cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/"
       chroot "$R" update-ca-certificates >/dev/null
     fi
-    if [ -n "\${NODE_EXTRA_CA_CERTS:-}" ]; then echo "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" >> "$R/etc/environment"; fi
+    echo "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" >> "$R/etc/environment"
+    echo "cafile=/etc/ssl/certs/ca-certificates.crt" > "$R/root/.npmrc"
     install -d -m 0700 "$R/root/.ssh" && install -m 0600 "$PUB" "$R/root/.ssh/authorized_keys"`;
   await ok('bash', ['-c', script], { env: { R: rootfs, PUB: pubkey }, timeoutMs: 600_000 });
   return rootfs;

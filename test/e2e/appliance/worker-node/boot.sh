@@ -11,7 +11,10 @@ mount -o remount,rw /sys
 for c in /sys/fs/cgroup/*; do
   [ -L "$c" ] || mount -o remount,rw,bind "$c" "$c" 2>/dev/null || true
 done
-for d in proc sys dev; do mount --rbind "/$d" "/node/$d"; done
+# A procfs of its own (a bind of the container's would refuse /proc/self to the node's
+# user-namespaced containers), and the container's /sys and /dev.
+mount -t proc proc /node/proc
+for d in sys dev; do mount --rbind "/$d" "/node/$d"; done
 mount -t tmpfs -o mode=0755 tmpfs /node/run
 cp /etc/resolv.conf /etc/hosts /etc/hostname /node/etc/
 cd /node
