@@ -116,7 +116,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const file = values.config ?? process.env.MENAGERIE_CONFIG ?? '/etc/menagerie/config.json';
-  const config: Config = loadConfig(file);
+  // Only the frontend serves the internal listener: the services beside it never get its key.
+  const config: Config = loadConfig(file, process.env, { internalTls: command === 'frontend' || command === 'check-config' });
   switch (command) {
     case 'check-config':
       process.stdout.write(`${file}: ok (${config.engines.length} engines: ${config.engines.map((e) => e.name).join(', ')})\n`);
@@ -188,7 +189,7 @@ async function tokenCommand(args: string[]): Promise<number> {
   }
   const at = args.indexOf('--config');
   const file = (at >= 0 ? args[at + 1] : undefined) ?? process.env.MENAGERIE_CONFIG ?? '/etc/menagerie/config.json';
-  const config = loadConfig(file);
+  const config = loadConfig(file, process.env, { internalTls: false });
   const { TokenStore } = await import('./auth/token-store.js');
   const { authKey, databaseOptions } = await import('./frontend.js');
   const key = authKey(config) ?? config.auth.key;

@@ -265,11 +265,21 @@ const validate = compileSchema(schema, { coerce: true });
 /** The enforcer's shipped rules for engine containers, from the installed package. */
 const DEFAULT_POLICY = fileURLToPath(new URL('../../../enforcer/rules/engines.json', import.meta.url));
 
+/** What the loading process serves: only the frontend reads the internal listener's key pair. */
+export interface LoadOptions {
+  /**
+   * Check that `internalListen.cert` and `.key` are readable (default true). The services beside
+   * the frontend (menage, docker-proxy, cleanup, the token command) share its configuration
+   * file but never get its key: on a scale-out frontend host it is mounted into the frontend only.
+   */
+  internalTls?: boolean;
+}
+
 /**
  * Loads the global configuration and the engines file it names, reporting every problem
  * in both files at once. `${NAME}` references are filled from `env` before validation.
  */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
   const problems: ConfigProblem[] = [];
   const raw = interpolateEnv(readJsonFile(file, problems), env, file, problems);
   if (raw === undefined) throwIfProblems(problems);
@@ -282,7 +292,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
       problems.push({ file, pointer: `/menage/engines/${i}`, message: `engine "${name}" is not in ${enginesFile}` });
     }
   }
-  const files = resolveTlsFiles(data, file, problems);
+  const files = resolveTlsFiles(data, file, problems, opts.internalTls ?? true);
   throwIfProblems(problems);
   const { engines: _path, ...rest } = data;
   const menage = { ...(rest.menage as object), ...files.menage, policyRules: resolve(dirname(resolve(file)), data.menage?.policyRules ?? DEFAULT_POLICY) };
@@ -290,12 +300,13 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** The TLS files the configuration names, resolved against its folder; unreadable ones are problems. */
-function resolveTlsFiles(data: Record<string, unknown>, file: string, problems: ConfigProblem[]) {
+function resolveTlsFiles(data: Record<string, unknown>, file: string, problems: ConfigProblem[], internalTls: boolean) {
   const section = (name: string): Record<string, unknown> => (data[name] ?? {}) as Record<string, unknown>;
   const path = (name: string, key: string): string | undefined => {
     const value = section(name)[key];
     if (typeof value !== 'string') return undefined;
     const full = resolve(dirname(resolve(file)), value);
+    if (name === 'internalListen' && !internalTls) return full;
     try {
       accessSync(full, constants.R_OK);
     } catch {

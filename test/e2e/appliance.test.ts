@@ -5,12 +5,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { applianceAuth, changedTasks, ok, recap, root, run, timed, TOKEN_FILE, type Run } from '../support/appliance.js';
+import { applianceAuth, changedTasks, ok, recap, root, run, takeSnapshot, timed, TOKEN_FILE, type Run } from '../support/appliance.js';
 import { internalSpellings, rawRequest } from '../support/raw-http.js';
 import { consoleChecks } from './appliance/console.js';
 import { engineVersionChecks } from './appliance/engine-versions.js';
 import { jobControlChecks } from './appliance/job-control.js';
 import { observabilityChecks } from './appliance/observability.js';
+import { workerNodeChecks } from './appliance/worker-node.js';
 
 // The appliance as users get it: `appliance/install` provisions this machine with the Ansible
 // playbook (Docker daemon settings, MariaDB, RabbitMQ, TLS registry, AppArmor profiles, the
@@ -20,18 +21,7 @@ import { observabilityChecks } from './appliance/observability.js';
 
 const api = 'http://127.0.0.1:8100';
 
-/**
- * A frozen copy of the committed tree (a git repository with the same blobs, so the image
- * hashes match the checkout's). The app is provisioned from it: on a shared checkout others
- * commit while this suite runs, and a rebuild for a new commit would be a legitimate change.
- */
 let snapshot = '';
-async function takeSnapshot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'menagerie-src-'));
-  await ok('bash', ['-c', `git -c safe.directory='*' archive HEAD | tar -x -C "${dir}" && cd "${dir}" && git init -q &&
-    git add -A && git -c user.name=test -c user.email=test@localhost commit -qm snapshot`]);
-  return dir;
-}
 
 const playbook = (...extra: string[]): Promise<Run> =>
   run('ansible-playbook', ['-i', 'localhost,', '-c', 'local', 'ansible/site.yml', '-e', `menagerie_src_dir=${snapshot}`, ...extra],
@@ -280,4 +270,5 @@ describe('e2e: the appliance (Ansible + compose)', function () {
   engineVersionChecks();
   jobControlChecks();
   observabilityChecks();
+  workerNodeChecks();
 });

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -73,4 +75,16 @@ export const TOKEN_FILE = '/etc/menagerie/token';
 /** The provisioned appliance's admin token as an Authorization header (for its public API). */
 export function applianceAuth(): Record<string, string> {
   return { authorization: `Bearer ${readFileSync(TOKEN_FILE, 'utf8').trim()}` };
+}
+
+/**
+ * A frozen copy of the committed tree (a git repository with the same blobs, so the image
+ * hashes match the checkout's). The app is provisioned from it: on a shared checkout others
+ * commit while a suite runs, and a rebuild for a new commit would be a legitimate change.
+ */
+export async function takeSnapshot(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'menagerie-src-'));
+  await ok('bash', ['-c', `git -c safe.directory='*' archive HEAD | tar -x -C "${dir}" && cd "${dir}" && git init -q &&
+    git add -A && git -c user.name=test -c user.email=test@localhost commit -qm snapshot`], { cwd: root });
+  return dir;
 }

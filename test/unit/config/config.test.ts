@@ -82,6 +82,12 @@ describe('config: loading and validation', () => {
     expect(c.rabbitmq.ca).to.equal(join(dir, 'ca.pem'));
     expect(c.internalToken, 'absent on a worker node').to.equal('');
     expect(c.menage).to.include({ frontendCa: join(dir, 'ca.pem'), token: 'mng_' + 'a'.repeat(32), node: 'node-1' });
+    // The services beside a scale-out frontend share its file but not its key pair (mounted into
+    // the frontend only): they load it without checking the internal listener's files.
+    const frontendOnly = await write('frontend-only.json', { rabbitmq: { url: 'amqps://mq:5671', ca: 'ca.pem' },
+      internalListen: { cert: 'absent.crt', key: 'absent.key' } });
+    expect(problems(() => loadConfig(frontendOnly, {})).message).to.contain('absent.crt').and.contain('absent.key');
+    expect(loadConfig(frontendOnly, {}, { internalTls: false }).internalListen).to.include({ cert: join(dir, 'absent.crt') });
     const bad = await write('bad.json', { internalToken: 'x'.repeat(16), rabbitmq: { url: 'amqp://mq', ca: 'missing.pem' },
       internalListen: { cert: 'cert.pem' }, menage: { frontendCa: 'ca.pem', node: 'no spaces', token: 'short' } });
     const err = problems(() => loadConfig(bad, {}));
