@@ -64,6 +64,8 @@ describe('e2e: the scale-out playbook, static checks (nothing provisioned)', fun
     for (const [host, r] of Object.entries(rendered)) {
       const app = r.app as Record<string, any>;
       expect(app, `${host}: no database, store or shared internal token on a node`).to.not.have.any.keys('mysql', 'store', 'internalToken', 'auth');
+      // The node's docker-proxy pulls engine images with the registry credentials from its own env file.
+      expect(app.dockerProxy.registryAuth, host).to.deep.equal({ serveraddress: '10.0.1.5:5443', username: 'menagerie', password: '${MENAGERIE_REGISTRY_PASSWORD:-}' });
       expect(r.env).to.match(/^MENAGERIE_AMQP_URL=amqps:\/\/menagerie-node-[^:]+:p@10\.0\.1\.5:5671\/menagerie$/m)
         .and.match(/^MENAGERIE_WORKER_TOKEN=t$/m).and.match(/^NODE_EXTRA_CA_CERTS=\/app\/config\/ca\.crt$/m).and.not.match(/INTERNAL_TOKEN|MYSQL/);
       const hostDir = join(dir, host);
@@ -122,13 +124,14 @@ describe('e2e: the scale-out playbook, static checks (nothing provisioned)', fun
 
   it('the compose files: a worker node publishes nothing but the enforcer on its loopback; the frontend adds 8101 on the cluster address', async () => {
     await writeFile(join(dir, 'env'), 'MENAGERIE_WORKER_TOKEN=x\n');
+    await writeFile(join(dir, 'proxy-env'), 'MENAGERIE_REGISTRY_PASSWORD=x\n');
     const worker = await ok('docker-compose', ['-p', 'menagerie', '-f', 'appliance/compose/worker-compose.yml', 'config'],
-      { env: { MENAGERIE_ENV_FILE: join(dir, 'env'), MENAGERIE_PROXY_ENV_FILE: join(dir, 'env'), COMPOSE_PROFILES: 'enforcer' } });
+      { env: { MENAGERIE_ENV_FILE: join(dir, 'env'), MENAGERIE_PROXY_ENV_FILE: join(dir, 'proxy-env'), COMPOSE_PROFILES: 'enforcer' } });
     const published = (text: string): string[] => [...text.matchAll(/^ {4}- (\S+:\d+:\d+\/tcp)$/gm)].map((m) => m[1] ?? '').sort();
     expect(published(worker.stdout)).to.deep.equal(['127.0.0.1:8888:8888/tcp']);
     expect(worker.stdout).to.not.match(/^ {2}frontend:/m);
     const front = await ok('docker-compose', ['-p', 'menagerie', '-f', 'appliance/compose/docker-compose.yml', '-f', 'appliance/compose/scale-out.yml', 'config'],
-      { env: { MENAGERIE_ENV_FILE: join(dir, 'env'), MENAGERIE_PROXY_ENV_FILE: join(dir, 'env'), MENAGERIE_CLUSTER_ADDRESS: '10.0.1.5', COMPOSE_PROFILES: 'enforcer' } });
+      { env: { MENAGERIE_ENV_FILE: join(dir, 'env'), MENAGERIE_PROXY_ENV_FILE: join(dir, 'proxy-env'), MENAGERIE_CLUSTER_ADDRESS: '10.0.1.5', COMPOSE_PROFILES: 'enforcer' } });
     expect(published(front.stdout)).to.deep.equal(['0.0.0.0:8100:8100/tcp', '10.0.1.5:8101:8101/tcp', '127.0.0.1:8888:8888/tcp']);
     expect(front.stdout).to.match(/\/etc\/menagerie\/frontend-tls:\/app\/tls:ro/);
   });
