@@ -47,7 +47,7 @@ describe('e2e: scale-out: menage nodes in their own network namespaces, over TLS
 
   it('the nodes reach the frontend and the broker only through TLS with the CA: another CA is refused', async () => {
     const svc = cluster.net?.serviceAddress ?? '';
-    const internal = new URL(cluster.frontend?.proc.output.match(/internal API on (https:\/\/\S+)/)?.[1] ?? 'https://missing');
+    const internal = new URL(cluster.frontend?.proc.output.match(/internal API on (https:\/\/[^\s",]+)/)?.[1] ?? 'https://missing');
     expect(internal.hostname).to.equal(svc);
     const other = makePki(join(cluster.dir, 'other-pki'), { ips: [svc] });
     const token = JSON.parse(await readFile(cluster.nodes[0]?.config ?? '', 'utf8')).menage.token as string;
