@@ -12,3 +12,33 @@ export async function removeContainer(container: Container): Promise<void> {
     }
   }
 }
+
+/** Container removals a runner lets run beside new jobs before a new run waits. */
+const MAX_REMOVALS = 16;
+
+/**
+ * Removals of finished runs' containers (and their capped volumes) under way. A run's outcome
+ * may be reported without waiting for the daemon's removal, which goes on beside the next
+ * job; bounded: past MAX_REMOVALS under way, `room()` waits for one.
+ */
+export class RemovalQueue {
+  readonly #removals = new Set<Promise<void>>();
+
+  /** Starts removing; the promise settles when the removal is done (it never rejects). */
+  add(container: Container, volume: { close(): Promise<void> } | undefined): Promise<void> {
+    const p: Promise<void> = removeContainer(container).then(() => volume?.close()).catch(() => undefined)
+      .finally(() => this.#removals.delete(p));
+    this.#removals.add(p);
+    return p;
+  }
+
+  /** Waits until fewer than MAX_REMOVALS are under way. */
+  async room(): Promise<void> {
+    while (this.#removals.size >= MAX_REMOVALS) await Promise.race(this.#removals);
+  }
+
+  /** Waits for the removals still under way (shutdown); safe to call twice. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#removals]);
+  }
+}

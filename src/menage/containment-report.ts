@@ -82,3 +82,27 @@ function seccompOf(opts: string[], daemon: DaemonFacts | undefined): string {
   if (given === 'unconfined') return 'unconfined';
   return `custom profile sha256:${createHash('sha256').update(given).digest('hex')}`;
 }
+
+/**
+ * Images' repository digests, asked once per image id: an id names the image's content, and
+ * its digests change only when it is pushed or pulled under a new name (a reload to a new
+ * version brings a new id). A failed lookup is not kept.
+ */
+export class RepoDigests {
+  readonly #docker: Docker;
+  readonly #known = new Map<string, string[]>();
+
+  constructor(docker: Docker) {
+    this.#docker = docker;
+  }
+
+  async of(imageId: string): Promise<string[]> {
+    const known = this.#known.get(imageId);
+    if (known) return known;
+    const image = await this.#docker.getImage(imageId).inspect().catch(() => undefined);
+    if (!image) return [];
+    if (this.#known.size >= 64) this.#known.clear();
+    this.#known.set(imageId, image.RepoDigests ?? []);
+    return image.RepoDigests ?? [];
+  }
+}

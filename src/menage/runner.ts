@@ -6,9 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engines/engines.js';
 import { openCappedVolume } from './capped-volume.js';
-import { removeContainer } from './container-removal.js';
+import { RemovalQueue } from './container-removal.js';
 import { buildContainerSpec, type RunIdentity } from './container-spec.js';
-import { describe, readDaemonFacts, type Containment, type DaemonFacts } from './containment-report.js';
+import { describe, readDaemonFacts, RepoDigests, type Containment, type DaemonFacts } from './containment-report.js';
 import { REASONS } from './failure-reasons.js';
 import { waitFor, type Ending } from './container-wait.js';
 import { LogTail } from './log-tail.js';
@@ -80,12 +80,13 @@ export class DockerRunner implements ContainerDispatcher {
   readonly #dockerError: ((operation: string) => void) | undefined;
   readonly #deployment: string;
   #daemon: Promise<DaemonFacts | undefined> | undefined;
-  readonly #digests = new Map<string, string[]>();
-  readonly #removals = new Set<Promise<void>>();
+  readonly #digests: RepoDigests;
+  readonly #removals = new RemovalQueue();
 
   constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
     const o = typeof options === 'number' ? { graceMs: options } : options;
     this.#docker = docker;
+    this.#digests = new RepoDigests(docker);
     this.#deployment = deployment;
     this.#graceMs = o.graceMs ?? 60_000;
     this.#stopGraceMs = o.stopGraceMs ?? 3_000;
@@ -107,7 +108,7 @@ export class DockerRunner implements ContainerDispatcher {
   async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
     this.#daemon ??= readDaemonFacts(this.#docker).catch(() => undefined);
     const daemon = await this.#daemon;
-    await this.#room();
+    await this.#removals.room();
     const runtime = engine.containment.runtime;
     if (runtime && daemon && !daemon.runtimes.includes(runtime)) {
       throw new InfrastructureError(`engine "${engine.name}" wants runtime "${runtime}", which this Docker engine does not have (${daemon.runtimes.join(', ')})`);
@@ -138,30 +139,14 @@ export class DockerRunner implements ContainerDispatcher {
       return await this.#runIn(container, engine, req, daemon, input);
     } finally {
       dropInput();
-      const removal = this.#removeLater(container, volume);
+      const removal = this.#removals.add(container, volume);
       if (!this.#removeBehind) await removal;
     }
   }
 
   /** Waits for the removals still under way (shutdown); safe to call twice. */
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.#removals]);
-  }
-
-  /**
-   * Removes a finished run's container (and its capped volume). With `removeBehind` the run's
-   * outcome is reported without waiting for the daemon's removal, which goes on beside the
-   * next job; bounded: past MAX_REMOVALS under way, a new run waits for one (see #room).
-   */
-  #removeLater(container: Container, volume: { close(): Promise<void> } | undefined): Promise<void> {
-    const p: Promise<void> = removeContainer(container).then(() => volume?.close()).catch(() => undefined)
-      .finally(() => this.#removals.delete(p));
-    this.#removals.add(p);
-    return p;
-  }
-
-  async #room(): Promise<void> {
-    while (this.#removals.size >= MAX_REMOVALS) await Promise.race(this.#removals);
+  close(): Promise<void> {
+    return this.#removals.close();
   }
 
   async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined,
@@ -235,22 +220,7 @@ export class DockerRunner implements ContainerDispatcher {
 
   async #describe(container: Container, daemon: DaemonFacts | undefined): Promise<Containment> {
     const info = await this.#infra('inspect', () => container.inspect());
-    return describe(info, daemon, await this.#repoDigests(info.Image));
-  }
-
-  /**
-   * An image's repository digests, asked once per image id: an id names the image's content,
-   * and its digests change only when it is pushed or pulled under a new name (a reload to a
-   * new version brings a new id). A failed lookup is not kept.
-   */
-  async #repoDigests(imageId: string): Promise<string[]> {
-    const known = this.#digests.get(imageId);
-    if (known) return known;
-    const image = await this.#docker.getImage(imageId).inspect().catch(() => undefined);
-    if (!image) return [];
-    if (this.#digests.size >= 64) this.#digests.clear();
-    this.#digests.set(imageId, image.RepoDigests ?? []);
-    return image.RepoDigests ?? [];
+    return describe(info, daemon, await this.#digests.of(info.Image));
   }
 }
 
@@ -291,9 +261,6 @@ async function collect(container: Container, engine: Engine, deliver: (body: Rea
     throw asInfra('collect the result', err);
   }
 }
-
-/** Container removals a runner lets run beside new jobs before a new run waits. */
-const MAX_REMOVALS = 16;
 
 /** How long the output of an exited engine may take to arrive in full. */
 const OUTPUT_DRAIN_MS = 5000;
