@@ -301,15 +301,21 @@ describe('e2e: hostile engines are contained', function () {
     expect((Volumes ?? []).map((v) => v.Name)).to.deep.equal([]);
   });
 
-  /** Waits until the job's container runs; returns it. */
+  /**
+   * Waits until the job's container runs; returns it. Generous: the daemon may still be busy
+   * with the batch's removals (a loaded machine), and the tests time the run, not the wait.
+   */
   async function runningContainer(jobId: string): Promise<Docker.Container> {
-    const until = Date.now() + 30_000;
+    const until = Date.now() + 60_000;
     while (Date.now() < until) {
       const [c] = await docker.listContainers({ filters: { label: [`${LABELS.node}=${stack.node}`, `${LABELS.job}=${jobId}`], status: ['running'] } });
       if (c) return docker.getContainer(c.Id);
       await sleep(100);
     }
-    throw new Error(`no running container for job ${jobId}`);
+    // Say where the job is, so a failure here can be told apart (queued, failed, ran unseen).
+    const job = await (await fetch(`${stack.url}/jobs/${jobId}`)).json();
+    const lines = stack.logs.filter((l) => l.includes(`"jobid":"${jobId}"`) || /circuit|consumer|channel/.test(l)).slice(-20);
+    throw new Error(`no running container for job ${jobId} within 60 s; the job: ${JSON.stringify(job)}; its log:\n${lines.join('\n')}`);
   }
 });
 
