@@ -121,9 +121,14 @@ export function submitter(deps: Pick<PublicRouteDeps, 'service' | 'submissions'>
     const { submissions } = deps;
     return (r) => submissions.submit(r);
   }
-  return async (r) => Promise.all(r.engines.map(async (e) => ({
-    engine: e.name, jobid: await deps.service.submit(e, r.upload, r.filename, r.owner, { callback: r.callback }), cached: false,
-  })));
+  return async (r) => {
+    const jobs: KeyedJob[] = [];
+    for (const [i, e] of r.engines.entries()) {
+      const take = i === r.engines.length - 1;
+      jobs.push({ engine: e.name, jobid: await deps.service.submit(e, r.upload, r.filename, r.owner, { callback: r.callback, take }), cached: false });
+    }
+    return jobs;
+  };
 }
 
 /** The detailed public view of a job (`GET /jobs/<id>`). */

@@ -93,6 +93,7 @@ export async function receiveAndSubmit(ctx: Context, d: { files: FileStore; subm
   try {
     return await d.submit({ engines, upload: received.written, filename: received.filename, owner, ...options });
   } finally {
-    await d.files.discard(received.written.path);
+    // A submission moves the file into its last job (one rename, no link and unlink).
+    if (!received.written.moved) await d.files.discard(received.written.path);
   }
 }

@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { FileStore } from '../storage/file-store.js';
+import type { FileStore, Written } from '../storage/file-store.js';
 import { isTerminal, type Job, type JobScope } from './job.js';
 import type { JobService } from './service.js';
 import { jobLogger, type Logger } from '../log/logger.js';
@@ -57,11 +57,11 @@ export class JobControl {
     const engine = this.#d.service.engine(job.engine);
     const input = await this.#d.files.share(id, 'input');
     if (!input) throw new NotFoundError('INPUT_MISSING', `the input of job ${id} is no longer stored`);
+    const upload: Written = { path: input, size: job.size, sha256: job.sha256, head: Buffer.alloc(0) };
     try {
-      const upload = { path: input, size: job.size, sha256: job.sha256, head: Buffer.alloc(0) };
-      return await this.#d.service.submit(engine, upload, job.filename, owner, { retryOf: id, callback });
+      return await this.#d.service.submit(engine, upload, job.filename, owner, { retryOf: id, callback, take: true });
     } finally {
-      await this.#d.files.discard(input);
+      if (!upload.moved) await this.#d.files.discard(input);
     }
   }
 }

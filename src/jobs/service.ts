@@ -91,14 +91,18 @@ export class JobService {
 
   /**
    * Records an upload already written to a temporary file, then queues it. The input is a
-   * hard link to the temporary file (the caller removes that), so several jobs can share it.
+   * hard link to the temporary file (the caller removes that), so several jobs can share it;
+   * with `take` the file is moved in instead (the caller's last use of it: `upload.moved`
+   * says whether it is gone, then nothing is left to remove).
    */
   async submit(engine: Engine, upload: Written, filename: string, owner: string | null = null,
-    extra: Pick<NewJob, 'retryOf' | 'callback'> = {}): Promise<string> {
+    extra: Pick<NewJob, 'retryOf' | 'callback'> & { take?: boolean } = {}): Promise<string> {
     const started = performance.now();
-    const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256, owner, ...extra });
+    const { take, ...fields } = extra;
+    const id = await this.#d.store.create({ engine: engine.name, filename, size: upload.size, sha256: upload.sha256, owner, ...fields });
     try {
-      await this.#d.files.link(upload.path, id, 'input');
+      if (take) await this.#d.files.take(upload, id, 'input');
+      else await this.#d.files.link(upload.path, id, 'input');
       const stored = performance.now();
       await this.#d.queue.publish({ jobId: id, engine: engine.name });
       this.#d.observer?.stage('store', (stored - started) / 1000);

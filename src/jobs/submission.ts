@@ -16,7 +16,7 @@ export interface DigestSource {
 /** One upload to one or more engines. */
 export interface SubmitRequest {
   engines: readonly Engine[];
-  /** The received file (a temporary file the caller removes afterwards). */
+  /** The received file (a temporary file the caller removes afterwards, unless it was moved into the last job: `upload.moved`). */
   upload: Written;
   filename: string;
   owner: string | null;
@@ -84,10 +84,12 @@ export class Submissions {
   async #create(req: SubmitRequest): Promise<KeyedJob[]> {
     const jobs: KeyedJob[] = [];
     try {
-      for (const engine of req.engines) {
+      for (const [i, engine] of req.engines.entries()) {
         const digest = engine.cache && !req.force ? this.#d.digests.digest(engine.name) : null;
         const cached = digest ? await this.#fromCache(engine, digest, req) : undefined;
-        const jobid = cached ?? await this.#d.service.submit(engine, req.upload, req.filename, req.owner, { callback: req.callback });
+        // The last job moves the upload in rather than linking it: the caller then has nothing to remove.
+        const take = i === req.engines.length - 1;
+        const jobid = cached ?? await this.#d.service.submit(engine, req.upload, req.filename, req.owner, { callback: req.callback, take });
         jobs.push({ engine: engine.name, jobid, cached: cached !== undefined });
       }
     } catch (err) {

@@ -18,6 +18,8 @@ export interface Written {
   sha256: string;
   /** The first bytes of the content (for summaries). */
   head: Buffer;
+  /** Set once the file was moved into a job's folder (see FileStore.take): nothing is left to remove. */
+  moved?: boolean;
 }
 
 const HEAD_BYTES = 80;
@@ -157,6 +159,16 @@ export class FileStore {
   async place(id: string, from: string, file: StoredFile): Promise<void> {
     await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
     await rename(from, this.path(id, file));
+  }
+
+  /**
+   * Moves a temporary upload into a job's folder as `file` (one rename: cheaper than a link
+   * and the temporary file's removal, for the last job that needs the bytes) and marks it moved.
+   */
+  async take(upload: Written, id: string, file: StoredFile): Promise<void> {
+    await mkdir(this.dir(id), { recursive: true, mode: 0o700 });
+    await rename(upload.path, this.path(id, file));
+    upload.moved = true;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -58,5 +58,14 @@ describe('storage/file-store: temporary files', () => {
     const err = await files.write(files.tmpPath(), Readable.from([Buffer.alloc(60), Buffer.alloc(60)]), 100).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(LimitExceeded);
     expect(await files.listTmp()).to.deep.equal([]);
+  });
+
+  it('take moves a written upload into a job folder as its input, leaves no temporary file and marks it moved', async () => {
+    const written = await files.write(files.tmpPath(), Readable.from([Buffer.from('sample')]), 100);
+    expect(written.moved).to.equal(undefined);
+    await files.take(written, '42', 'input');
+    expect(written.moved).to.equal(true);
+    expect(await files.listTmp()).to.deep.equal([]);
+    expect(await readFile(files.path('42', 'input'), 'utf8')).to.equal('sample');
   });
 });
