@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from './client.js';
 import { bareServer, poster } from './http-client.js';
@@ -32,18 +33,22 @@ export async function runBurst(o: BurstOptions): Promise<void> {
     });
     const ids: string[] = [];
     let refused = 0;
+    const pid = target.frontend?.pid;
+    const cpuBefore = pid ? await cpuSeconds(pid) : 0;
     const run = await closedLoop(o.count, o.concurrency, async (i) => {
       ids.push(await toTarget.post(`/${engine}/upload`, body(i)).catch(() => {
         refused++;
         return '';
       }));
     });
+    const cpu = pid ? (await cpuSeconds(pid)) - cpuBefore : undefined;
     toBare.close();
     toTarget.close();
     const rate = (r: { durations: number[]; wallMs: number }): number => (r.durations.length * 1000) / r.wallMs;
     const [lf, lr] = [latency(floor.durations), latency(run.durations)];
     o.print(`${o.count} uploads at concurrency ${o.concurrency}: ${rate(run).toFixed(0)} accepted/s (p50 ${ms(lr.p50)}, p99 ${ms(lr.p99)}), refused ${refused}; `
-      + `bare node:http ${rate(floor).toFixed(0)}/s (p50 ${ms(lf.p50)}, p99 ${ms(lf.p99)}); ratio ${ratio(rate(run), rate(floor))} × bare (load ${load()})`);
+      + `bare node:http ${rate(floor).toFixed(0)}/s (p50 ${ms(lf.p50)}, p99 ${ms(lf.p99)}); ratio ${ratio(rate(run), rate(floor))} × bare; `
+      + `frontend CPU ${cpu === undefined ? 'n/a (remote)' : `${((cpu * 1000) / o.count).toFixed(2)} ms per upload`} (load ${load()})`);
     const accepted = ids.filter(Boolean);
     const started = Date.now();
     if (o.drain === 'cancel') await closedLoop(accepted.length, 8, (i) => cancel(target, accepted[i] as string));
@@ -78,4 +83,15 @@ async function waitTerminal(t: Target, ids: string[]): Promise<string[]> {
     if (left.length) await sleep(1000);
   }
   return left;
+}
+
+/**
+ * CPU seconds (user + system) a process has used (/proc/PID/stat): the frontend's cost per
+ * upload, steadier than the rate on a shared machine (the rate also pays for others' load).
+ */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 (utime, stime), counted from after the command name (field 3 is index 0).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
