@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from './client.js';
 import { bareServer, poster } from './http-client.js';
-import { benchEngine, startLocal, type Target } from './stack.js';
+import { benchEngine, cpuSeconds, startLocal, type Target } from './stack.js';
 import { closedLoop, latency, load, ms, ratio } from './stats.js';
 
 export interface BurstOptions {
@@ -85,13 +84,3 @@ async function waitTerminal(t: Target, ids: string[]): Promise<string[]> {
   return left;
 }
 
-/**
- * CPU seconds (user + system) a process has used (/proc/PID/stat): the frontend's cost per
- * upload, steadier than the rate on a shared machine (the rate also pays for others' load).
- */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 (utime, stime), counted from after the command name (field 3 is index 0).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}

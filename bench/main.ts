@@ -5,6 +5,7 @@ import { runReads } from './reads.js';
 import { remoteTarget, type Target } from './stack.js';
 import { load } from './stats.js';
 import { runUpload } from './upload.js';
+import { runUploadParts } from './upload-parts.js';
 import { loadEngines } from '../src/engines/engines.js';
 import type { ConfigProblem } from '../src/errors.js';
 
@@ -12,6 +13,7 @@ const HELP = `usage: bench/run BENCHMARK [options]
   e2e      jobs/s and upload→Success latency vs a raw dockerode loop   --jobs N (40) --slots 1,2,4
   warm     e2e with the engine's warm pool on (not implemented yet: see bench/README.md)
   upload   one large upload: frontend RSS growth, throughput vs cat    --mib N (1024)
+  upload-parts  the upload path's stages alone (busboy, sha256, write) --mib N (1024)
   burst    small uploads at a concurrency, then every job terminal     --count N (10000) --concurrency N (32) --drain cancel|run
   reads    /result/<id> and the listing at an offered rate (open loop) --rows N (1000000) --rate N (1000) --seconds N (10)
 Against a running appliance instead of a stack of its own: --url URL --token-file FILE
@@ -52,6 +54,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'upload':
       await runUpload({ mib: int(v.mib, 1024), print, ...(remote ? { remote: { target: remote, engine } } : {}) });
+      break;
+    case 'upload-parts':
+      await runUploadParts({ mib: int(v.mib, 1024), print });
       break;
     case 'burst': {
       const drain = v.drain ?? 'cancel';

@@ -75,3 +75,14 @@ async function removeDeploymentContainers(deployment: string): Promise<void> {
   const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${deployment}`] } });
   for (const c of left) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
 }
+
+/**
+ * CPU seconds (user + system) a process has used (/proc/PID/stat): the frontend's cost per
+ * upload, steadier than the rate on a shared machine (the rate also pays for others' load).
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 (utime, stime), counted from after the command name (field 3 is index 0).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { benchEngine, startLocal, type Target } from './stack.js';
+import { benchEngine, cpuSeconds, startLocal, type Target } from './stack.js';
 import { load, ratio } from './stats.js';
 
 export interface UploadOptions {
@@ -26,7 +26,7 @@ export async function runUpload(o: UploadOptions): Promise<void> {
   try {
     const file = await makeFile(dir, bytes);
     const pid = target.frontend?.pid;
-    const results = { cat: [] as number[], api: [] as number[], rss: [] as number[] };
+    const results = { cat: [] as number[], api: [] as number[], rss: [] as number[], cpu: [] as number[] };
     for (let round = 0; round < 2; round++) {
       const t0 = performance.now();
       const r = spawnSync('sh', ['-c', `cat "${file}" > "${join(dir, 'copy')}" && sync`]);
@@ -35,6 +35,7 @@ export async function runUpload(o: UploadOptions): Promise<void> {
       await rm(join(dir, 'copy'));
       const before = pid ? await rss(pid) : 0;
       let peak = before;
+      const cpuBefore = pid ? await cpuSeconds(pid) : 0;
       const sampler = setInterval(() => void (pid ? rss(pid).then((x) => { peak = Math.max(peak, x); }, () => undefined) : undefined), 20);
       const t1 = performance.now();
       try {
@@ -44,13 +45,15 @@ export async function runUpload(o: UploadOptions): Promise<void> {
       }
       results.api.push(performance.now() - t1);
       results.rss.push(peak - before);
+      if (pid) results.cpu.push((await cpuSeconds(pid)) - cpuBefore);
     }
     const mibps = (t: number): number => o.mib / (t / 1000);
     const best = (xs: number[]): number => Math.min(...xs);
     o.print(`${o.mib} MiB: cat+sync ${results.cat.map((t) => `${(t / 1000).toFixed(2)} s`).join(', ')} (${mibps(best(results.cat)).toFixed(0)} MiB/s best); `
       + `upload ${results.api.map((t) => `${(t / 1000).toFixed(2)} s`).join(', ')} (${mibps(best(results.api)).toFixed(0)} MiB/s best); `
       + `ratio ${ratio(best(results.cat), best(results.api))} × cat (best of each), ${ratio(results.cat.reduce((a, b) => a + b), results.api.reduce((a, b) => a + b))} × cat (sums); `
-      + `frontend RSS growth ${pid ? results.rss.map((x) => `${(x / 1024 / 1024).toFixed(1)} MiB`).join(', ') : 'n/a (remote)'} (load ${load()})`);
+      + `frontend RSS growth ${pid ? results.rss.map((x) => `${(x / 1024 / 1024).toFixed(1)} MiB`).join(', ') : 'n/a (remote)'}, `
+      + `frontend CPU ${pid ? results.cpu.map((x) => `${x.toFixed(2)} s`).join(', ') : 'n/a'} (load ${load()})`);
   } finally {
     await rm(dir, { recursive: true, force: true });
     if (!o.remote) await target.close();

@@ -2,7 +2,7 @@ import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { AppError, InvalidError, UploadTimeoutError } from '../errors.js';
-import type { FileStore, Written } from '../storage/file-store.js';
+import { WRITE_BUFFER_BYTES, type FileStore, type Written } from '../storage/file-store.js';
 
 /** An upload written to a temporary file in the store. */
 export interface ReceivedUpload {
@@ -57,7 +57,7 @@ class Reception {
     });
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, defParamCharset: 'utf8',
+      parser = busboy({ headers: req.headers, defParamCharset: 'utf8', highWaterMark: WRITE_BUFFER_BYTES, fileHwm: WRITE_BUFFER_BYTES,
         limits: { fileSize: rules.limit + 1, files: 4, fields: 32, parts: 64, fieldSize: 64 * 1024, headerPairs: 32 } });
     } catch {
       this.#fail(new InvalidError('INVALID_UPLOAD', `expected a multipart/form-data body with a file field "${rules.field}"`));

@@ -23,6 +23,14 @@ export interface Written {
 }
 
 const HEAD_BYTES = 80;
+
+/**
+ * How much a write may hold in memory between its stages (hash, disk). Node's default (16 KiB)
+ * is below one socket read (64 KiB), so every chunk stopped the upload until the disk had
+ * written it; with room for a few chunks the hash of the next overlaps the write of the last,
+ * and queued chunks go to disk in one writev. Bounded: a few MiB per upload at most.
+ */
+export const WRITE_BUFFER_BYTES = 1 << 20;
 const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '_');
 
 /** Whether a temporary file was written by a process of this host that no longer runs. */
@@ -126,6 +134,7 @@ export class FileStore {
     const heads: Buffer[] = [];
     let headLen = 0;
     const meter = new Transform({
+      highWaterMark: WRITE_BUFFER_BYTES,
       transform(chunk: Buffer, _enc, done) {
         size += chunk.length;
         if (size > limit) {
@@ -146,7 +155,7 @@ export class FileStore {
     try {
       // pipeline() never settles for a source destroyed before it starts (Node 20).
       if (source.destroyed) throw source.errored ?? new Error(`${what} stream closed before it was written`);
-      await pipeline(source, meter, handle.createWriteStream());
+      await pipeline(source, meter, handle.createWriteStream({ highWaterMark: WRITE_BUFFER_BYTES }));
     } catch (err) {
       await handle.close().catch(() => undefined);
       await unlink(dest).catch(() => undefined);
