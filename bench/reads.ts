@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import { bareServer, getter } from './http-client.js';
-import { benchEngine, startLocal, type Target } from './stack.js';
+import { benchEngine, cpuSeconds, startLocal, type Target } from './stack.js';
 import { latency, load, ms, openLoop, ratio } from './stats.js';
 
 export interface ReadsOptions {
@@ -30,10 +30,13 @@ export async function runReads(o: ReadsOptions): Promise<void> {
       const floor = getter(bare.url, {});
       try {
         const b = await openLoop(o.rate, o.seconds, () => floor.get('/'));
+        const pid = target.frontend?.pid;
+        const cpuBefore = pid ? await cpuSeconds(pid) : 0;
         const m = await openLoop(o.rate, o.seconds, (i) => menagerie.get(path(i)));
+        const cpu = pid ? `${((((await cpuSeconds(pid)) - cpuBefore) * 1000) / (o.rate * o.seconds)).toFixed(2)} ms` : 'n/a';
         const [lb, lm] = [latency(b.latencies), latency(m.latencies)];
         o.print(`${what} at ${o.rate}/s for ${o.seconds} s: p50 ${ms(lm.p50)}, p99 ${ms(lm.p99)}, max ${ms(lm.max)}, errors ${m.errors}${m.errors ? ` (${[...menagerie.failures].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}; `
-          + `bare node:http p50 ${ms(lb.p50)}, p99 ${ms(lb.p99)}; p99 ${ratio(lm.p99, lb.p99)} × bare (load ${load()})`);
+          + `bare node:http p50 ${ms(lb.p50)}, p99 ${ms(lb.p99)}; p99 ${ratio(lm.p99, lb.p99)} × bare; frontend CPU ${cpu} per request (load ${load()})`);
       } finally {
         menagerie.close();
         floor.close();
