@@ -126,7 +126,12 @@ export class JobStore {
 
   /** One page of the job listing, newest first (the query is built in listing.ts). */
   async list(query: ListQuery): Promise<Job[]> {
-    const rows = await listRows(async (sql, params) => (await this.#pool.query<RowDataPacket[]>(t(sql), params))[0], query).catch(translate);
+    // A prepared statement (execute: parsed once per connection, rows in the binary protocol)
+    // unless a parameter is a list (`status IN (?)`), which only the text protocol expands.
+    const run = async (sql: string, params: unknown[]): Promise<RowDataPacket[]> => (params.some(Array.isArray)
+      ? await this.#pool.query<RowDataPacket[]>(t(sql), params)
+      : await this.#pool.execute<RowDataPacket[]>(t(sql), params as (string | number | Date | null)[]))[0];
+    const rows = await listRows(run, query).catch(translate);
     return rows.map(toJob);
   }
 
