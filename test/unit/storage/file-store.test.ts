@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,5 +68,30 @@ describe('storage/file-store: temporary files', () => {
     expect(written.moved).to.equal(true);
     expect(await files.listTmp()).to.deep.equal([]);
     expect(await readFile(files.path('42', 'input'), 'utf8')).to.equal('sample');
+  });
+
+  it('bodies of several sizes, in two chunks, are stored with their size, sha256 and first bytes', async () => {
+    for (const size of [10, 64 * 1024, 64 * 1024 + 1, 300 * 1024]) {
+      const data = Buffer.alloc(size, 'menagerie ');
+      const chunks = [data.subarray(0, Math.floor(size / 3)), data.subarray(Math.floor(size / 3))];
+      const written = await files.write(files.tmpPath(), Readable.from(chunks), 1 << 20);
+      expect(written.size).to.equal(size);
+      expect(written.sha256).to.equal(createHash('sha256').update(data).digest('hex'));
+      expect(written.head.equals(data.subarray(0, 80))).to.equal(true);
+      expect((await readFile(written.path)).equals(data)).to.equal(true);
+      await files.discard(written.path);
+    }
+    expect(await files.listTmp()).to.deep.equal([]);
+  });
+
+  it('a body that fails before its end leaves no file', async () => {
+    const source = new Readable({ read() {} });
+    source.on('error', () => undefined); // as the upload's own listener does
+    source.push('partial');
+    const writing = files.write(files.tmpPath(), source, 100);
+    setImmediate(() => source.destroy(new Error('client went away')));
+    const err = await writing.catch((e: unknown) => e);
+    expect((err as Error).message).to.equal('client went away');
+    expect(await files.listTmp()).to.deep.equal([]);
   });
 });
