@@ -1,10 +1,20 @@
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LABELS } from '../src/contract/labels.js';
 import { submit, waitSuccess } from './client.js';
 import { rawJob } from './raw.js';
 import { benchEngine, startLocal, type Target } from './stack.js';
 import { closedLoop, latency, ms, ratio, type Latency } from './stats.js';
 import type { Engine } from '../src/engines/engines.js';
+
+/** Waits (at most 30 s) until `want` warm-pool containers of the deployment wait for jobs. */
+async function poolReady(docker: Docker, deployment: string, want: number): Promise<void> {
+  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(100)) {
+    const idle = await docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${deployment}`, `${LABELS.role}=pool`], status: ['created'] } });
+    if (idle.length >= want) return;
+  }
+}
 
 /** Jobs/s and latency of one closed-loop run. */
 export interface LoopFigures {
@@ -42,6 +52,9 @@ export async function runE2e(o: E2eOptions): Promise<{ slots: number; raw: LoopF
       const men = (n: number): Promise<{ durations: number[]; wallMs: number }> => closedLoop(n, slots, async (i) => waitSuccess(target, await submit(target, engine.name, input(i))));
       await raw(slots);
       await men(slots); // warm-up: connections, first container of the image
+      // A warm pool is full again before the measured runs (local stack; bounded).
+      const warm = Number(o.engineFields?.(slots).warm ?? 0);
+      if (warm && !o.remote) await poolReady(docker, deployment, warm);
       const half = Math.max(1, Math.floor(o.jobs / 2));
       const runs = { raw: [await raw(half)], men: [await men(half)] };
       runs.raw.push(await raw(half));
