@@ -16,6 +16,27 @@ async function poolReady(docker: Docker, deployment: string, want: number): Prom
   }
 }
 
+/**
+ * The mean of each stage histogram over the run (warm-up included), from the frontend's and
+ * menage's /metrics: upload, store, publish, then queue_wait, lease, create, copy_in, run,
+ * collect, report.
+ */
+async function stageMeans(t: Target, engine: string): Promise<string> {
+  const scrape = async (url: string): Promise<string> => (await fetch(`${url}/metrics`, { headers: t.headers })).text().catch(() => '');
+  const text = `${await scrape(t.url)}\n${t.menageOpsUrl ? await scrape(t.menageOpsUrl) : ''}`;
+  const out: string[] = [];
+  for (const stage of ['upload', 'store', 'publish', 'queue_wait', 'lease', 'create', 'copy_in', 'run', 'collect', 'report']) {
+    const pick = (what: 'sum' | 'count'): number => {
+      const re = new RegExp(`^menagerie_(?:frontend|menage)_stage_seconds_${what}\\{[^}]*stage="${stage}"[^}]*\\} (\\S+)$`, 'm');
+      const m = text.split('\n').filter((l) => !l.includes('engine=') || l.includes(`engine="${engine}"`)).join('\n').match(re);
+      return Number(m?.[1] ?? NaN);
+    };
+    const mean = pick('sum') / pick('count');
+    if (Number.isFinite(mean)) out.push(`${stage} ${(mean * 1000).toFixed(0)} ms`);
+  }
+  return out.join(', ') || 'no stage metrics';
+}
+
 /** Jobs/s and latency of one closed-loop run. */
 export interface LoopFigures {
   jobsPerSecond: number;
@@ -68,6 +89,7 @@ export async function runE2e(o: E2eOptions): Promise<{ slots: number; raw: LoopF
         + `menagerie ${row.menagerie.jobsPerSecond.toFixed(2)} jobs/s (upload→Success p50 ${ms(row.menagerie.latency.p50)}, p99 ${ms(row.menagerie.latency.p99)}); `
         + `ratio ${ratio(row.menagerie.jobsPerSecond, row.raw.jobsPerSecond)} × raw throughput, p50 ${ratio(row.menagerie.latency.p50, row.raw.latency.p50)} × raw`);
       out.push(row);
+      if (!o.remote) o.print(`slots ${slots}: where the time goes, mean per job: ${await stageMeans(target, engine.name)}`);
     } finally {
       if (!o.remote) await target.close();
     }
