@@ -1,7 +1,6 @@
 import { InfrastructureError, RunAborted } from '../errors.js';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
-import { posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engines/engines.js';
@@ -15,7 +14,9 @@ import { LogTail } from './log-tail.js';
 import type { Logger } from '../log/logger.js';
 import { WarmPool } from './warm-pool.js';
 import { watchOom, type OomWatch } from './oom-watch.js';
-import { checkPathStat, packInput, parsePathStat, readResultArchive, ResultRefused } from './result-archive.js';
+import { asInfra, infra } from './infra-errors.js';
+import { packInput } from './result-archive.js';
+import { collectWithRetries } from './result-collect.js';
 
 export type { Containment } from './containment-report.js';
 export { removeContainer } from './container-removal.js';
@@ -276,44 +277,6 @@ export class DockerRunner implements ContainerDispatcher {
   }
 }
 
-/**
- * Collects the result, reading the archive again after a failed delivery (the frontend
- * restarting, say): the container is still there, so a brief outage does not cost a re-run.
- * A delivery the frontend did record before the failure is answered as a duplicate.
- */
-async function collectWithRetries(container: Container, engine: Engine, signal: AbortSignal,
-  deliver: (body: Readable, size: number) => Promise<void>, tries = 4): Promise<string | undefined> {
-  for (let i = 1; ; i++) {
-    try {
-      return await collect(container, engine, deliver);
-    } catch (err) {
-      if (i >= tries || signal.aborted) throw err;
-      await sleep(500 * 2 ** i, undefined, { signal }).catch(() => undefined);
-    }
-  }
-}
-
-/** Streams `<mountpoint>/result` to `deliver`; returns why it was refused, if it was. */
-async function collect(container: Container, engine: Engine, deliver: (body: Readable, size: number) => Promise<void>): Promise<string | undefined> {
-  const limit = engine.containment.resultLimit;
-  try {
-    const archive = (await container.getArchive({ path: posix.join(engine.mountpoint, 'result') })) as Readable & { headers?: Record<string, string> };
-    // The engine has exited: Docker's stat of the path cannot change before the archive is read.
-    const stat = parsePathStat(archive.headers?.['x-docker-container-path-stat']);
-    const problem = stat && checkPathStat(stat, limit);
-    if (problem) {
-      archive.destroy();
-      return problem;
-    }
-    await readResultArchive(archive, limit, deliver);
-    return undefined;
-  } catch (err) {
-    if (err instanceof ResultRefused) return err.message;
-    if ((err as { statusCode?: number }).statusCode === 404) return REASONS.noResult;
-    throw asInfra('collect the result', err);
-  }
-}
-
 /** What a run starts with besides its container: see #runIn. */
 interface Prepared {
   input: Promise<{ stream: Readable; size: number }>;
@@ -331,19 +294,6 @@ function streamEnd(stream: Readable): Promise<void> {
     stream.once('close', () => resolve());
     stream.once('error', () => resolve());
   });
-}
-
-async function infra<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw asInfra(what, err);
-  }
-}
-
-function asInfra(what: string, err: unknown): InfrastructureError {
-  if (err instanceof InfrastructureError) return err;
-  return new InfrastructureError(`cannot ${what}: ${(err as Error).message}`, { cause: err });
 }
 
 function owner(user: string): { uid: number; gid: number } {
