@@ -327,12 +327,9 @@ for (const warm of [0, 1]) describe(`e2e: hostile engines are contained${warm ? 
     return undefined;
   }
 
-  /**
-   * Waits until the job's container runs; returns it. Generous: the daemon may still be busy
-   * with the batch's removals (a loaded machine), and the tests time the run, not the wait.
-   */
+  /** Waits until the job's container runs; returns it (or says where the job is). */
   async function runningContainer(jobId: string): Promise<Docker.Container> {
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 30_000;
     while (Date.now() < until) {
       const [c] = await docker.listContainers({ filters: { label: [`${LABELS.node}=${stack.node}`, `${LABELS.job}=${jobId}`], status: ['running'] } });
       if (c) return docker.getContainer(c.Id);
@@ -343,7 +340,7 @@ for (const warm of [0, 1]) describe(`e2e: hostile engines are contained${warm ? 
     // Say where the job is, so a failure here can be told apart (queued, failed, ran unseen).
     const job = await (await fetch(`${stack.url}/jobs/${jobId}`)).json();
     const lines = stack.logs.filter((l) => l.includes(`"jobid":"${jobId}"`) || /circuit|consumer|channel/.test(l)).slice(-20);
-    throw new Error(`no running container for job ${jobId} within 60 s; the job: ${JSON.stringify(job)}; its log:\n${lines.join('\n')}`);
+    throw new Error(`no running container for job ${jobId} within 30 s; the job: ${JSON.stringify(job)}; its log:\n${lines.join('\n')}`);
   }
 });
 
