@@ -12,7 +12,7 @@ import { Breaker } from './menage/breaker.js';
 import { conformanceGate } from './menage/conformance/gate.js';
 import { checkDaemon, checkEngineVolumes } from './menage/daemon-check.js';
 import { reloadEngines } from './menage/engine-reload.js';
-import { ensureImage } from './menage/image-pull.js';
+import { ensureImages } from './menage/image-pull.js';
 import { EngineSlots } from './menage/engine-slots.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
@@ -64,7 +64,7 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
   // Every line of this node names it (several menage nodes may log to one place).
   log = log.child({ node });
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
-  for (const engine of wanted) await ensureImage(docker, engine, config.enginesFile, log);
+  await ensureImages(docker, wanted, config.enginesFile, log);
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
   for (const warning of daemon.warnings) log.warn(warning);
   daemon.problems.push(...(await checkEngineVolumes(docker, wanted, config.rabbitmq.prefix, config.enginesFile, config.engines)));
