@@ -74,10 +74,12 @@ export interface AccessLogOptions {
  */
 export function accessLog(log: Logger, o: AccessLogOptions) {
   return async function logAccess(ctx: Context, next: Next): Promise<void> {
-    const started = process.hrtime.bigint();
     const requestId = requestIdOf(ctx.get(REQUEST_ID_HEADER) || undefined);
     ctx.set(REQUEST_ID_HEADER, requestId);
     ctx.state.log = log.child({ requestId });
+    // The internal API's lines are at debug, mostly off: then nothing is measured or built.
+    if (!log.isLevelEnabled(o.level)) return next();
+    const started = process.hrtime.bigint();
     const socket = ctx.req.socket;
     const [readBefore, writtenBefore] = [socket.bytesRead, socket.bytesWritten];
     let done = false;
