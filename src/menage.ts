@@ -25,7 +25,7 @@ import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
 import type { Logger } from './log/logger.js';
 import { MenageMetrics } from './metrics/menage-metrics.js';
-import { listenOps } from './metrics/ops-server.js';
+import { listenOps } from './http/ops-server.js';
 import { Registry } from 'prom-client';
 
 /** A running menage (worker controller). */

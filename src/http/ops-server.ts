@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { checkReadiness, type Check } from './readiness.js';
+import { checkReadiness, type Check } from '../metrics/readiness.js';
+import { answerClientErrors, HOST_CHECKED_BY_APP, requireHost } from './client-errors.js';
 
 /** What an operations listener serves. */
 export interface OpsDeps {
@@ -66,7 +67,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 /** Starts an operations listener; resolves with it and its URL once it listens. */
 export async function listenOps(d: OpsDeps, host: string, port: number): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, opsHandler(d));
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, ...HOST_CHECKED_BY_APP }, requireHost(opsHandler(d)));
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
