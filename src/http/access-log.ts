@@ -51,8 +51,18 @@ function callerOf(ctx: Context): Record<string, unknown> {
   return {};
 }
 
-/** The job a request is about (a route's `:id`), as the job lines name it. */
+/** Names on the request's access line the jobs it created (an upload's, one per engine). */
+export function noteCreatedJobs(ctx: Context, jobids: readonly string[]): void {
+  ctx.state.createdJobs = jobids;
+}
+
+/**
+ * The job a request is about, as the job lines name it: the job(s) it created (`jobid`, or
+ * `jobids` for a submission to several engines), else a route's `:id`.
+ */
 function jobOf(ctx: Context): Record<string, unknown> {
+  const created = ctx.state.createdJobs as readonly string[] | undefined;
+  if (created?.length) return created.length === 1 ? { jobid: created[0] } : { jobids: created };
   const id = (ctx.params as Record<string, string> | undefined)?.id;
   return typeof id === 'string' && /^[1-9][0-9]{0,19}$/.test(id) ? { jobid: id } : {};
 }
