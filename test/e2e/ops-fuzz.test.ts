@@ -1,14 +1,12 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Counter, Registry } from 'prom-client';
-import { createToken } from '../../src/auth/token-admin.js';
-import { TokenStore } from '../../src/auth/token-store.js';
-import { databaseOptions } from '../../src/frontend.js';
 import { listenOps } from '../../src/http/ops-server.js';
 import { startFrontendProcess, type FrontendProcess } from '../support/frontend-process.js';
 import { Rng } from '../support/multipart-fuzz.js';
 import { judgeOps, makeOpsCase, type OpsTokens } from '../support/ops-fuzz.js';
 import { rawRequest } from '../support/raw-socket.js';
+import { roleTokens } from '../support/role-tokens.js';
 import { testEngine } from '../support/services.js';
 
 const COUNT = Number(process.env.MENAGERIE_FUZZ_COUNT ?? 600);
@@ -62,17 +60,12 @@ describe('e2e: /metrics, /healthz and /readyz under hostile requests', function 
 
   describe('the frontend (a real process, tokens mode)', () => {
     let fe: FrontendProcess;
-    const tokens = { read: '', admin: '', submit: '', worker: '' };
+    let tokens: Awaited<ReturnType<typeof roleTokens>>;
 
     before(async () => {
       const key = randomBytes(24).toString('hex');
       fe = await startFrontendProcess([testEngine('fuzz')], { auth: { mode: 'tokens', key, uploadsPerMinute: 1_000_000, uploadBurst: 1_000_000 } });
-      const store = new TokenStore(databaseOptions(fe.env.config));
-      try {
-        for (const role of ['read', 'admin', 'submit', 'worker'] as const) tokens[role] = (await createToken(store, key, { name: role, role })).token;
-      } finally {
-        await store.close();
-      }
+      tokens = await roleTokens(fe.env.config, key);
     });
     after(async () => {
       await fe?.close();
