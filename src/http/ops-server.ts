@@ -16,11 +16,11 @@ export interface OpsDeps {
 }
 
 /**
- * The operations listener of a process without a public API (menage, docker-proxy):
- * GET/HEAD /metrics, /healthz and /readyz, exact paths only; everything else is a JSON 404
- * or 405. Health needs no token and names no driver message.
+ * The operations listener of a process without a public API (menage; the docker-proxy has
+ * none): GET/HEAD /metrics, /healthz and /readyz, exact paths only; everything else is a JSON
+ * 404 or 405. Health needs no token and names no driver message.
  */
-export function opsHandler(d: OpsDeps): (req: IncomingMessage, res: ServerResponse) => void {
+function opsHandler(d: OpsDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     answer(d, req, res).catch(() => send(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }));
   };
