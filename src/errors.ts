@@ -46,6 +46,7 @@ export const ERRORS = {
   INVALID_LEASE: { status: 400, public: false },
   JOB_BUSY: { status: 409, public: false },
   STALE_LEASE: { status: 409, public: false },
+  CONTAINER_NOT_FOUND: { status: 404, public: false },
   REPORT_TOO_LARGE: { status: 413, public: false },
   // Enforcer and command line.
   ENFORCER_USAGE: { status: 400, public: false },

@@ -22,6 +22,7 @@ import { Submissions } from './jobs/submission.js';
 import { WebhookOutbox } from './jobs/webhook-outbox.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
+import { JobContainers } from './jobs/job-containers.js';
 import { JobStore } from './jobs/store.js';
 import { MonitorQueries } from './jobs/monitor-queries.js';
 import { CONSOLE_DIR, consoleRouters, enforcerPolicy } from './console/index.js';
@@ -127,7 +128,9 @@ export async function startFrontend(config: Config, log: Logger): Promise<Fronte
     const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers, metrics, ready });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines: engineStatus });
+    const internalApp = createInternalApp({
+      service, internalToken: config.internalToken, auth, health, log, engines: engineStatus, containers: new JobContainers(store.pool),
+    });
     const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port, tlsFiles(config.internalListen));
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,

@@ -145,6 +145,9 @@ async function runAndReport(d: WorkerDeps, id: string, started: StartedJob, log:
   const outcome = await d.dispatcher.run(d.engine, {
     jobId: id, attempt, node: d.node, signal, ...(m ? { stage: (stage, t) => m.stage(name, stage, t) } : {}),
     openInput: () => d.client.input(id, signal),
+    bindContainer: async (container) => {
+      if ((await d.client.bindContainer(id, lease, container)) === 'stale') throw new InfrastructureError(`job ${id}: the lease is no longer current; its container is not started`);
+    },
     deliver: async (body, _size, containment, output) => {
       const reported = performance.now();
       // The output is stored first, so it is there as soon as the job shows Success.
