@@ -12,7 +12,7 @@ import { EngineStatusBoard } from './engines/status.js';
 import { UploadReload } from './engines/upload-reload.js';
 import { ConfigError, UnavailableError } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
-import { answerClientErrors } from './http/client-errors.js';
+import { answerClientErrors, HOST_CHECKED_BY_APP, requireHost } from './http/client-errors.js';
 import { UploadGate } from './http/submit-upload.js';
 import { JobControl } from './jobs/control.js';
 import { failWaitingJobsOfRemovedEngines } from './jobs/engine-removal.js';
@@ -243,9 +243,9 @@ function sweepTmpPeriodically(files: FileStore, idleMs: number, log: Logger): ()
 const TMP_SWEEP_INTERVAL_MS = 5 * 60_000;
 
 async function listen(handler: RequestListener, host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<Server> {
-  const options = { requestTimeout: 600_000, headersTimeout: 30_000 };
+  const options = { requestTimeout: 600_000, headersTimeout: 30_000, ...HOST_CHECKED_BY_APP };
   // HTTPS for worker nodes on other hosts; TLS 1.2 at least (Node's default minimum).
-  const server: Server = tls ? createHttpsServer({ ...options, ...tls }, handler) : createServer(options, handler);
+  const server: Server = tls ? createHttpsServer({ ...options, ...tls }, requireHost(handler)) : createServer(options, requireHost(handler));
   answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -12,7 +12,7 @@ import { Breaker } from './menage/breaker.js';
 import { conformanceGate } from './menage/conformance/gate.js';
 import { checkDaemon, checkEngineVolumes } from './menage/daemon-check.js';
 import { reloadEngines } from './menage/engine-reload.js';
-import { ensureImage } from './menage/image-pull.js';
+import { ensureImages } from './menage/image-pull.js';
 import { EngineSlots } from './menage/engine-slots.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
@@ -25,7 +25,7 @@ import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
 import type { Logger } from './log/logger.js';
 import { MenageMetrics } from './metrics/menage-metrics.js';
-import { listenOps } from './metrics/ops-server.js';
+import { listenOps } from './http/ops-server.js';
 import { Registry } from 'prom-client';
 
 /** A running menage (worker controller). */
@@ -66,7 +66,7 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
     graceMs: config.jobs.reapGraceSeconds * 1000, removeBehind: true, dockerError: (op) => metrics.dockerError(op), warm: { node, log },
   });
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
-  for (const engine of wanted) await ensureImage(docker, engine, config.enginesFile, log);
+  await ensureImages(docker, wanted, config.enginesFile, log);
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
   for (const warning of daemon.warnings) log.warn(warning);
   daemon.problems.push(...(await checkEngineVolumes(docker, wanted, config.rabbitmq.prefix, config.enginesFile, config.engines)));
