@@ -1,10 +1,41 @@
 import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LABELS } from '../src/contract/labels.js';
 import { submit, waitSuccess } from './client.js';
 import { rawJob } from './raw.js';
 import { benchEngine, startLocal, type Target } from './stack.js';
 import { closedLoop, latency, ms, ratio, type Latency } from './stats.js';
 import type { Engine } from '../src/engines/engines.js';
+
+/** Waits (at most 30 s) until `want` warm-pool containers of the deployment wait for jobs. */
+async function poolReady(docker: Docker, deployment: string, want: number): Promise<void> {
+  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(100)) {
+    const idle = await docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${deployment}`, `${LABELS.role}=pool`], status: ['created'] } });
+    if (idle.length >= want) return;
+  }
+}
+
+/**
+ * The mean of each stage histogram over the run (warm-up included), from the frontend's and
+ * menage's /metrics: upload, store, publish, then queue_wait, lease, create, copy_in, run,
+ * collect, report.
+ */
+async function stageMeans(t: Target, engine: string): Promise<string> {
+  const scrape = async (url: string): Promise<string> => (await fetch(`${url}/metrics`, { headers: t.headers })).text().catch(() => '');
+  const text = `${await scrape(t.url)}\n${t.menageOpsUrl ? await scrape(t.menageOpsUrl) : ''}`;
+  const out: string[] = [];
+  for (const stage of ['upload', 'store', 'publish', 'queue_wait', 'lease', 'create', 'copy_in', 'run', 'collect', 'report']) {
+    const pick = (what: 'sum' | 'count'): number => {
+      const re = new RegExp(`^menagerie_(?:frontend|menage)_stage_seconds_${what}\\{[^}]*stage="${stage}"[^}]*\\} (\\S+)$`, 'm');
+      const m = text.split('\n').filter((l) => !l.includes('engine=') || l.includes(`engine="${engine}"`)).join('\n').match(re);
+      return Number(m?.[1] ?? NaN);
+    };
+    const mean = pick('sum') / pick('count');
+    if (Number.isFinite(mean)) out.push(`${stage} ${(mean * 1000).toFixed(0)} ms`);
+  }
+  return out.join(', ') || 'no stage metrics';
+}
 
 /** Jobs/s and latency of one closed-loop run. */
 export interface LoopFigures {
@@ -42,6 +73,9 @@ export async function runE2e(o: E2eOptions): Promise<{ slots: number; raw: LoopF
       const men = (n: number): Promise<{ durations: number[]; wallMs: number }> => closedLoop(n, slots, async (i) => waitSuccess(target, await submit(target, engine.name, input(i))));
       await raw(slots);
       await men(slots); // warm-up: connections, first container of the image
+      // A warm pool is full again before the measured runs (local stack; bounded).
+      const warm = Number(o.engineFields?.(slots).warm ?? 0);
+      if (warm && !o.remote) await poolReady(docker, deployment, warm);
       const half = Math.max(1, Math.floor(o.jobs / 2));
       const runs = { raw: [await raw(half)], men: [await men(half)] };
       runs.raw.push(await raw(half));
@@ -55,6 +89,7 @@ export async function runE2e(o: E2eOptions): Promise<{ slots: number; raw: LoopF
         + `menagerie ${row.menagerie.jobsPerSecond.toFixed(2)} jobs/s (upload→Success p50 ${ms(row.menagerie.latency.p50)}, p99 ${ms(row.menagerie.latency.p99)}); `
         + `ratio ${ratio(row.menagerie.jobsPerSecond, row.raw.jobsPerSecond)} × raw throughput, p50 ${ratio(row.menagerie.latency.p50, row.raw.latency.p50)} × raw`);
       out.push(row);
+      if (!o.remote) o.print(`slots ${slots}: where the time goes, mean per job: ${await stageMeans(target, engine.name)}`);
     } finally {
       if (!o.remote) await target.close();
     }

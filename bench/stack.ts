@@ -17,6 +17,8 @@ export interface Target {
   env?: TestEnv;
   frontend?: CliProcess;
   menage?: CliProcess;
+  /** menage's operations listener (a local stack only): its /metrics has the stage timings. */
+  menageOpsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -31,18 +33,18 @@ export function benchEngine(name: string, fields: Record<string, unknown> = {}):
  * containers of its deployment included.
  */
 export async function startLocal(engines: unknown[], opts: { menage?: boolean; overrides?: Record<string, unknown> } = {}): Promise<Target> {
-  const [port, internalPort] = [await freePort(), await freePort()];
+  const [port, internalPort, opsPort] = [await freePort(), await freePort(), await freePort()];
   const env = await createTestEnv(engines, {
     listen: { host: '127.0.0.1', port },
     internalListen: { host: '127.0.0.1', port: internalPort },
-    menage: { frontendUrl: `http://127.0.0.1:${internalPort}`, shutdownGraceSeconds: 2 },
+    menage: { frontendUrl: `http://127.0.0.1:${internalPort}`, shutdownGraceSeconds: 2, listen: { host: '127.0.0.1', port: opsPort } },
     ...opts.overrides,
   });
   const config = join(env.dir, 'config.json');
   const frontend = new CliProcess('frontend', config);
   const menage = opts.menage === false ? undefined : new CliProcess('menage', config);
   const target: Target = {
-    url: `http://127.0.0.1:${port}`, headers: {}, engines: env.config.engines, env, frontend, menage,
+    url: `http://127.0.0.1:${port}`, headers: {}, engines: env.config.engines, env, frontend, menage, menageOpsUrl: `http://127.0.0.1:${opsPort}`,
     async close() {
       try {
         await menage?.stop();

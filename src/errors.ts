@@ -39,12 +39,14 @@ export const ERRORS = {
   DATABASE_UNAVAILABLE: { status: 503, public: true },
   BROKER_UNAVAILABLE: { status: 503, public: true },
   TOO_MANY_UPLOADS: { status: 503, public: true },
+  OVERLOADED: { status: 503, public: true },
   // Internal API (workers, enforcer).
   INVALID_REQUEST: { status: 400, public: false },
   INVALID_JSON: { status: 400, public: false },
   INVALID_LEASE: { status: 400, public: false },
   JOB_BUSY: { status: 409, public: false },
   STALE_LEASE: { status: 409, public: false },
+  CONTAINER_NOT_FOUND: { status: 404, public: false },
   REPORT_TOO_LARGE: { status: 413, public: false },
   // Enforcer and command line.
   ENFORCER_USAGE: { status: 400, public: false },
@@ -100,7 +102,7 @@ export class ConflictError extends AppError {
 
 /** A dependency (database, broker, store) cannot serve the request right now. */
 export class UnavailableError extends AppError {
-  constructor(code: CodeWithStatus<503>, message: string, options?: { cause?: unknown }) {
+  constructor(code: CodeWithStatus<503>, message: string, options?: { cause?: unknown; retryAfter?: number }) {
     super(code, message, options);
   }
 }

@@ -12,7 +12,7 @@ import { EngineStatusBoard } from './engines/status.js';
 import { UploadReload } from './engines/upload-reload.js';
 import { ConfigError, UnavailableError } from './errors.js';
 import { createApp, createInternalApp } from './http/app.js';
-import { answerClientErrors } from './http/client-errors.js';
+import { answerClientErrors, HOST_CHECKED_BY_APP, requireHost } from './http/client-errors.js';
 import { UploadGate } from './http/submit-upload.js';
 import { JobControl } from './jobs/control.js';
 import { failWaitingJobsOfRemovedEngines } from './jobs/engine-removal.js';
@@ -22,6 +22,7 @@ import { Submissions } from './jobs/submission.js';
 import { WebhookOutbox } from './jobs/webhook-outbox.js';
 import { Reaper } from './jobs/reaper.js';
 import { JobService } from './jobs/service.js';
+import { JobContainers } from './jobs/job-containers.js';
 import { JobStore } from './jobs/store.js';
 import { MonitorQueries } from './jobs/monitor-queries.js';
 import { CONSOLE_DIR, consoleRouters, enforcerPolicy } from './console/index.js';
@@ -127,7 +128,9 @@ export async function startFrontend(config: Config, log: Logger): Promise<Fronte
     const app = createApp({ service, files, health, log, uploads, auth, submissions, gate, callbackPrefixes, routers, metrics, ready });
     const server = await listen(app.callback(), config.listen.host, config.listen.port);
     cleanups.push(() => closeServer(server));
-    const internalApp = createInternalApp({ service, internalToken: config.internalToken, auth, health, log, engines: engineStatus });
+    const internalApp = createInternalApp({
+      service, internalToken: config.internalToken, auth, health, log, engines: engineStatus, containers: new JobContainers(store.pool),
+    });
     const internalServer = await listen(internalApp.callback(), config.internalListen.host, config.internalListen.port, tlsFiles(config.internalListen));
     cleanups.push(() => closeServer(internalServer));
     const reaper = new Reaper({ store, service, intervalMs: Math.min(5000, config.jobs.leaseSeconds * 500), unqueuedGraceMs: config.jobs.reapGraceSeconds * 1000, log,
@@ -240,9 +243,9 @@ function sweepTmpPeriodically(files: FileStore, idleMs: number, log: Logger): ()
 const TMP_SWEEP_INTERVAL_MS = 5 * 60_000;
 
 async function listen(handler: RequestListener, host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<Server> {
-  const options = { requestTimeout: 600_000, headersTimeout: 30_000 };
+  const options = { requestTimeout: 600_000, headersTimeout: 30_000, ...HOST_CHECKED_BY_APP };
   // HTTPS for worker nodes on other hosts; TLS 1.2 at least (Node's default minimum).
-  const server: Server = tls ? createHttpsServer({ ...options, ...tls }, handler) : createServer(options, handler);
+  const server: Server = tls ? createHttpsServer({ ...options, ...tls }, requireHost(handler)) : createServer(options, requireHost(handler));
   answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

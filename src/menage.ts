@@ -12,7 +12,7 @@ import { Breaker } from './menage/breaker.js';
 import { conformanceGate } from './menage/conformance/gate.js';
 import { checkDaemon, checkEngineVolumes } from './menage/daemon-check.js';
 import { reloadEngines } from './menage/engine-reload.js';
-import { ensureImage } from './menage/image-pull.js';
+import { ensureImages } from './menage/image-pull.js';
 import { EngineSlots } from './menage/engine-slots.js';
 import { FrontendClient } from './menage/frontend-client.js';
 import { OrphanSweeper } from './menage/orphans.js';
@@ -25,7 +25,7 @@ import { BrokerConnection, brokerTls } from './queue/connection.js';
 import { EngineConsumer } from './queue/consumer.js';
 import type { Logger } from './log/logger.js';
 import { MenageMetrics } from './metrics/menage-metrics.js';
-import { listenOps } from './metrics/ops-server.js';
+import { listenOps } from './http/ops-server.js';
 import { Registry } from 'prom-client';
 
 /** A running menage (worker controller). */
@@ -47,6 +47,7 @@ export interface Menage {
 /** Composition root of menage: one consumer per engine with `workers` slots each. */
 export async function startMenage(config: Config, log: Logger, options: { dispatcher?: ContainerDispatcher; node?: string } = {}): Promise<Menage> {
   // A socket path (the daemon) or a tcp:// URL (the Docker API proxy: docs/containment.md).
+  const started = Date.now();
   const docker = new Docker(dockerOptions(config.menage.dockerSocket));
   await docker.ping().catch((err: Error) => {
     throw new Error(`the Docker engine at ${config.menage.dockerSocket} does not answer: ${err.message}`);
@@ -57,14 +58,15 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
   const metrics = new MenageMetrics(new Registry(), {
     engines: () => engines().map((e) => e.name), busy: (e) => running.busy(e), total: (e) => engines().find((x) => x.name === e)?.workers ?? 0,
   });
-  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix,
-    { graceMs: config.jobs.reapGraceSeconds * 1000, removeBehind: true, dockerError: (op) => metrics.dockerError(op) });
   const client = frontendClient(config);
   const node = options.node ?? config.menage.node ?? `${hostname()}:${process.pid}`;
   // Every line of this node names it (several menage nodes may log to one place).
   log = log.child({ node });
+  const dispatcher = options.dispatcher ?? new DockerRunner(docker, config.rabbitmq.prefix, {
+    graceMs: config.jobs.reapGraceSeconds * 1000, removeBehind: true, dockerError: (op) => metrics.dockerError(op), warm: { node, log },
+  });
   const wanted = config.menage.engines.length ? config.engines.filter((e) => config.menage.engines.includes(e.name)) : config.engines;
-  for (const engine of wanted) await ensureImage(docker, engine, config.enginesFile, log);
+  await ensureImages(docker, wanted, config.enginesFile, log);
   const daemon = await checkDaemon(docker, wanted, config.enginesFile, config.engines);
   for (const warning of daemon.warnings) log.warn(warning);
   daemon.problems.push(...(await checkEngineVolumes(docker, wanted, config.rabbitmq.prefix, config.enginesFile, config.engines)));
@@ -77,10 +79,13 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
   engines = () => registry.list();
   const slots = new EngineSlots({
     log, graceMs: config.menage.shutdownGraceSeconds * 1000,
-    consumerFor: (engine) => new EngineConsumer(broker, {
-      prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
-      handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running, metrics }),
-    }),
+    consumerFor: (engine) => {
+      dispatcher.prepare?.(engine);
+      return new EngineConsumer(broker, {
+        prefix: config.rabbitmq.prefix, engine: engine.name, slots: engine.workers, log,
+        handle: createJobHandler({ engine, client, dispatcher, node, log, breaker, running, metrics }),
+      });
+    },
   });
   // A cancelled job's container is stopped as soon as the broadcast arrives.
   const cancels = new CancelListener(broker, config.rabbitmq.prefix, (m) => void running.cancel(m.jobId), log);
@@ -96,7 +101,9 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
   });
   await reporter.start();
   // Leftovers of this deployment (crash, lost lease) are removed now and every 30 s, in the background.
-  const sweeper = new OrphanSweeper({ docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), log });
+  const sweeper = new OrphanSweeper({
+    docker, deployment: config.rabbitmq.prefix, lookup: (id) => client.status(id), containerLookup: (id) => client.containerJob(id), self: { node, since: started }, log,
+  });
   void sweeper.start();
   // Readiness: each dependency on its own, bounded in time (src/metrics/readiness.ts).
   const ops = await listenOps({
@@ -127,6 +134,8 @@ export async function startMenage(config: Config, log: Logger, options: { dispat
         checkPolicy: (engines) => checkPolicy(config, engines), conformance: gate,
       }));
       reloading = next;
+      // A removed engine's idle pooled containers go (a changed one's are replaced as it starts).
+      void next.then((changes) => changes.removed.forEach((e) => dispatcher.retire?.(e.name)), () => undefined);
       // A new version runs another image: the frontend learns it now, not an interval later.
       void next.then(() => reporter.report(), () => undefined);
       return next;

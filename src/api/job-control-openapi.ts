@@ -97,7 +97,7 @@ export const JOB_CONTROL_API: ApiFragment = {
           ...UPLOAD_OPTION_ANSWERS,
           413: errorResponse('`UPLOAD_TOO_LARGE` (larger than the smallest sizelimit of the engines), `BODY_TOO_LARGE`'),
           429: errorResponse('`RATE_LIMITED` (`Retry-After`)'),
-          503: errorResponse('`TOO_MANY_UPLOADS`, `DATABASE_UNAVAILABLE`, `BROKER_UNAVAILABLE` (`Retry-After`)'),
+          503: errorResponse('`TOO_MANY_UPLOADS`, `DATABASE_UNAVAILABLE`, `OVERLOADED`, `BROKER_UNAVAILABLE` (`Retry-After`)'),
         },
       }),
     },

@@ -45,7 +45,7 @@ export function jsonResponse(description: string, schema: unknown): Record<strin
 /** The answers every operation can give: the service is down, or a bug. */
 const ALWAYS = {
   500: errorResponse('`INTERNAL_ERROR`: a bug; the event was logged'),
-  503: errorResponse('`DATABASE_UNAVAILABLE`, `BROKER_UNAVAILABLE`: try again (`Retry-After`)'),
+  503: errorResponse('`DATABASE_UNAVAILABLE`, `OVERLOADED`, `BROKER_UNAVAILABLE`: try again (`Retry-After`)'),
 };
 
 /** The answers of an operation that needs a token with a role that may do it. */

@@ -34,7 +34,7 @@ const upload = (method: string) => secured({
     ...UPLOAD_OPTION_ANSWERS,
     413: errorResponse('`UPLOAD_TOO_LARGE` (larger than the engine\'s sizelimit), `BODY_TOO_LARGE`'),
     429: errorResponse('`RATE_LIMITED` (`Retry-After`)'),
-    503: errorResponse('`TOO_MANY_UPLOADS`, `DATABASE_UNAVAILABLE`, `BROKER_UNAVAILABLE` (`Retry-After`)'),
+    503: errorResponse('`TOO_MANY_UPLOADS`, `DATABASE_UNAVAILABLE`, `OVERLOADED`, `BROKER_UNAVAILABLE` (`Retry-After`)'),
   },
 });
 

@@ -79,6 +79,18 @@ export interface FailRequest {
   containment?: Containment | null;
 }
 
+/**
+ * `PUT container` body: the worker's lease and the id of the warm-pool container (created
+ * before the job was known, so without the job's labels) that is about to run the job.
+ */
+export interface ContainerRequest { lease: string; container: string }
+
+/** `PUT container` answer. */
+export interface BoundAnswer { bound: true }
+
+/** A Docker container id as the internal API takes it: 64 lower-case hex digits. */
+export const CONTAINER_ID_PATTERN = '^[0-9a-f]{64}$';
+
 /** `POST heartbeat` body and answer. */
 export interface HeartbeatRequest { lease: string }
 export interface HeartbeatAnswer { deadline: string }
@@ -130,6 +142,10 @@ export const CALLS = {
   fail: { method: 'POST', route: '/internal/jobs/:id/fail', body: 'json' },
   heartbeat: { method: 'POST', route: '/internal/jobs/:id/heartbeat', body: 'json' },
   release: { method: 'POST', route: '/internal/jobs/:id/release', body: 'json' },
+  /** Records the warm-pool container that runs the job (before it starts). */
+  container: { method: 'PUT', route: '/internal/jobs/:id/container', body: 'json' },
+  /** The job a warm-pool container ran or runs (the enforcer, the orphan sweeper); 404 if none. */
+  containerJob: { method: 'GET', route: '/internal/containers/:id', body: 'none' },
   engines: { method: 'PUT', route: '/internal/engines', body: 'json' },
 } as const;
 

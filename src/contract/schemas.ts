@@ -1,7 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { JOB_ID_PATTERN, JOB_STATUSES, LEASE_PATTERN } from './ids.js';
 import {
-  DETAIL_LIMIT, ENGINES_REPORT_LIMIT, REASON_LIMIT, type EnginesReport, RELEASE_ERROR_LIMIT, type Containment, type ErrorAnswer, type FailRequest, type HealthAnswer, type HeartbeatAnswer, type HeartbeatRequest, type JobStatusView, type JobView,
+  type BoundAnswer, CONTAINER_ID_PATTERN, type ContainerRequest, DETAIL_LIMIT, ENGINES_REPORT_LIMIT, REASON_LIMIT, type EnginesReport, RELEASE_ERROR_LIMIT, type Containment, type ErrorAnswer, type FailRequest, type HealthAnswer, type HeartbeatAnswer, type HeartbeatRequest, type JobStatusView, type JobView,
   type ReleaseRequest, type SavedAnswer, type StartedJob, type StartRequest,
 } from './internal-api.js';
 
@@ -23,6 +23,7 @@ export const REQUEST_SCHEMAS = {
   start: closed({ worker: str(128, 1) }, ['worker']),
   fail: closed({ lease, reason: str(REASON_LIMIT, 1), detail: str(DETAIL_LIMIT), containment }, ['reason']),
   heartbeat: closed({ lease }, ['lease']),
+  container: closed({ lease, container: { type: 'string', pattern: CONTAINER_ID_PATTERN } }, ['lease', 'container']),
   release: closed({ lease, error: str(RELEASE_ERROR_LIMIT, 1), infrastructure: { type: 'boolean' } }, ['lease', 'error']),
   report: containment,
   engines: closed({
@@ -42,17 +43,22 @@ const jobView = {
   properties: { status, summary: { type: 'string' }, link: { type: 'string' } },
 } as const;
 
+/** A job's operator view (`status`, `containerJob`). */
+const jobStatusView = {
+  type: 'object', required: ['jobid', 'engine', 'status', 'lease', 'attempts', 'lastError'],
+  properties: {
+    // Not only worker leases: a job failed without one (reaper, enforcer) keeps a `forced-…` tag.
+    jobid, engine: { type: 'string' }, status, lease: { type: ['string', 'null'] },
+    attempts: { type: 'integer', minimum: 0 }, lastError: { type: ['string', 'null'] },
+  },
+} as const;
+
 /** Answers (the clients validate them); extra fields are allowed, so the frontend may add some. */
 export const RESPONSE_SCHEMAS = {
   health: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },
-  status: {
-    type: 'object', required: ['jobid', 'engine', 'status', 'lease', 'attempts', 'lastError'],
-    properties: {
-      // Not only worker leases: a job failed without one (reaper, enforcer) keeps a `forced-…` tag.
-      jobid, engine: { type: 'string' }, status, lease: { type: ['string', 'null'] },
-      attempts: { type: 'integer', minimum: 0 }, lastError: { type: ['string', 'null'] },
-    },
-  },
+  status: jobStatusView,
+  containerJob: jobStatusView,
+  container: { type: 'object', required: ['bound'], properties: { bound: { const: true } } },
   start: {
     type: 'object', required: ['jobid', 'engine', 'lease', 'attempt', 'size', 'deadline', 'heartbeatMs'],
     properties: {
@@ -75,10 +81,12 @@ export const RESPONSE_SCHEMAS = {
 /** Body types by schema name, so a validated value comes out typed. */
 export interface RequestTypes {
   start: StartRequest; fail: FailRequest; heartbeat: HeartbeatRequest; release: ReleaseRequest; report: Containment | null; engines: EnginesReport;
+  container: ContainerRequest;
 }
 export interface ResponseTypes {
   health: HealthAnswer; status: JobStatusView; start: StartedJob; log: SavedAnswer; result: JobView; fail: JobView;
   release: JobView; heartbeat: HeartbeatAnswer; error: ErrorAnswer; engines: SavedAnswer;
+  container: BoundAnswer; containerJob: JobStatusView;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });

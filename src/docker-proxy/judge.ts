@@ -21,6 +21,8 @@ export interface Admission {
   readonly query: readonly (readonly [string, string])[];
   /** Containers an events filter names: each must be this deployment's. */
   readonly containers: readonly string[];
+  /** The image an image pull was allowed for (one of the engines' references), else undefined. */
+  readonly image?: string;
 }
 
 export type Decision = Refusal | Admission;
@@ -67,11 +69,16 @@ export function judgeRequest(method: string, url: string, upgrade: boolean, poli
   if (route.scope !== 'none' && !query.some(([k]) => k === 'filters')) {
     return deny(`${route.name} must be filtered by label ${LABELS.deployment}=${policy.deployment}`);
   }
-  if (route.name === 'image-pull') {
-    const images = pulledImages(query);
-    if (!images.some((i) => policy.images.has(i))) return deny(`pulling ${JSON.stringify(images[0] ?? '')}: only the engines' own image references may be pulled`);
-  }
-  return { allow: true, route, match, version: target.version, query, containers };
+  const pull = route.name === 'image-pull' ? judgePull(query, policy.images) : undefined;
+  if (pull && !pull.allow) return pull;
+  return { allow: true, route, match, version: target.version, query, containers, image: pull?.image };
+}
+
+/** A pull is allowed only for one of the engines' own image references; the image it pulls. */
+function judgePull(query: readonly (readonly [string, string])[], allowed: ReadonlySet<string>): Refusal | { allow: true; image: string } {
+  const images = pulledImages(query);
+  if (!images.some((i) => allowed.has(i))) return deny(`pulling ${JSON.stringify(images[0] ?? '')}: only the engines' own image references may be pulled`);
+  return { allow: true, image: images[0]! };
 }
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;

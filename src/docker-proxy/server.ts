@@ -1,7 +1,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { judgeContainerCreate, judgeVolumeCreate } from './create-body.js';
-import { deny, judgeRequest, pulledImages, type Admission, type Refusal } from './judge.js';
+import { deny, judgeRequest, type Admission, type Refusal } from './judge.js';
 import { Ownership } from './ownership.js';
 import type { ProxyPolicy } from './policy.js';
 import { formatTarget } from './request-target.js';
@@ -68,7 +68,7 @@ async function handle(o: ProxyServerOptions, owners: Ownership, req: IncomingMes
   }
   const path = formatTarget(decision.version, decision.match.segments(resolved.id), decision.query);
   const auth = route.name === 'image-pull' && o.registryAuth ? { 'x-registry-auth': o.registryAuth } : {};
-  if (route.name === 'image-pull') o.log.info({ image: pulledImages(decision.query)[0] }, `docker-proxy: pulling ${pulledImages(decision.query)[0]}`);
+  if (decision.image !== undefined) o.log.info({ image: decision.image }, `docker-proxy: pulling ${decision.image}`);
   await forward(o, req, res, path, route.body === 'tar' && req.method === 'PUT', body, auth);
   if (route.name === 'container-remove' && res.statusCode < 300) owners.forget(resolved.id);
 }

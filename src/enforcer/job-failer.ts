@@ -9,6 +9,25 @@ export interface FrontendTarget {
 }
 
 /**
+ * The job a warm-pool container runs (it carries no job label: the worker recorded it with
+ * the frontend before starting it); undefined when the frontend knows none or cannot say.
+ */
+export async function jobOfContainer(target: FrontendTarget, containerId: string, log: Log): Promise<{ jobid: string; engine: string; attempts: number } | undefined> {
+  try {
+    const res = await fetch(`${target.url.replace(/\/+$/, '')}${pathOf('containerJob', containerId)}`, {
+      headers: target.internalToken ? { [HEADERS.authorization]: `Bearer ${target.internalToken}` } : {},
+      signal: AbortSignal.timeout(target.timeoutMs),
+    });
+    const checked = checkResponse(res.ok ? 'containerJob' : 'error', await res.json().catch(() => undefined));
+    if (res.ok && checked.ok) return checked.value as { jobid: string; engine: string; attempts: number };
+    log('warn', 'the frontend names no job for the warm-pool container', { container: containerId.slice(0, 12), status: res.status });
+  } catch (err) {
+    log('warn', 'could not ask the frontend which job a warm-pool container runs', { container: containerId.slice(0, 12), error: (err as Error).message });
+  }
+  return undefined;
+}
+
+/**
  * Tells the frontend a job's container is about to be killed for policy, so the job fails with
  * "killed by policy: <rule>" (the contract's `fail` call, without a lease). Bounded by a
  * timeout; any failure is logged, never thrown.

@@ -7,7 +7,7 @@ import type { Detection, DetectionLog, Outcome } from './detections.js';
 import { evaluate, UNREADABLE_BODY_RULE, type Violation } from './evaluate.js';
 import type { Source, Subject } from './fields.js';
 import { LABELS } from '../contract/labels.js';
-import { failJob } from './job-failer.js';
+import { failJob, jobOfContainer } from './job-failer.js';
 import { withFields, type Log } from './log.js';
 import type { EnforcerMetrics } from './prometheus.js';
 import type { RuleAction, RuleSet } from './rules.js';
@@ -32,6 +32,7 @@ export interface CreateVerdict {
 const JOB_LABEL = LABELS.job;
 const ENGINE_LABEL = LABELS.engine;
 const ATTEMPT_LABEL = LABELS.attempt;
+const ROLE_LABEL = LABELS.role;
 
 /**
  * Turns evaluations into decisions: duration thresholds, WARN/KILL mode per container, the
@@ -153,6 +154,10 @@ export class Judge {
     if (jobId && frontend) {
       const job = { jobid: jobId.slice(0, 40), engine: c.labels[ENGINE_LABEL] ?? null, attempt: Number(c.labels[ATTEMPT_LABEL]) || null };
       await failJob(frontend, jobId, cause.rule, cause.message, withFields(this.deps.log, job));
+    } else if (frontend && c.labels[ROLE_LABEL] === 'pool') {
+      // A warm-pool container: its job is on record with the frontend, not on a label.
+      const job = await jobOfContainer(frontend, c.id, this.deps.log);
+      if (job) await failJob(frontend, job.jobid, cause.rule, cause.message, withFields(this.deps.log, { jobid: job.jobid, engine: job.engine, attempt: job.attempts }));
     }
     const { result, detail } = await applyAction(this.deps.docker, c.id, action, actionTimeoutSeconds * 1000, signal);
     this.deps.metrics.actions.inc({ action: action.type, result });

@@ -23,5 +23,6 @@ export function asLogger(log: Log, bindings: Record<string, unknown> = {}): Logg
   return {
     trace: at(undefined), debug: at(undefined), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('error'),
     child: (more) => asLogger(log, { ...bindings, ...more }),
+    isLevelEnabled: (level) => level !== 'trace' && level !== 'debug' && level !== 'silent',
   };
 }

@@ -44,6 +44,11 @@ export interface Engine {
    * from the earlier result (engines.json `cache`, default false; loadEngines always sets it).
    */
   readonly cache?: boolean;
+  /**
+   * Containers menage keeps created (hardened, never started) for this engine, each used by
+   * one job and then removed (engines.json `warm`, default 0: each job creates its own).
+   */
+  readonly warm?: number;
 }
 
 const SIZE = { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?[bkmgBKMG]?$' }] };
@@ -83,6 +88,7 @@ const engineSchema = {
     loglimit: SIZE,
     volumesize: SIZE,
     cache: { type: 'boolean', default: false },
+    warm: { type: 'integer', minimum: 0, maximum: 16, default: 0 },
     // Read-only named volumes (docs/containment.md): path → volume name.
     volumes: {
       type: 'object', maxProperties: 8,
@@ -204,6 +210,8 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
     ...(Object.keys(volumes).length ? { volumes } : {}),
   };
   pick('network', 'network');
+  // A capped volume is made per job, with the job's labels: nothing of it can be made ahead.
+  if (e.warm && e.volumesize !== undefined) report('/warm', `engine "${e.name}": "warm" cannot be used with "volumesize" (the capped volume is made for each job)`);
   return {
     name: e.name,
     workers: e.workers as number,
@@ -216,6 +224,7 @@ export function normaliseEngine(e: RawEngine, report: Report, baseDir = process.
     timeoutMs: Math.round((e.timeout as number) * 1000),
     containment,
     cache: e.cache === true,
+    warm: (e.warm as number | undefined) ?? 0,
   };
 }
 

@@ -51,8 +51,18 @@ function callerOf(ctx: Context): Record<string, unknown> {
   return {};
 }
 
-/** The job a request is about (a route's `:id`), as the job lines name it. */
+/** Names on the request's access line the jobs it created (an upload's, one per engine). */
+export function noteCreatedJobs(ctx: Context, jobids: readonly string[]): void {
+  ctx.state.createdJobs = jobids;
+}
+
+/**
+ * The job a request is about, as the job lines name it: the job(s) it created (`jobid`, or
+ * `jobids` for a submission to several engines), else a route's `:id`.
+ */
 function jobOf(ctx: Context): Record<string, unknown> {
+  const created = ctx.state.createdJobs as readonly string[] | undefined;
+  if (created?.length) return created.length === 1 ? { jobid: created[0] } : { jobids: created };
   const id = (ctx.params as Record<string, string> | undefined)?.id;
   return typeof id === 'string' && /^[1-9][0-9]{0,19}$/.test(id) ? { jobid: id } : {};
 }
@@ -74,10 +84,12 @@ export interface AccessLogOptions {
  */
 export function accessLog(log: Logger, o: AccessLogOptions) {
   return async function logAccess(ctx: Context, next: Next): Promise<void> {
-    const started = process.hrtime.bigint();
     const requestId = requestIdOf(ctx.get(REQUEST_ID_HEADER) || undefined);
     ctx.set(REQUEST_ID_HEADER, requestId);
     ctx.state.log = log.child({ requestId });
+    // The internal API's lines are at debug, mostly off: then nothing is measured or built.
+    if (!log.isLevelEnabled(o.level)) return next();
+    const started = process.hrtime.bigint();
     const socket = ctx.req.socket;
     const [readBefore, writtenBefore] = [socket.bytesRead, socket.bytesWritten];
     let done = false;

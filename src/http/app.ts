@@ -3,6 +3,7 @@ import Koa from 'koa';
 import { Registry } from 'prom-client';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { EngineStatusBoard } from '../engines/status.js';
+import type { JobContainers } from '../jobs/job-containers.js';
 import type { JobService } from '../jobs/service.js';
 import type { Submissions } from '../jobs/submission.js';
 import type { FrontendMetrics } from '../metrics/frontend-metrics.js';
@@ -51,6 +52,8 @@ export interface InternalAppDeps {
   log: Log;
   /** Where menage nodes' engine reports are kept. */
   engines?: EngineStatusBoard;
+  /** Which warm-pool container runs which job. */
+  containers?: JobContainers;
 }
 
 /**
@@ -136,7 +139,9 @@ export function createInternalApp(deps: InternalAppDeps): Koa {
   const app = baseApp(deps.log, 'internal');
   const auth = deps.auth;
   app.use(requireToken(deps.internalToken, auth ? (t) => auth.hasRole(t, 'worker') : undefined));
-  const router = internalRoutes({ service: deps.service, health: deps.health, ...(deps.engines ? { engines: deps.engines } : {}) });
+  const router = internalRoutes({
+    service: deps.service, health: deps.health, ...(deps.engines ? { engines: deps.engines } : {}), ...(deps.containers ? { containers: deps.containers } : {}),
+  });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 
@@ -43,4 +43,22 @@ export function answerClientErrors(server: Server): void {
     // A peer that never reads the answer does not keep the socket.
     setTimeout(() => socket.destroy(), 5000).unref();
   });
+}
+
+/**
+ * Server options under which Node leaves the Host check to `requireHost` (Node's own refusal of
+ * an HTTP/1.1 request without Host is a bare 400 that no app sees).
+ */
+export const HOST_CHECKED_BY_APP: Pick<ServerOptions, 'requireHostHeader'> = { requireHostHeader: false };
+
+/** Refuses an HTTP/1.1 request without a Host header as Node would (400, connection closed), in the JSON error shape. */
+export function requireHost(handler: RequestListener): RequestListener {
+  return (req, res) => {
+    if (req.httpVersion !== '1.1' || req.headers.host !== undefined) return handler(req, res);
+    const body = JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'an HTTP/1.1 request needs a Host header' } });
+    res.shouldKeepAlive = false;
+    res.writeHead(400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'X-Content-Type-Options': 'nosniff' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    req.resume();
+  };
 }

@@ -2,10 +2,12 @@ import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { Context } from 'koa';
 import {
-  CALLS, checkRequest, HEADERS, isLease, JSON_LIMIT, LOG_LIMIT, REPORT_LIMIT, type JobStatusView, type RequestTypes,
+  CALLS, checkRequest, CONTAINER_ID_PATTERN, HEADERS, isLease, JSON_LIMIT, LOG_LIMIT, REPORT_LIMIT, type JobStatusView, type RequestTypes,
 } from '../contract/index.js';
 import type { EngineStatusBoard } from '../engines/status.js';
 import { AppError, InvalidError } from '../errors.js';
+import type { JobContainers } from '../jobs/job-containers.js';
+import type { Job } from '../jobs/job.js';
 import type { JobService } from '../jobs/service.js';
 import { readPrefix } from './body-prefix.js';
 import { jobId } from './public-routes.js';
@@ -17,6 +19,8 @@ export interface InternalRouteDeps {
   health: () => Promise<void>;
   /** Where menage nodes' engine reports (image digests, slots) are kept. */
   engines?: EngineStatusBoard;
+  /** Which warm-pool container runs which job. */
+  containers?: JobContainers;
 }
 
 const json = koaBody({
@@ -32,6 +36,17 @@ function body<K extends keyof RequestTypes>(ctx: Context, name: K): RequestTypes
   const checked = checkRequest(name, (ctx.request as unknown as { body?: unknown }).body);
   if (!checked.ok) throw new InvalidError(/\/lease /.test(`${checked.problems} `) ? 'INVALID_LEASE' : 'INVALID_REQUEST', `invalid ${name} request: ${checked.problems}`);
   return checked.value;
+}
+
+/** A job's operator view (`status`, `containerJob`). */
+function statusView(job: Job): JobStatusView {
+  return { jobid: job.id, engine: job.engine, status: job.status, lease: job.lease, attempts: job.attempts, lastError: job.lastError };
+}
+
+/** The container bindings, which a frontend without a database behind it does not have. */
+function containers(d: InternalRouteDeps): JobContainers {
+  if (!d.containers) throw new AppError('NOT_IMPLEMENTED', 'this frontend keeps no container bindings');
+  return d.containers;
 }
 
 /** The lease header of a streamed call. */
@@ -71,9 +86,7 @@ export function internalRoutes(d: InternalRouteDeps): Router {
     ctx.body = { status: 'ok' };
   });
   router.get(CALLS.status.route, async (ctx) => {
-    const job = await service.get(jobId(ctx));
-    const view: JobStatusView = { jobid: job.id, engine: job.engine, status: job.status, lease: job.lease, attempts: job.attempts, lastError: job.lastError };
-    ctx.body = view;
+    ctx.body = statusView(await service.get(jobId(ctx)));
   });
   router.post(CALLS.start.route, json, async (ctx) => {
     ctx.body = await service.start(jobId(ctx), body(ctx, 'start').worker);
@@ -105,6 +118,16 @@ export function internalRoutes(d: InternalRouteDeps): Router {
     const id = jobId(ctx);
     // The job service logs the hand-back with the worker's error (never shown to clients).
     ctx.body = await service.release(id, b.lease, b.error, b.infrastructure === true);
+  });
+  router.put(CALLS.container.route, json, async (ctx) => {
+    const b = body(ctx, 'container');
+    await containers(d).bind(jobId(ctx), b.lease, b.container);
+    ctx.body = { bound: true };
+  });
+  router.get(CALLS.containerJob.route, async (ctx) => {
+    const id = ctx.params.id ?? '';
+    if (!new RegExp(CONTAINER_ID_PATTERN).test(id)) throw new InvalidError('INVALID_REQUEST', 'a container id is 64 lower-case hex digits');
+    ctx.body = statusView(await containers(d).jobOf(id));
   });
   router.put(CALLS.engines.route, json, async (ctx) => {
     d.engines?.report(body(ctx, 'engines'));

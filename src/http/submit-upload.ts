@@ -5,6 +5,7 @@ import { keyScope, parseIdempotencyKey, type KeyedJob } from '../jobs/idempotenc
 import type { SubmitRequest } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
 import { checkCallback } from '../webhooks/callback.js';
+import { noteCreatedJobs } from './access-log.js';
 import { principalOf } from './auth.js';
 import { RateLimiter, type RateLimits } from './rate-limit.js';
 import { receiveUpload } from './upload.js';
@@ -91,7 +92,9 @@ export async function receiveAndSubmit(ctx: Context, d: { files: FileStore; subm
     throw err instanceof TooLargeError ? tooLarge() : err;
   }
   try {
-    return await d.submit({ engines, upload: received.written, filename: received.filename, owner, ...options });
+    const jobs = await d.submit({ engines, upload: received.written, filename: received.filename, owner, ...options });
+    noteCreatedJobs(ctx, jobs.map((j) => j.jobid));
+    return jobs;
   } finally {
     // A submission moves the file into its last job (one rename, no link and unlink).
     if (!received.written.moved) await d.files.discard(received.written.path);

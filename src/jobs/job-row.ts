@@ -24,6 +24,8 @@ export interface ApplyFields {
   refundAttempt?: boolean;
   /** Sets infra_since unless it is already set. */
   infraSince?: Date;
+  /** The warm-pool container running the job (null: none, cleared at each start). */
+  containerId?: string | null;
 }
 
 /** What a new job row records. */
@@ -52,6 +54,7 @@ export function assignments(status: JobStatus, f: ApplyFields): { sets: string[]
   if (f.resultSize !== undefined) set('result_size', f.resultSize);
   if (f.lastError !== undefined) set('last_error', f.lastError?.slice(0, 1024) ?? null);
   if (f.deadline !== undefined) set('deadline', f.deadline);
+  if (f.containerId !== undefined) set('container_id', f.containerId);
   if (f.containment !== undefined && f.containment !== null) {
     set('containment', JSON.stringify(f.containment));
     // The image the run used, as the worker read it back from Docker.

@@ -170,4 +170,15 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: readonly
       `CREATE INDEX IF NOT EXISTS jobs_finished_at ON jobs (finished_at)`,
     ],
   },
+  {
+    version: 11,
+    name: 'warm-pool container of a run',
+    sql: [
+      // A warm-pool container is created before its job is known and so carries no job label:
+      // the worker records it here before starting it, and the enforcer and the orphan sweeper
+      // find the job by it. Cleared when the job starts again (a new attempt, a new container).
+      `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS container_id CHAR(64) NULL`,
+      `CREATE INDEX IF NOT EXISTS jobs_container ON jobs (container_id)`,
+    ],
+  },
 ];

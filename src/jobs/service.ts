@@ -163,7 +163,7 @@ export class JobService {
     const lease = randomBytes(16).toString('hex');
     const deadline = new Date(Date.now() + Math.min(this.#d.leaseMs, engine.timeoutMs + this.#d.graceMs));
     const res = await this.#d.store.apply(id, 'start',
-      { lease, worker: worker.slice(0, 128), deadline, incrementAttempts: true, startedNow: true },
+      { lease, worker: worker.slice(0, 128), deadline, incrementAttempts: true, startedNow: true, containerId: null },
       { maxAttempts: this.#d.maxAttempts, runningOnlyIfExpired: true });
     if (res.kind === 'applied') {
       this.#jobLog(res.job).info({ worker: worker.slice(0, 128) }, 'job started');

@@ -26,10 +26,21 @@ const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'POOL_CLOSED', 'ER_SERVER_SHUTDOWN',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'CR_CONN_HOST_ERROR', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR']);
 
-/** Turns a driver error into an AppError; the driver's message stays in `cause`. */
+/** How many seconds a request refused for a full pool queue is told to wait. */
+const OVERLOADED_RETRY_AFTER_S = 1;
+
+/**
+ * Turns a driver error into an AppError; the driver's message stays in `cause`. A full pool
+ * queue (queueLimit: more requests waiting for a connection than it holds) is this process's
+ * overload, not the database's failure: OVERLOADED, not DATABASE_UNAVAILABLE.
+ */
 export function translateDbError(err: unknown): never {
   const code = (err as { code?: string }).code ?? '';
-  if (TRANSIENT.has(code) || /queue limit|connect/i.test(String((err as Error).message))) {
+  const message = String((err as Error).message);
+  if (code === '' && /^Queue limit reached/.test(message)) {
+    throw new UnavailableError('OVERLOADED', 'the server has too many requests waiting for its database; try again shortly', { cause: err, retryAfter: OVERLOADED_RETRY_AFTER_S });
+  }
+  if (TRANSIENT.has(code) || /connect/i.test(message)) {
     throw new UnavailableError('DATABASE_UNAVAILABLE', 'the job database is not available; try again shortly', { cause: err });
   }
   throw err;

@@ -11,8 +11,9 @@ export interface LogFn {
 }
 
 /**
- * The logger every module gets (pino-compatible): level methods, and `child(bindings)` for a
- * logger whose every line carries `bindings` (a job's `jobid`, `engine`, `attempt`).
+ * The logger every module gets (pino-compatible): level methods, `child(bindings)` for a
+ * logger whose every line carries `bindings` (a job's `jobid`, `engine`, `attempt`), and
+ * `isLevelEnabled`.
  */
 export interface Logger {
   trace: LogFn;
@@ -22,6 +23,8 @@ export interface Logger {
   error: LogFn;
   fatal: LogFn;
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether a line at `level` would be written (so a costly line is built only then). */
+  isLevelEnabled(level: LogLevel): boolean;
 }
 
 /** The processes that log: the `name` field of each line. */

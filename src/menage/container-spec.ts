@@ -14,12 +14,25 @@ export interface RunIdentity {
 }
 
 /**
+ * What identifies a warm-pool container (see warm-pool.ts): made before its job is known, so
+ * it carries `role=pool` and no job or attempt label; the frontend records which job it ran.
+ */
+export type PoolIdentity = Omit<RunIdentity, 'jobId' | 'attempt'> & { pool: true };
+
+/** The labels of a run's container: the job's, or a pool container's. */
+function runLabels(engine: Engine, run: RunIdentity | PoolIdentity): Record<string, string> {
+  const common = { [LABELS.managed]: 'true', [LABELS.deployment]: run.deployment, [LABELS.engine]: engine.name, [LABELS.node]: run.node, [LABELS.deadline]: String(run.deadline) };
+  if ('pool' in run) return { ...common, [LABELS.role]: 'pool' };
+  return { ...common, [LABELS.job]: run.jobId, [LABELS.attempt]: String(run.attempt) };
+}
+
+/**
  * Builds the create options for one job's engine container: hardened by default (no
  * network, read-only root, every capability dropped, no-new-privileges, pids/memory/cpu
  * limits, no host binds or namespaces, no /dev/shm), the mountpoint an anonymous volume,
  * stdout/stderr not logged by the daemon (menage reads them from the attach stream, capped).
  */
-export function buildContainerSpec(engine: Engine, run: RunIdentity, cappedVolume?: string): ContainerCreateOptions {
+export function buildContainerSpec(engine: Engine, run: RunIdentity | PoolIdentity, cappedVolume?: string): ContainerCreateOptions {
   const c = engine.containment;
   const securityOpt = ['no-new-privileges'];
   if (c.apparmor) securityOpt.push(`apparmor=${c.apparmor}`);
@@ -30,15 +43,7 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity, cappedVolum
     Cmd: [...engine.cmd],
     User: engine.user,
     WorkingDir: engine.mountpoint,
-    Labels: {
-      [LABELS.managed]: 'true',
-      [LABELS.deployment]: run.deployment,
-      [LABELS.job]: run.jobId,
-      [LABELS.engine]: engine.name,
-      [LABELS.attempt]: String(run.attempt),
-      [LABELS.node]: run.node,
-      [LABELS.deadline]: String(run.deadline),
-    },
+    Labels: runLabels(engine, run),
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
@@ -77,13 +82,13 @@ export function buildContainerSpec(engine: Engine, run: RunIdentity, cappedVolum
  * anonymous one (removed with the container), labelled so that one left behind can be
  * found and removed by the orphan sweeper.
  */
-function inputMount(engine: Engine, run: RunIdentity, cappedVolume: string | undefined): MountSettings {
+function inputMount(engine: Engine, run: RunIdentity | PoolIdentity, cappedVolume: string | undefined): MountSettings {
   if (cappedVolume) return { Type: 'volume', Source: cappedVolume, Target: engine.mountpoint, ReadOnly: false };
   return {
     Type: 'volume', Source: '', Target: engine.mountpoint, ReadOnly: false,
     VolumeOptions: {
       NoCopy: false, // the image's mountpoint directory (owner, mode) seeds the volume
-      Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: run.deployment, [LABELS.job]: run.jobId },
+      Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: run.deployment, ...('pool' in run ? { [LABELS.role]: 'pool' } : { [LABELS.job]: run.jobId }) },
       DriverConfig: { Name: 'local', Options: {} },
     },
   };

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import { createHash } from 'node:crypto';
 import type { Containment } from '../contract/internal-api.js';
+import { LABELS } from '../contract/labels.js';
 
 /** The controls that were in force for a container and the image that ran it (contract). */
 export type { Containment };
@@ -59,6 +60,8 @@ export function describe(info: ContainerInspectInfo, daemon: DaemonFacts | undef
     image: info.Config.Image,
     imageId: info.Image,
     repoDigests,
+    // Created ahead by the warm pool (engines.json `warm`), with the same settings as any job's.
+    pooled: info.Config.Labels?.[LABELS.role] === 'pool',
   };
 }
 

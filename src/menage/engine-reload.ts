@@ -3,7 +3,7 @@ import { loadEngines, type Engine } from '../engines/engines.js';
 import { describeChanges, type EngineChanges, type EngineRegistry } from '../engines/registry.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkDaemon, checkEngineVolumes } from './daemon-check.js';
-import { ensureImage } from './image-pull.js';
+import { ensureImages } from './image-pull.js';
 import type { EngineSlots } from './engine-slots.js';
 import type { Logger } from '../log/logger.js';
 
@@ -37,7 +37,7 @@ export async function reloadEngines(d: EngineReloadDeps): Promise<EngineChanges>
   d.checkPolicy(all);
   const changes = d.registry.diff(next);
   const incoming = [...changes.added, ...changes.changed.map((c) => c.to)];
-  for (const engine of incoming) await ensureImage(d.docker, engine, d.enginesFile, d.log);
+  await ensureImages(d.docker, incoming, d.enginesFile, d.log);
   const daemon = await checkDaemon(d.docker, incoming, d.enginesFile, all);
   daemon.problems.push(...(await checkEngineVolumes(d.docker, incoming, d.deployment, d.enginesFile, all)));
   if (daemon.problems.length) throw new ConfigError(daemon.problems);

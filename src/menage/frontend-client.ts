@@ -180,6 +180,25 @@ export class FrontendClient {
     return this.#answer(res, 'status', `status of job ${id}`);
   }
 
+  /** Records the warm-pool container about to run the job; 'stale' if the lease is not current. */
+  async bindContainer(id: string, lease: string, container: string): Promise<Recorded> {
+    const res = await this.#call('container', id, { json: { lease, container } });
+    return this.#recorded(res, 'container', `container of job ${id}`);
+  }
+
+  /** The job a warm-pool container was recorded for, or undefined if none was. */
+  async containerJob(container: string): Promise<JobStatusView | undefined> {
+    const what = `job of container ${container.slice(0, 12)}`;
+    const res = await this.#call('containerJob', container);
+    if (res.status === 404) {
+      const answer = await this.#answer(res, 'error', what);
+      if (answer.error.code === 'CONTAINER_NOT_FOUND') return undefined;
+      throw new FrontendUnavailable(`${what}: ${this.#base} answered 404 ${answer.error.code}: is menage.frontendUrl the frontend's internal listener?`);
+    }
+    if (!res.ok) return this.#expect(res, what);
+    return this.#answer(res, 'containerJob', what);
+  }
+
   /** Reports this node's engines (image digests, slots) to the frontend. */
   async reportEngines(report: EnginesReport): Promise<void> {
     const res = await this.#call('engines', '', { json: report });
@@ -194,7 +213,7 @@ export class FrontendClient {
     return this.#recorded(res, 'release', `release of job ${id}`);
   }
 
-  async #recorded(res: Response, name: 'result' | 'fail' | 'heartbeat' | 'log' | 'release', what: string): Promise<Recorded> {
+  async #recorded(res: Response, name: 'result' | 'fail' | 'heartbeat' | 'log' | 'release' | 'container', what: string): Promise<Recorded> {
     if (res.ok) {
       await this.#answer(res, name, what);
       return 'recorded';

@@ -1,7 +1,32 @@
 import type Docker from 'dockerode';
 import type { Engine } from '../engines/engines.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+
+/** How many engines' images are looked up and pulled at once. */
+export const PULLS_AT_ONCE = 4;
+
+/**
+ * ensureImage for every engine, PULLS_AT_ONCE at a time (a node with many engines starts in the
+ * time of its slowest pulls, not their sum). Every pull is let finish; the images that could not
+ * be had are then reported together, each problem as ensureImage words it.
+ */
+export async function ensureImages(docker: Docker, engines: readonly Engine[], file: string, log: Logger, atOnce = PULLS_AT_ONCE): Promise<void> {
+  const problems: (readonly ConfigProblem[])[] = engines.map(() => []);
+  let other: unknown;
+  let next = 0;
+  const pullNext = async (): Promise<void> => {
+    for (let i = next++; i < engines.length; i = next++) {
+      await ensureImage(docker, engines[i]!, file, log).catch((err: unknown) => {
+        if (err instanceof ConfigError) problems[i] = err.problems;
+        else other ??= err;
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(atOnce, engines.length) }, pullNext));
+  if (other !== undefined) throw other;
+  if (problems.some((p) => p.length)) throw new ConfigError(problems.flat());
+}
 
 /**
  * Pulls an engine's image when the daemon does not have it (a worker node's first start, a

@@ -1,7 +1,6 @@
 import { InfrastructureError, RunAborted } from '../errors.js';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
-import { posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../engines/engines.js';
@@ -12,8 +11,12 @@ import { describe, readDaemonFacts, RepoDigests, type Containment, type DaemonFa
 import { REASONS } from './failure-reasons.js';
 import { waitFor, type Ending } from './container-wait.js';
 import { LogTail } from './log-tail.js';
+import type { Logger } from '../log/logger.js';
+import { WarmPool } from './warm-pool.js';
 import { watchOom, type OomWatch } from './oom-watch.js';
-import { checkPathStat, packInput, parsePathStat, readResultArchive, ResultRefused } from './result-archive.js';
+import { asInfra, infra } from './infra-errors.js';
+import { packInput } from './result-archive.js';
+import { collectWithRetries } from './result-collect.js';
 
 export type { Containment } from './containment-report.js';
 export { removeContainer } from './container-removal.js';
@@ -32,6 +35,11 @@ export interface RunRequest {
   signal: AbortSignal;
   /** Told how long each container stage took (menage's metrics). */
   stage?: (stage: ContainerStage, seconds: number) => void;
+  /**
+   * Records with the frontend that a warm-pool container (no job label) runs the job; it
+   * settles before the container starts. Without it the job never takes a pooled container.
+   */
+  bindContainer?: (containerId: string) => Promise<void>;
 }
 
 /**
@@ -51,6 +59,10 @@ export interface ContainerDispatcher {
   run(engine: Engine, request: RunRequest): Promise<RunOutcome>;
   /** Finishes what runs still do after their outcome (removals); at shutdown, after the slots close. */
   close?(): Promise<void>;
+  /** An engine (version) starts taking jobs: its warm pool, if it has one, fills. */
+  prepare?(engine: Engine): void;
+  /** An engine was removed: its idle pooled containers go. */
+  retire?(name: string): void;
 }
 
 /** Runner tuning; the defaults suit production. */
@@ -68,6 +80,8 @@ export interface RunnerOptions {
   removeBehind?: boolean;
   /** Told of every Docker call that failed, by operation (menage's metrics). */
   dockerError?: (operation: string) => void;
+  /** Keep engines' warm pools (engines.json `warm`): menage's own runner does, on its node. */
+  warm?: { node: string; log: Logger; maxIdleMs?: number };
 }
 
 /** Dispatches each job to a fresh container, removed with its volume whatever happens. */
@@ -82,6 +96,7 @@ export class DockerRunner implements ContainerDispatcher {
   #daemon: Promise<DaemonFacts | undefined> | undefined;
   readonly #digests: RepoDigests;
   readonly #removals = new RemovalQueue();
+  readonly #pool: WarmPool | undefined;
 
   constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
     const o = typeof options === 'number' ? { graceMs: options } : options;
@@ -93,6 +108,21 @@ export class DockerRunner implements ContainerDispatcher {
     this.#holderImage = o.holderImage;
     this.#removeBehind = o.removeBehind ?? false;
     this.#dockerError = o.dockerError;
+    this.#pool = o.warm && new WarmPool({
+      deployment, node: o.warm.node, log: o.warm.log, graceMs: this.#graceMs, ...(o.warm.maxIdleMs ? { maxIdleMs: o.warm.maxIdleMs } : {}),
+      create: (spec) => this.#infra('create the container', () => this.#docker.createContainer(spec)),
+      describe: (container) => this.#describe(container),
+      remove: (container) => void this.#removals.add(container, undefined),
+    });
+  }
+
+  prepare(engine: Engine): void {
+    if (engine.warm) this.#pool?.prepare(engine);
+    else this.#pool?.retire(engine.name);
+  }
+
+  retire(name: string): void {
+    this.#pool?.retire(name);
   }
 
   /** A Docker call: its failure is an InfrastructureError, and counted. */
@@ -105,9 +135,14 @@ export class DockerRunner implements ContainerDispatcher {
     }
   }
 
-  async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
+  /** What the daemon says about itself (runtimes, userns, AppArmor), asked once. */
+  #daemonFacts(): Promise<DaemonFacts | undefined> {
     this.#daemon ??= readDaemonFacts(this.#docker).catch(() => undefined);
-    const daemon = await this.#daemon;
+    return this.#daemon;
+  }
+
+  async run(engine: Engine, req: RunRequest): Promise<RunOutcome> {
+    const daemon = await this.#daemonFacts();
     await this.#removals.room();
     const runtime = engine.containment.runtime;
     if (runtime && daemon && !daemon.runtimes.includes(runtime)) {
@@ -121,6 +156,18 @@ export class DockerRunner implements ContainerDispatcher {
     const input = infra('fetch the input', req.openInput);
     input.catch(() => undefined); // awaited in #runIn, or dropped below
     const dropInput = (): void => void input.then((i) => i.stream.destroy(), () => undefined);
+    const pooled = req.bindContainer && engine.warm ? this.#pool?.take(engine) : undefined;
+    if (pooled) {
+      lap('create');
+      try {
+        const bound = req.bindContainer!(pooled.container.id);
+        return await this.#runIn(pooled.container, engine, req, { input, containment: pooled.containment, bound });
+      } finally {
+        dropInput();
+        const removal = this.#removals.add(pooled.container, undefined);
+        if (!this.#removeBehind) await removal;
+      }
+    }
     const volume = engine.containment.volumeBytes
       ? await this.#infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)).catch((err: unknown) => {
         dropInput();
@@ -136,7 +183,7 @@ export class DockerRunner implements ContainerDispatcher {
     }
     lap('create');
     try {
-      return await this.#runIn(container, engine, req, daemon, input);
+      return await this.#runIn(container, engine, req, { input, containment: this.#describe(container) });
     } finally {
       dropInput();
       const removal = this.#removals.add(container, volume);
@@ -144,13 +191,17 @@ export class DockerRunner implements ContainerDispatcher {
     }
   }
 
-  /** Waits for the removals still under way (shutdown); safe to call twice. */
+  /** Removes the idle pooled containers and waits for the removals still under way (shutdown); safe to call twice. */
   close(): Promise<void> {
+    this.#pool?.close();
     return this.#removals.close();
   }
 
-  async #runIn(container: Container, engine: Engine, req: RunRequest, daemon: DaemonFacts | undefined,
-    opened: Promise<{ stream: Readable; size: number }>): Promise<RunOutcome> {
+  /**
+   * Runs a created container: `input` is being fetched, `containment` read back, and `bound`
+   * (a pooled container) being recorded with the frontend; all settle before the start.
+   */
+  async #runIn(container: Container, engine: Engine, req: RunRequest, prepared: Prepared): Promise<RunOutcome> {
     const lap = stopwatch(req);
     const log = new LogTail(engine.containment.logLimit);
     // Copying the input in, reading the container's settings back, attaching and watching
@@ -158,10 +209,11 @@ export class DockerRunner implements ContainerDispatcher {
     // the container starts.
     const oomWatch = watchOom(this.#docker, container.id).catch(() => undefined);
     const steps = await Promise.allSettled([
-      opened.then((input) => this.#infra('copy the input in', async () => container.putArchive(
+      prepared.input.then((input) => this.#infra('copy the input in', async () => container.putArchive(
         packInput(engine.inputfilename, input.stream, input.size, owner(engine.user)), { path: engine.mountpoint }))),
-      this.#describe(container, daemon),
+      prepared.containment,
       this.#infra('attach', () => container.attach({ stream: true, stdout: true, stderr: true })),
+      prepared.bound ?? Promise.resolve(),
     ] as const);
     const [copied, described, attaching] = steps;
     const failed = steps.find((x) => x.status === 'rejected');
@@ -218,48 +270,18 @@ export class DockerRunner implements ContainerDispatcher {
     }
   }
 
-  async #describe(container: Container, daemon: DaemonFacts | undefined): Promise<Containment> {
+  async #describe(container: Container): Promise<Containment> {
+    const daemon = await this.#daemonFacts();
     const info = await this.#infra('inspect', () => container.inspect());
     return describe(info, daemon, await this.#digests.of(info.Image));
   }
 }
 
-/**
- * Collects the result, reading the archive again after a failed delivery (the frontend
- * restarting, say): the container is still there, so a brief outage does not cost a re-run.
- * A delivery the frontend did record before the failure is answered as a duplicate.
- */
-async function collectWithRetries(container: Container, engine: Engine, signal: AbortSignal,
-  deliver: (body: Readable, size: number) => Promise<void>, tries = 4): Promise<string | undefined> {
-  for (let i = 1; ; i++) {
-    try {
-      return await collect(container, engine, deliver);
-    } catch (err) {
-      if (i >= tries || signal.aborted) throw err;
-      await sleep(500 * 2 ** i, undefined, { signal }).catch(() => undefined);
-    }
-  }
-}
-
-/** Streams `<mountpoint>/result` to `deliver`; returns why it was refused, if it was. */
-async function collect(container: Container, engine: Engine, deliver: (body: Readable, size: number) => Promise<void>): Promise<string | undefined> {
-  const limit = engine.containment.resultLimit;
-  try {
-    const archive = (await container.getArchive({ path: posix.join(engine.mountpoint, 'result') })) as Readable & { headers?: Record<string, string> };
-    // The engine has exited: Docker's stat of the path cannot change before the archive is read.
-    const stat = parsePathStat(archive.headers?.['x-docker-container-path-stat']);
-    const problem = stat && checkPathStat(stat, limit);
-    if (problem) {
-      archive.destroy();
-      return problem;
-    }
-    await readResultArchive(archive, limit, deliver);
-    return undefined;
-  } catch (err) {
-    if (err instanceof ResultRefused) return err.message;
-    if ((err as { statusCode?: number }).statusCode === 404) return REASONS.noResult;
-    throw asInfra('collect the result', err);
-  }
+/** What a run starts with besides its container: see #runIn. */
+interface Prepared {
+  input: Promise<{ stream: Readable; size: number }>;
+  containment: Promise<Containment>;
+  bound?: Promise<void>;
 }
 
 /** How long the output of an exited engine may take to arrive in full. */
@@ -272,19 +294,6 @@ function streamEnd(stream: Readable): Promise<void> {
     stream.once('close', () => resolve());
     stream.once('error', () => resolve());
   });
-}
-
-async function infra<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw asInfra(what, err);
-  }
-}
-
-function asInfra(what: string, err: unknown): InfrastructureError {
-  if (err instanceof InfrastructureError) return err;
-  return new InfrastructureError(`cannot ${what}: ${(err as Error).message}`, { cause: err });
 }
 
 function owner(user: string): { uid: number; gid: number } {

@@ -68,78 +68,120 @@ export function createJobHandler(d: WorkerDeps) {
     const id = message.jobId;
     const started = m ? await m.time(name, 'lease', () => take(d, id, signal, backoff)) : await take(d, id, signal, backoff);
     if (typeof started === 'string') return started === 'ack' ? 'not-started' : started;
-    const { lease, attempt } = started;
-    const log = jobLogger(d.log, { jobid: id, engine: d.engine.name, attempt });
-    const saveOutput = async (text: string): Promise<void> => {
-      if (text) await d.client.log(id, lease, text).catch((err: Error) => log.warn({ err }, `job ${id}: output not kept: ${err.message}`));
-    };
-    const job = new AbortController();
-    const stopJob = (): void => job.abort();
-    signal.addEventListener('abort', stopJob, { once: true });
-    let lostLease = false;
-    let cancelled = false;
-    const unregister = d.running?.add(id, () => {
-      cancelled = true;
-      log.info(`job ${id}: cancelled; stopping its container`);
-      job.abort();
-    }, d.engine.name);
-    const beat = setInterval(() => {
-      d.client.heartbeat(id, lease).then((r) => {
-        if (r === 'stale' && !lostLease) {
-          lostLease = true;
-          log.warn(`job ${id}: lease lost (another worker has the job); stopping this run`);
-          job.abort();
-        }
-      }, (err: Error) => {
-        log.warn({ err }, `job ${id}: heartbeat failed: ${err.message}`);
-        // This node's token is refused: it can deliver nothing, so it stops the run and takes
-        // no more work; the lease runs out and the frontend hands the job to another node.
-        if (err instanceof WorkerRefused && !lostLease) {
-          lostLease = true;
-          d.breaker.trip('frontend', err.message);
-          job.abort();
-        }
-      });
-    }, started.heartbeatMs);
+    const log = jobLogger(d.log, { jobid: id, engine: d.engine.name, attempt: started.attempt });
+    const run = watchRun(d, id, started, log, signal);
     try {
-      const outcome = await d.dispatcher.run(d.engine, {
-        jobId: id, attempt, node: d.node, signal: job.signal, ...(m ? { stage: (stage, t) => m.stage(name, stage, t) } : {}),
-        openInput: () => d.client.input(id, job.signal),
-        deliver: async (body, _size, containment, output) => {
-          const reported = performance.now();
-          // The output is stored first, so it is there as soon as the job shows Success.
-          await saveOutput(output);
-          const r = await d.client.result(id, lease, body, containment, job.signal);
-          m?.stage(name, 'report', (performance.now() - reported) / 1000);
-          if (r === 'stale') log.warn(`job ${id}: result not recorded, the lease is stale`);
-        },
-      });
-      if (!outcome.ok) {
-        const reported = performance.now();
-        await saveOutput(outcome.detail);
-        const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), job.signal, d.retryMs);
-        m?.stage(name, 'report', (performance.now() - reported) / 1000);
-        log.info({ reason: outcome.reason }, `job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
-        return 'failed';
-      }
-      log.info(`job ${id}: done`);
-      return 'ack';
+      return await runAndReport(d, id, started, log, run.signal);
     } catch (err) {
-      if (lostLease || cancelled) return 'stopped';
-      const why = (err as Error).message;
-      const outage = await classify(err, d.breaker);
-      if (outage) return handBack({ ...d, log }, id, lease, why, outage, signal).then((r) => (r === 'ack' ? 'handed-back' : r));
-      log.warn({ err }, `job ${id}: handing back after attempt ${attempt}: ${why}`);
-      await retrying(() => d.client.release(id, lease, why), signal, d.retryMs)
-        .catch((e: Error) => log.error({ err: e }, `job ${id}: release failed: ${e.message}`));
-      if (!signal.aborted) await sleep(backoff(attempt), undefined, { signal }).catch(() => undefined);
-      return 'requeue';
+      if (run.stoppedFromOutside()) return 'stopped';
+      return await afterFailure(d, id, started, log, err, signal, backoff);
     } finally {
+      run.end();
+    }
+  }
+}
+
+/** A started job's run: the signal that stops it, and whether it was stopped from outside. */
+interface RunWatch {
+  readonly signal: AbortSignal;
+  /** Cancelled, or its lease lost (stale, or this node's token refused). */
+  stoppedFromOutside(): boolean;
+  /** Stops watching (the run is over). */
+  end(): void;
+}
+
+/**
+ * Watches a started job while it runs: the delivery's signal (shutdown), a cancellation
+ * broadcast and the heartbeat (a stale lease, a refused node) each stop the run.
+ */
+function watchRun(d: WorkerDeps, id: string, started: StartedJob, log: Logger, signal: AbortSignal): RunWatch {
+  const job = new AbortController();
+  const stopJob = (): void => job.abort();
+  signal.addEventListener('abort', stopJob, { once: true });
+  let lostLease = false;
+  let cancelled = false;
+  const unregister = d.running?.add(id, () => {
+    cancelled = true;
+    log.info(`job ${id}: cancelled; stopping its container`);
+    job.abort();
+  }, d.engine.name);
+  const beat = setInterval(() => {
+    d.client.heartbeat(id, started.lease).then((r) => {
+      if (r === 'stale' && !lostLease) {
+        lostLease = true;
+        log.warn(`job ${id}: lease lost (another worker has the job); stopping this run`);
+        job.abort();
+      }
+    }, (err: Error) => {
+      log.warn({ err }, `job ${id}: heartbeat failed: ${err.message}`);
+      // This node's token is refused: it can deliver nothing, so it stops the run and takes
+      // no more work; the lease runs out and the frontend hands the job to another node.
+      if (err instanceof WorkerRefused && !lostLease) {
+        lostLease = true;
+        d.breaker.trip('frontend', err.message);
+        job.abort();
+      }
+    });
+  }, started.heartbeatMs);
+  return {
+    signal: job.signal,
+    stoppedFromOutside: () => lostLease || cancelled,
+    end: () => {
       unregister?.();
       clearInterval(beat);
       signal.removeEventListener('abort', stopJob);
-    }
+    },
+  };
+}
+
+/** Runs the job's container and reports its outcome (its output stored first): done or failed. */
+async function runAndReport(d: WorkerDeps, id: string, started: StartedJob, log: Logger, signal: AbortSignal): Promise<'ack' | 'failed'> {
+  const { lease, attempt } = started;
+  const name = d.engine.name;
+  const m = d.metrics;
+  const saveOutput = async (text: string): Promise<void> => {
+    if (text) await d.client.log(id, lease, text).catch((err: Error) => log.warn({ err }, `job ${id}: output not kept: ${err.message}`));
+  };
+  const outcome = await d.dispatcher.run(d.engine, {
+    jobId: id, attempt, node: d.node, signal, ...(m ? { stage: (stage, t) => m.stage(name, stage, t) } : {}),
+    openInput: () => d.client.input(id, signal),
+    bindContainer: async (container) => {
+      if ((await d.client.bindContainer(id, lease, container)) === 'stale') throw new InfrastructureError(`job ${id}: the lease is no longer current; its container is not started`);
+    },
+    deliver: async (body, _size, containment, output) => {
+      const reported = performance.now();
+      // The output is stored first, so it is there as soon as the job shows Success.
+      await saveOutput(output);
+      const r = await d.client.result(id, lease, body, containment, signal);
+      m?.stage(name, 'report', (performance.now() - reported) / 1000);
+      if (r === 'stale') log.warn(`job ${id}: result not recorded, the lease is stale`);
+    },
+  });
+  if (!outcome.ok) {
+    const reported = performance.now();
+    await saveOutput(outcome.detail);
+    const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), signal, d.retryMs);
+    m?.stage(name, 'report', (performance.now() - reported) / 1000);
+    log.info({ reason: outcome.reason }, `job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
+    return 'failed';
   }
+  log.info(`job ${id}: done`);
+  return 'ack';
+}
+
+/**
+ * After a run broke off (not from outside): an outage hands the job back uncounted; any
+ * other failure releases it and requeues the message after a backoff.
+ */
+async function afterFailure(d: WorkerDeps, id: string, started: StartedJob, log: Logger, err: unknown, signal: AbortSignal, backoff: (attempt: number) => number): Promise<Ending> {
+  const why = (err as Error).message;
+  const outage = await classify(err, d.breaker);
+  if (outage) return handBack({ ...d, log }, id, started.lease, why, outage, signal).then((r) => (r === 'ack' ? 'handed-back' : r));
+  log.warn({ err }, `job ${id}: handing back after attempt ${started.attempt}: ${why}`);
+  await retrying(() => d.client.release(id, started.lease, why), signal, d.retryMs)
+    .catch((e: Error) => log.error({ err: e }, `job ${id}: release failed: ${e.message}`));
+  if (!signal.aborted) await sleep(backoff(started.attempt), undefined, { signal }).catch(() => undefined);
+  return 'requeue';
 }
 
 /** Asks the frontend for a lease on the job; what to do with the message if there is none. */

@@ -24,7 +24,7 @@ export class MenageMetrics {
     const registers = [registry];
     collectDefaultMetrics({ register: registry });
     this.#stages = new Histogram({ name: 'menagerie_menage_stage_seconds', help: 'Duration of the worker stages of a job: queue_wait (published to consumed), lease, create, copy_in, run, collect, report.', labelNames: ['engine', 'stage'], buckets: STAGE_BUCKETS, registers });
-    this.#jobs = new Counter({ name: 'menagerie_menage_jobs_total', help: 'Deliveries handled, by engine and outcome (success, fail, handed_back, not_started, stale, dead_letter).', labelNames: ['engine', 'outcome'], registers });
+    this.#jobs = new Counter({ name: 'menagerie_menage_jobs_total', help: 'Deliveries handled, by engine and outcome (success, fail, handed_back, stopped, not_started, dead_letter).', labelNames: ['engine', 'outcome'], registers });
     this.#docker = new Counter({ name: 'menagerie_menage_docker_errors_total', help: 'Docker calls that failed, by operation.', labelNames: ['operation'], registers });
     const slots = (name: string, help: string, read: (engine: string) => number): void => void new Gauge({ name, help, labelNames: ['engine'], registers,
       collect() {

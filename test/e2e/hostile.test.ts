@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
+import { pathOf } from '../../src/contract/internal-api.js';
 import { LABELS } from '../../src/contract/labels.js';
 import { testEngine } from '../support/services.js';
 import { startStack, upload, waitDone, waitNoContainers, type Stack } from '../support/stack.js';
@@ -45,7 +46,13 @@ const BATCH = ['seccomp', 'noresult', 'neverexits', 'stubborn', 'polite', 'probe
 
 interface Done { id: string; status: string; summary: string; reason: string; log: string; job: Record<string, any> }
 
-describe('e2e: hostile engines are contained', function () {
+/** The engines with a warm pool of `warm` each (but those with a capped volume, made per job). */
+const withWarm = (warm: number): Record<string, unknown>[] =>
+  (ENGINES as Record<string, unknown>[]).map((e) => (warm && e.volumesize === undefined ? { ...e, warm } : e));
+
+// Twice: each job in a container created for it, then in one created ahead by the warm pool
+// (engines.json `warm`): the same containment and the same outcomes either way.
+for (const warm of [0, 1]) describe(`e2e: hostile engines are contained${warm ? ', warm pool (containers created ahead)' : ''}`, function () {
   this.timeout(240_000);
   let stack: Stack;
   const batch = new Map<string, Promise<Done>>();
@@ -66,7 +73,13 @@ describe('e2e: hostile engines are contained', function () {
 
   before(async () => {
     // The batch is uploaded at once: more uploads at a time than the default bound (16) allows.
-    stack = await startStack(ENGINES, { overrides: { uploads: { maxConcurrent: BATCH.length + 4 } } });
+    stack = await startStack(withWarm(warm), { overrides: { uploads: { maxConcurrent: BATCH.length + 4 } } });
+    // Every engine's pool is ready before the batch, so each of its jobs takes a pooled container.
+    const pools = withWarm(warm).filter((e) => e.warm).length;
+    for (const until = Date.now() + 60_000; Date.now() < until; await sleep(200)) {
+      const idle = await docker.listContainers({ all: true, filters: { label: [`${LABELS.node}=${stack.node}`, `${LABELS.role}=pool`], status: ['created'] } });
+      if (idle.length >= pools) break;
+    }
     for (const name of BATCH) batch.set(name, run(name));
     // Keep a failed job in the batch from being an unhandled rejection before its test awaits it.
     for (const p of batch.values()) p.catch(() => undefined);
@@ -75,7 +88,7 @@ describe('e2e: hostile engines are contained', function () {
     await stack?.close();
   });
   afterEach(async () => {
-    expect(await waitNoContainers(docker, stack.node)).to.deep.equal([]);
+    expect(await waitNoContainers(docker, stack.node, 15_000, { idlePool: 'ignore' })).to.deep.equal([]);
   });
 
   it('from inside: no capabilities, NoNewPrivs, seccomp filter, only lo, no egress, read-only rootfs, no /dev/shm', async () => {
@@ -104,6 +117,7 @@ describe('e2e: hostile engines are contained', function () {
     expect(c.tmpfs).to.deep.equal({ '/scratch': `rw,noexec,nosuid,nodev,size=${8 * MiB}` });
     expect(c.mounts).to.deep.equal([{ type: 'volume', destination: '/data', rw: true }]);
     expect(c.imageId).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect(c.pooled, 'created ahead by the warm pool').to.equal(warm > 0);
     expect(c.repoDigests).to.be.an('array');
     if (existsSync('/sys/kernel/security/apparmor')) expect(c.apparmorProfile).to.be.a('string').and.not.match(/^none/);
     else expect(c.apparmorProfile).to.equal('none: host has no AppArmor');
@@ -296,26 +310,37 @@ describe('e2e: hostile engines are contained', function () {
   });
 
   it('leaves no container and no volume behind (volumes carry the deployment label)', async () => {
+    // The warm pool's waiting containers go when menage stops.
+    if (warm) await stack.menage!.close();
     expect(await waitNoContainers(docker, stack.node)).to.deep.equal([]);
     const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABELS.deployment}=${stack.env.config.rabbitmq.prefix}`] } });
     expect((Volumes ?? []).map((v) => v.Name)).to.deep.equal([]);
   });
 
-  /**
-   * Waits until the job's container runs; returns it. Generous: the daemon may still be busy
-   * with the batch's removals (a loaded machine), and the tests time the run, not the wait.
-   */
+  /** A running warm-pool container the frontend has on record for the job (it has no job label). */
+  async function pooledContainerOf(jobId: string): Promise<Docker.Container | undefined> {
+    const running = await docker.listContainers({ filters: { label: [`${LABELS.node}=${stack.node}`, `${LABELS.role}=pool`], status: ['running'] } });
+    for (const c of running) {
+      const res = await fetch(`${stack.internalUrl}${pathOf('containerJob', c.Id)}`, { headers: { authorization: `Bearer ${stack.env.config.internalToken}` } });
+      if (res.ok && ((await res.json()) as { jobid: string }).jobid === jobId) return docker.getContainer(c.Id);
+    }
+    return undefined;
+  }
+
+  /** Waits until the job's container runs; returns it (or says where the job is). */
   async function runningContainer(jobId: string): Promise<Docker.Container> {
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 30_000;
     while (Date.now() < until) {
       const [c] = await docker.listContainers({ filters: { label: [`${LABELS.node}=${stack.node}`, `${LABELS.job}=${jobId}`], status: ['running'] } });
       if (c) return docker.getContainer(c.Id);
+      const pooled = warm ? await pooledContainerOf(jobId) : undefined;
+      if (pooled) return pooled;
       await sleep(100);
     }
     // Say where the job is, so a failure here can be told apart (queued, failed, ran unseen).
     const job = await (await fetch(`${stack.url}/jobs/${jobId}`)).json();
     const lines = stack.logs.filter((l) => l.includes(`"jobid":"${jobId}"`) || /circuit|consumer|channel/.test(l)).slice(-20);
-    throw new Error(`no running container for job ${jobId} within 60 s; the job: ${JSON.stringify(job)}; its log:\n${lines.join('\n')}`);
+    throw new Error(`no running container for job ${jobId} within 30 s; the job: ${JSON.stringify(job)}; its log:\n${lines.join('\n')}`);
   }
 });
 

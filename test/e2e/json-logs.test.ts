@@ -54,7 +54,7 @@ describe('e2e: the services log one JSON line per event (real frontend and menag
 
   it('job lines carry jobid, engine and attempt on both processes; one access line per public request; no token; a hostile file name stays in its line', async () => {
     const [port, internalPort] = [await freePort(), await freePort()];
-    env = await createTestEnv([testEngine('md5')], {
+    env = await createTestEnv([testEngine('md5'), testEngine('copy')], {
       listen: { host: '127.0.0.1', port }, internalListen: { host: '127.0.0.1', port: internalPort },
       auth: { mode: 'tokens', key: KEY, uploadsPerMinute: 1_000_000, uploadBurst: 1_000_000 },
       menage: { frontendUrl: `http://127.0.0.1:${internalPort}`, shutdownGraceSeconds: 2, node: 'logs-node-1' },
@@ -85,6 +85,11 @@ describe('e2e: the services log one JSON line per event (real frontend and menag
     sent.push({ rid: 'req-upload-1', status: 200, route: '/:engine/upload' });
     const done = await waitDone(url, jobid, 60_000, token);
     expect(done.status).to.equal('Success');
+    const both = multipart('both.bin', 'for two engines');
+    const submitted = await call('req-submit-1', '/api/v1/submissions?engines=md5,copy', { method: 'POST', body: both.body, headers: { 'content-type': both.type } });
+    expect(submitted.status).to.equal(201);
+    const submittedIds = ((await submitted.json()) as { jobs: { jobid: string }[] }).jobs.map((j) => j.jobid);
+    expect(submittedIds).to.have.length(2);
     const listed = await call('req-list-1', '/api/v1/jobs?filename=secret-name-in-query&limit=5');
     expect(listed.status).to.equal(200);
     sent.push({ rid: 'req-list-1', status: 200, route: '/api/v1/jobs' });
@@ -132,6 +137,10 @@ describe('e2e: the services log one JSON line per event (real frontend and menag
       expect(mine[0]?.token, s.rid).to.deep.include({ id: tokenId, name: 'log-reader' });
     }
     expect(access.find((l) => l.requestId === 'req-upload-1')?.bytesIn).to.equal(Buffer.byteLength(form.body));
+    // An upload's line names the job(s) it created: `jobid`, or `jobids` for several engines.
+    expect(access.find((l) => l.requestId === 'req-upload-1')).to.include({ jobid }).and.not.have.property('jobids');
+    const submitLine = access.find((l) => l.requestId === 'req-submit-1');
+    expect(submitLine).to.deep.include({ status: 201, jobids: submittedIds }).and.not.have.property('jobid');
     expect(access.find((l) => l.requestId === 'req-list-1')?.path).to.equal('/api/v1/jobs?filename=*&limit=5');
     expect(access.filter((l) => l.requestId === madeId).map((l) => l.status)).to.deep.equal([401]);
 

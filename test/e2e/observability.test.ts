@@ -4,11 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createToken } from '../../src/auth/token-admin.js';
-import { TokenStore } from '../../src/auth/token-store.js';
-import { databaseOptions } from '../../src/frontend.js';
 import { parsePrometheus, type PromSample } from '../integration/enforcer/prometheus-parse.js';
 import { DockerSwitch } from '../support/docker-switch.js';
+import { roleTokens } from '../support/role-tokens.js';
 import { amqpUrl, testEngine, unique } from '../support/services.js';
 import { bearer, startStack, upload, waitDone, type Stack } from '../support/stack.js';
 import { TcpSwitch } from '../support/tcp-switch.js';
@@ -45,12 +43,7 @@ describe('e2e: /metrics, /healthz and /readyz of the frontend and menage', funct
       rabbitmq: { url: broker.toString(), prefix: unique('mt-') },
       menage: { dockerSocket: dockerSwitch.socket, metricsToken },
     } });
-    const store = new TokenStore(databaseOptions(stack.env.config));
-    try {
-      for (const role of ['admin', 'read', 'submit', 'worker'] as const) tokens[role] = (await createToken(store, key, { name: role, role })).token;
-    } finally {
-      await store.close();
-    }
+    Object.assign(tokens, await roleTokens(stack.env.config, key));
   });
   after(async () => {
     await brokerSwitch?.on();

@@ -81,6 +81,34 @@ describe('e2e: orphan sweeper', function () {
     expect(again).to.deep.equal({ removed: [], killed: [], volumes: [] });
   });
 
+  it('warm-pool containers: waiting ones kept (this run\'s, another node\'s), an earlier run\'s removed; running ones judged by the job on record', async () => {
+    const pool = (node: string, deadline = Date.now() + 600_000): Record<string, string> => ({
+      [LABELS.managed]: 'true', [LABELS.deployment]: stack.env.config.rabbitmq.prefix, [LABELS.role]: 'pool', [LABELS.node]: node, [LABELS.deadline]: String(deadline),
+    });
+    const recorded = (await upload(stack.url, 'copy', 'pooled')).json.jobid as string;
+    const finished = (await upload(stack.url, 'copy', 'pooled and done')).json.jobid as string;
+    const started = await client.start(recorded, 'node-a');
+    const done = await client.start(finished, 'node-a');
+    if (typeof started === 'string' || typeof done === 'string') throw new Error('could not start the jobs');
+    const earlier = await make(pool('node-a'));
+    await new Promise((r) => setTimeout(r, 3000)); // Docker's creation times are whole seconds
+    const since = Date.now();
+    const keep = { waiting: await make(pool('node-a')), otherNode: await make(pool('node-b')), running: await make(pool('node-a'), true) };
+    const finishedRun = await make(pool('node-a'), true);
+    const gone = { earlier, unrecorded: await make(pool('node-b'), true), overdue: await make(pool('node-b', Date.now() - 1000)), finished: finishedRun };
+    expect(await client.bindContainer(recorded, started.lease, keep.running)).to.equal('recorded');
+    expect(await client.bindContainer(finished, done.lease, finishedRun)).to.equal('recorded');
+    expect(await client.fail(finished, done.lease, 'exit code 1', '', {})).to.equal('recorded');
+    const report = await new OrphanSweeper({
+      docker, deployment: stack.env.config.rabbitmq.prefix, lookup: (id) => client.status(id), containerLookup: (id) => client.containerJob(id),
+      self: { node: 'node-a', since }, log: silentLogger(),
+    }).sweep();
+    for (const [what, id] of Object.entries(keep)) expect(await exists(id), `${what} must be kept`).to.equal(true);
+    for (const [what, id] of Object.entries(gone)) expect(await exists(id), `${what} must be removed`).to.equal(false);
+    expect(report.killed.sort()).to.deep.equal([gone.unrecorded, gone.finished].sort());
+    expect(report.removed.sort()).to.deep.equal([gone.earlier, gone.overdue].sort());
+  });
+
   it('removes dangling volumes of its deployment once they are old enough, never others', async () => {
     const names = [`hostile-test-orphan-${randomBytes(4).toString('hex')}`, `hostile-test-orphan-${randomBytes(4).toString('hex')}`];
     await docker.createVolume({ Name: names[0], Labels: { [LABELS.managed]: 'true', [LABELS.deployment]: stack.env.config.rabbitmq.prefix, [LABELS.job]: '999999' } });

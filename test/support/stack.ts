@@ -83,17 +83,21 @@ export async function waitDone(url: string, id: string, timeoutMs = 60_000, toke
   }
 }
 
-/** Containers (any state) that a stack's menage created: labelled with its node name. */
-export async function labelledContainers(docker: Docker, node: string): Promise<string[]> {
+/**
+ * Containers (any state) that a stack's menage created: labelled with its node name; with
+ * `idlePool: 'ignore'`, not its warm pool's containers waiting for a job (created, never started).
+ */
+export async function labelledContainers(docker: Docker, node: string, opts: { idlePool?: 'ignore' } = {}): Promise<string[]> {
   const all = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.node}=${node}`] } });
-  return all.map((c) => c.Id);
+  const idle = (c: Docker.ContainerInfo): boolean => c.Labels?.[LABELS.role] === 'pool' && c.State === 'created';
+  return all.filter((c) => opts.idlePool !== 'ignore' || !idle(c)).map((c) => c.Id);
 }
 
 /** Waits until a stack's menage has no container left (removal follows the result closely). */
-export async function waitNoContainers(docker: Docker, node: string, timeoutMs = 15_000): Promise<string[]> {
+export async function waitNoContainers(docker: Docker, node: string, timeoutMs = 15_000, opts: { idlePool?: 'ignore' } = {}): Promise<string[]> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const left = await labelledContainers(docker, node);
+    const left = await labelledContainers(docker, node, opts);
     if (left.length === 0 || Date.now() > until) return left;
     await sleep(200);
   }

@@ -121,6 +121,29 @@ export function engineVersionChecks(): void {
       expect(r.stdout).to.match(/md5 .*passed/);
     });
 
+    it('warm set by reload: md5\'s pool fills through docker-proxy, a job runs in a pooled container, warm 0 removes the waiting ones', async () => {
+      const pinned = (warm: number): Entry[] => engines.map((e) => (e.name === 'md5' ? { ...e, image: retag(e.image, TAG), warm } : e));
+      const waiting = async (): Promise<string[]> => (await ok('docker', ['ps', '-aq', '--filter', 'label=org.menagerie.role=pool',
+        '--filter', 'label=org.menagerie.engine=md5', '--filter', 'status=created'])).stdout.split('\n').filter(Boolean);
+      const until = async (what: string, test: () => Promise<boolean>): Promise<void> => {
+        for (const end = Date.now() + 60_000; !(await test());) {
+          if (Date.now() > end) throw new Error(`waited 60 s for ${what}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      };
+      await write(pinned(2));
+      const r = await reload();
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      await until('two waiting pool containers', async () => (await waiting()).length === 2);
+      const job = await md5Of('md5');
+      expect(job.containment, JSON.stringify(job.containment)).to.include({ pooled: true, readonlyRootfs: true, network: 'none', userns: 'remapped' });
+      await write(pinned(0));
+      const back = await reload();
+      expect(back.code, back.stdout + back.stderr).to.equal(0);
+      await until('no waiting pool container', async () => (await waiting()).length === 0);
+      expect((await md5Of('md5')).containment.pooled).to.equal(false);
+    });
+
     it('an engine added by reload takes uploads once it passed its kit', async () => {
       const refused = await uploadTo(ADDED, 'x');
       expect(refused.status).to.equal(404);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { CALLS, checkResponse, type CallName } from '../../../src/contract/index.js';
-import { failJob } from '../../../src/enforcer/job-failer.js';
+import { failJob, jobOfContainer } from '../../../src/enforcer/job-failer.js';
 import { FrontendUnavailable } from '../../../src/errors.js';
 import { FrontendClient } from '../../../src/menage/frontend-client.js';
 import { startStack, upload, type Stack } from '../../support/stack.js';
@@ -124,6 +124,35 @@ describe('integration: the internal API contract, client against the real fronte
     expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).to.deep.equal([400, 'INVALID_REQUEST']);
     const anonymous = await fetch(`${stack.internalUrl}/internal/engines`, { method: 'PUT', body: '{}' });
     expect(anonymous.status, 'guarded by the internal token like every internal call').to.equal(401);
+  });
+
+  it('container and containerJob: a warm-pool container is recorded under the lease, found by id, cleared by a new start; refusals', async () => {
+    const id = await newJob();
+    const s = await started(id);
+    const container = 'c0ffee'.padEnd(64, '0');
+    expect(await client.bindContainer(id, s.lease, container)).to.equal('recorded');
+    expect(await client.bindContainer(id, s.lease, container), 'the same binding again (a retried call)').to.equal('recorded');
+    exercised.add('container');
+    expect(await client.containerJob(container)).to.include({ jobid: id, status: 'Running', attempts: 1 });
+    exercised.add('containerJob');
+    const logs: string[] = [];
+    const target = { url: stack.internalUrl, internalToken: stack.env.config.internalToken, timeoutMs: 5000 };
+    expect(await jobOfContainer(target, container, (_l, m) => logs.push(m))).to.include({ jobid: id, engine: 'copy' });
+    expect(await client.bindContainer(id, 'f'.repeat(32), 'd'.repeat(64)), 'another lease').to.equal('stale');
+    expect(await client.containerJob('e'.repeat(64)), 'no job recorded').to.equal(undefined);
+    expect(await jobOfContainer(target, 'e'.repeat(64), (_l, m) => logs.push(m))).to.equal(undefined);
+    expect(logs).to.deep.equal(['the frontend names no job for the warm-pool container']);
+    const headers = { authorization: `Bearer ${stack.env.config.internalToken}`, 'content-type': 'application/json' };
+    for (const bad of ['C0FFEE'.padEnd(64, '0'), 'abc', '../jobs/1', `${container}0`]) {
+      const res = await fetch(`${stack.internalUrl}/internal/containers/${encodeURIComponent(bad)}`, { headers });
+      expect([res.status, ((await res.json()) as { error: { code: string } }).error.code], bad).to.deep.equal([400, 'INVALID_REQUEST']);
+    }
+    const malformed = await fetch(`${stack.internalUrl}/internal/jobs/${id}/container`, { method: 'PUT', headers, body: JSON.stringify({ lease: s.lease, container: 'xyz' }) });
+    expect(malformed.status).to.equal(400);
+    // The lease runs out; a new start (a new attempt, in a new container) clears the binding.
+    await fetch(`${stack.internalUrl}/internal/jobs/${id}/release`, { method: 'POST', headers, body: JSON.stringify({ lease: s.lease, error: 'test' }) });
+    await started(id);
+    expect(await client.containerJob(container), 'cleared by the new start').to.equal(undefined);
   });
 
   it('every call of the contract was exercised by a client', () => {

@@ -140,7 +140,9 @@ export class Recorder {
   private server: Server | undefined;
   url = '';
 
-  constructor(private readonly onRequest: (r: Recorded) => Promise<unknown> = async () => undefined) {}
+  /** `onRequest` says what to note with a request; `answer`, the JSON to answer it with. */
+  constructor(private readonly onRequest: (r: Recorded) => Promise<unknown> = async () => undefined,
+    private readonly answer: (r: Recorded) => unknown = () => ({})) {}
 
   /** Starts listening on a loopback port. */
   async start(): Promise<this> {
@@ -152,7 +154,7 @@ export class Recorder {
         const r = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
         void this.onRequest(r).then((extra) => {
           this.requests.push({ ...r, extra });
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.answer(r)));
         });
       });
     });

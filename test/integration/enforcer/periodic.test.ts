@@ -90,6 +90,24 @@ describe('enforcer periodic scan against the real Docker engine', function () {
     expect(warnedHooks, 'a repeat is not re-announced').to.have.length(1);
   });
 
+  it('a warm-pool container (no job label) is killed after failing the job the frontend has on record for it', async () => {
+    await frontend.close();
+    const jobId = String(900_000_000 + Math.floor(Math.random() * 1e8));
+    // The frontend stand-in knows which job the pool container runs (the worker recorded it).
+    frontend = await new Recorder(async () => undefined, (r) => (r.url.startsWith('/internal/containers/')
+      ? { jobid: jobId, engine: 'md5', status: 'Running', lease: 'a'.repeat(32), attempts: 1, lastError: null } : {})).start();
+    const pooled = await containers.start('pooled', { kill: true, labels: { [LABELS.role]: 'pool', [LABELS.engine]: 'md5' } });
+    const e = await start();
+    await waitFor('the pool container to be killed', () => e.detections.history().some((d) => d.name === `enf-test-${run}-pooled` && d.outcome === 'killed'));
+    expect(await containers.running(pooled)).to.equal(false);
+    const asked = await waitFor('the frontend to be asked', () => frontend.requests.find((r) => r.method === 'GET'));
+    expect(asked.url).to.equal(`/internal/containers/${pooled.id}`);
+    expect(asked.headers.authorization).to.equal('Bearer internal-secret');
+    const told = await waitFor('the frontend to be told', () => frontend.requests.find((r) => r.method === 'POST'));
+    expect(told.url).to.equal(`/internal/jobs/${jobId}/fail`);
+    expect(told.body).to.deep.equal({ reason: 'killed by policy: test-memory-limit', detail: 'memory limit required' });
+  });
+
   it('serves the API: detections with options, recent, config with rules hash, rules, request_rules, triggers, parseable metrics', async () => {
     await containers.start('warned');
     const e = await start();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MIGRATIONS } from '../../../src/jobs/migrations.js';
 import { JobStore } from '../../../src/jobs/store.js';
 import { createDatabase } from '../../support/services.js';
+import { TcpSwitch } from '../../support/tcp-switch.js';
 
 describe('integration: job store on MariaDB', () => {
   let db: Awaited<ReturnType<typeof createDatabase>>;
@@ -104,6 +105,37 @@ describe('integration: job store on MariaDB', () => {
     expect(await store.removeAbandoned(waiting)).to.equal(false);
     expect(await store.removeAbandoned(unconfirmed)).to.equal(true);
     expect(await store.get(unconfirmed)).to.equal(undefined);
+  });
+
+  it('a full pool queue (more reads waiting than queueLimit) is OVERLOADED with Retry-After, not DATABASE_UNAVAILABLE; the database serves the rest', async () => {
+    const id = await newJob();
+    const small = new JobStore({ host: '127.0.0.1', user: db.user, password: db.password, database: db.name, connectionLimit: 1, queueLimit: 2 });
+    try {
+      const outcomes = await Promise.allSettled(Array.from({ length: 40 }, () => small.get(id)));
+      const codes = outcomes.map((o) => (o.status === 'fulfilled' ? (o.value?.id === id ? 'ok' : 'wrong row') : (o.reason as { code?: string }).code));
+      expect(new Set(codes)).to.deep.equal(new Set(['ok', 'OVERLOADED']));
+      const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+      expect(refused.reason).to.include({ status: 503, retryAfter: 1 });
+      expect(await small.get(id)).to.include({ id });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a database that goes away is still DATABASE_UNAVAILABLE, for a store with a small queue too', async () => {
+    const id = await newJob();
+    const link = new TcpSwitch({ host: '127.0.0.1', port: 3306 });
+    await link.on();
+    const small = new JobStore({ host: '127.0.0.1', port: link.port, user: db.user, password: db.password, database: db.name, connectionLimit: 1, queueLimit: 2 });
+    try {
+      expect(await small.get(id)).to.include({ id });
+      await link.off();
+      const err = await small.get(id).then(() => undefined, (e: unknown) => e);
+      expect(err).to.include({ code: 'DATABASE_UNAVAILABLE', status: 503 });
+    } finally {
+      await small.close();
+      await link.off();
+    }
   });
 
   it('translates an unreachable database into DATABASE_UNAVAILABLE', async () => {

@@ -33,6 +33,15 @@ describe('engines/engines: engines.json validation and containment', () => {
     });
   });
 
+  it('warm: 0 by default, 0 to 16 containers created ahead, not with a per-job capped volume', async () => {
+    const ok = await load([base, { ...base, name: 'w', warm: 3 }]);
+    expect(ok.problems).to.deep.equal([]);
+    expect(ok.engines.map((e) => e.warm)).to.deep.equal([0, 3]);
+    const bad = await load([{ ...base, warm: 17 }, { ...base, name: 'f', warm: 1.5 }, { ...base, name: 'c', warm: 1, volumesize: '16m' }]);
+    expect(messages(bad.problems)).to.have.length(3);
+    expect(messages(bad.problems)[2]).to.equal('/engines/2/warm: engine "c": "warm" cannot be used with "volumesize" (the capped volume is made for each job)');
+  });
+
   it('takes explicit fields and runflags into the same settings', async () => {
     const { engines, problems } = await load([
       { ...base, name: 'a', memory: '32m', cpus: 0.5, pids: 16, tmpfs: { '/scratch': '8m' }, apparmor: 'menagerie-a', runtime: 'runsc', resultlimit: '1m', loglimit: 1000, volumesize: '16m' },

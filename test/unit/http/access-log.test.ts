@@ -1,5 +1,9 @@
 import { expect } from 'chai';
-import { loggablePath, requestIdOf } from '../../../src/http/access-log.js';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { accessLog, loggablePath, requestIdOf } from '../../../src/http/access-log.js';
+import { createLogger, type Logger } from '../../../src/log/logger.js';
 
 describe('unit: http/access-log', () => {
   it('logs the path, and the query with only harmless values', () => {
@@ -33,5 +37,34 @@ describe('unit: http/access-log', () => {
       expect(made, String(bad)).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     }
     expect(requestIdOf(undefined)).to.not.equal(requestIdOf(undefined));
+  });
+});
+
+describe('unit: http/access-log middleware', () => {
+  async function serve(level: 'info' | 'debug'): Promise<{ lines: string[]; requestId: string | null; routeLogged: boolean }> {
+    const lines: string[] = [];
+    const app = new Koa();
+    app.use(accessLog(createLogger('frontend', level, { write: (l: string) => lines.push(l) }), { listener: 'internal', level: 'debug' }));
+    let routeLogged = false;
+    app.use((ctx) => { routeLogged = typeof (ctx.state.log as Logger | undefined)?.info === 'function'; ctx.body = 'ok'; });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`, { headers: { 'X-Request-Id': 'r-1' } });
+      await res.text();
+      await new Promise((r) => setTimeout(r, 20));
+      return { lines, requestId: res.headers.get('x-request-id'), routeLogged };
+    } finally {
+      server.close();
+    }
+  }
+
+  it('writes the internal API\'s debug line only when debug is on; the request id and the routes\' logger are there either way', async () => {
+    const off = await serve('info');
+    expect(off).to.deep.equal({ lines: [], requestId: 'r-1', routeLogged: true });
+    const on = await serve('debug');
+    expect(on.requestId).to.equal('r-1');
+    expect(on.lines).to.have.length(1);
+    expect(JSON.parse(on.lines[0]!)).to.include({ listener: 'internal', path: '/x', status: 200, requestId: 'r-1', msg: 'request' });
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerClientErrors } from '../../../src/http/client-errors.js';
+import { answerClientErrors, HOST_CHECKED_BY_APP, requireHost } from '../../../src/http/client-errors.js';
 import { rawBytes } from '../../support/raw-http.js';
 
 describe('http: requests the HTTP parser refuses', () => {
@@ -47,5 +47,29 @@ describe('http: requests the HTTP parser refuses', () => {
 
   it('the server keeps serving afterwards', async () => {
     expect((await fetch(`http://127.0.0.1:${port}/`)).status).to.equal(200);
+  });
+});
+
+describe('http: requireHost', () => {
+  let server: Server;
+  let url: string;
+  before(async () => {
+    server = createServer({ ...HOST_CHECKED_BY_APP }, requireHost((_req, res) => res.end('{"app":true}')));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('an HTTP/1.1 request without Host → 400 BAD_REQUEST as JSON (Node\'s own answer is a bare 400), then the connection closes', async () => {
+    const answer = await rawBytes(url, 'GET /healthz HTTP/1.1\r\n\r\n');
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).to.match(/^HTTP\/1.1 400 /).and.match(/content-type: application\/json/i).and.match(/connection: close/i);
+    expect(JSON.parse(body as string).error.code).to.equal('BAD_REQUEST');
+  });
+
+  it('with Host, or in HTTP/1.0 (which has none), the app answers', async () => {
+    for (const bytes of ['GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'GET / HTTP/1.0\r\n\r\n']) {
+      expect((await rawBytes(url, bytes)).split('\r\n\r\n')[1], bytes).to.equal('{"app":true}');
+    }
   });
 });

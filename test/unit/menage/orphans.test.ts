@@ -26,3 +26,26 @@ describe('menage/orphans: which containers go', () => {
     expect(judgeContainer(c({ [LABELS.deadline]: String(now - 5000) }), undefined, now)).to.deep.equal({ action: 'kill', why: 'past its deadline by 5 s' });
   });
 });
+
+describe('menage/orphans: warm-pool containers (no job label)', () => {
+  const now = 1_000_000;
+  const self = { node: 'n1', since: now - 60_000 };
+  const pool = (over: { node?: string; running?: boolean; created?: number; deadline?: number } = {}) => ({
+    id: 'p', running: over.running ?? false, created: over.created ?? now - 1000,
+    labels: { [LABELS.role]: 'pool', [LABELS.node]: over.node ?? 'n1', [LABELS.deadline]: String(over.deadline ?? now + 1000) },
+  });
+  const table: Array<[string, ReturnType<typeof pool>, Parameters<typeof judgeContainer>[1], Verdict['action']]> = [
+    ['waiting in this run\'s pool', pool(), 'unavailable', 'keep'],
+    ['waiting, created just before this run started (Docker\'s whole seconds)', pool({ created: self.since - 1500 }), 'unavailable', 'keep'],
+    ['waiting, left by an earlier run of this node', pool({ created: self.since - 10_000 }), 'unavailable', 'remove'],
+    ['waiting in another node\'s pool, however old', pool({ node: 'n2', created: 0 }), 'unavailable', 'keep'],
+    ['waiting past its deadline', pool({ node: 'n2', deadline: now - 1 }), 'unavailable', 'remove'],
+    ['running its job', pool({ running: true }), { status: 'Running', attempts: 1 }, 'keep'],
+    ['running, no job on record for it', pool({ running: true }), undefined, 'kill'],
+    ['running, its job finished', pool({ running: true }), { status: 'Fail', attempts: 1 }, 'kill'],
+    ['running, frontend unavailable', pool({ running: true }), 'unavailable', 'keep'],
+  ];
+  for (const [what, container, job, action] of table) {
+    it(`${what}: ${action}`, () => expect(judgeContainer(container, job, now, self).action).to.equal(action));
+  }
+});

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { listenOps } from '../../../src/metrics/ops-server.js';
+import { listenOps } from '../../../src/http/ops-server.js';
 import { checkReadiness } from '../../../src/metrics/readiness.js';
 import { BoundedLabel, reasonLabel } from '../../../src/metrics/reasons.js';
 import { FrontendMetrics } from '../../../src/metrics/frontend-metrics.js';

@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { checkReadiness, type Check } from './readiness.js';
+import { checkReadiness, type Check } from '../metrics/readiness.js';
+import { answerClientErrors, HOST_CHECKED_BY_APP, requireHost } from './client-errors.js';
 
 /** What an operations listener serves. */
 export interface OpsDeps {
@@ -15,11 +16,11 @@ export interface OpsDeps {
 }
 
 /**
- * The operations listener of a process without a public API (menage, docker-proxy):
- * GET/HEAD /metrics, /healthz and /readyz, exact paths only; everything else is a JSON 404
- * or 405. Health needs no token and names no driver message.
+ * The operations listener of a process without a public API (menage; the docker-proxy has
+ * none): GET/HEAD /metrics, /healthz and /readyz, exact paths only; everything else is a JSON
+ * 404 or 405. Health needs no token and names no driver message.
  */
-export function opsHandler(d: OpsDeps): (req: IncomingMessage, res: ServerResponse) => void {
+function opsHandler(d: OpsDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     answer(d, req, res).catch(() => send(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }));
   };
@@ -66,7 +67,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 /** Starts an operations listener; resolves with it and its URL once it listens. */
 export async function listenOps(d: OpsDeps, host: string, port: number): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, opsHandler(d));
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, ...HOST_CHECKED_BY_APP }, requireHost(opsHandler(d)));
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

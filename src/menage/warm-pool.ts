@@ -1,0 +1,146 @@
+import type { Container, ContainerCreateOptions } from 'dockerode';
+import type { Engine } from '../engines/engines.js';
+import type { Logger } from '../log/logger.js';
+import { buildContainerSpec, type PoolIdentity } from './container-spec.js';
+import type { Containment } from './containment-report.js';
+
+/** A created, never-started container of the pool, with its containment read back once. */
+export interface Pooled {
+  readonly container: Container;
+  readonly containment: Promise<Containment>;
+}
+
+/** What the pool needs from the runner: Docker calls (counted as the runner counts them). */
+export interface WarmPoolDeps {
+  deployment: string;
+  node: string;
+  create(spec: ContainerCreateOptions): Promise<Container>;
+  /** Reads the settings back (the containment report), once per container. */
+  describe(container: Container): Promise<Containment>;
+  /** Removes a container that will never run (the runner's removal queue). */
+  remove(container: Container): void;
+  log: Logger;
+  /** How long a container may wait for a job before it is replaced (its deadline label counts it). */
+  maxIdleMs?: number;
+  /** Added to the engine's timeout for the deadline label (the runner's grace). */
+  graceMs: number;
+}
+
+interface Entry extends Pooled {
+  readonly key: string;
+  readonly created: number;
+}
+
+/** The longest a pool container waits for a job by default. */
+const MAX_IDLE_MS = 10 * 60_000;
+
+/**
+ * Per engine, `engine.warm` containers created ahead (hardened exactly as a job's, never
+ * started), so a job skips the create and the settings read-back. Each is used by one job and
+ * removed after it, like any job's container; the pool makes another behind it. A pool
+ * container carries `role=pool` and no job label (Docker fixes labels at create time): the
+ * worker records the job it runs with the frontend before starting it, which is where the
+ * enforcer and the orphan sweeper look. Its deadline label bounds its idle wait plus the
+ * engine's timeout; one that waited `maxIdleMs` is replaced.
+ */
+export class WarmPool {
+  readonly #d: WarmPoolDeps;
+  readonly #maxIdleMs: number;
+  readonly #ready = new Map<string, Entry[]>();
+  readonly #making = new Map<string, number>();
+  readonly #engines = new Map<string, Engine>();
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(deps: WarmPoolDeps) {
+    this.#d = deps;
+    this.#maxIdleMs = deps.maxIdleMs ?? MAX_IDLE_MS;
+    this.#timer = setInterval(() => this.#expire(), Math.max(1000, Math.floor(this.#maxIdleMs / 4)));
+    this.#timer.unref();
+  }
+
+  /** Keeps `engine.warm` containers ready for `engine` (this version: older ones are dropped). */
+  prepare(engine: Engine): void {
+    this.#engines.set(engine.name, engine);
+    this.#fill(engine);
+  }
+
+  /** Stops keeping containers for an engine (removed by a reload) and removes its idle ones. */
+  retire(name: string): void {
+    this.#engines.delete(name);
+    for (const e of this.#ready.get(name) ?? []) this.#d.remove(e.container);
+    this.#ready.delete(name);
+  }
+
+  /** A ready container made with `engine`'s current settings, if one is; the pool refills behind. */
+  take(engine: Engine): Pooled | undefined {
+    this.#engines.set(engine.name, engine);
+    const key = specKey(engine, this.#d);
+    const list = this.#ready.get(engine.name) ?? [];
+    const stale = list.filter((e) => e.key !== key || this.#expired(e));
+    for (const e of stale) this.#d.remove(e.container);
+    const fresh = list.filter((e) => !stale.includes(e));
+    const taken = fresh.shift();
+    this.#ready.set(engine.name, fresh);
+    this.#fill(engine);
+    return taken;
+  }
+
+  /** The containers ready now, by engine (tests, metrics). */
+  readyCount(name: string): number {
+    return this.#ready.get(name)?.length ?? 0;
+  }
+
+  /** Removes every idle container and makes no more (shutdown). */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const name of [...this.#ready.keys()]) this.retire(name);
+  }
+
+  #fill(engine: Engine): void {
+    const want = engine.warm ?? 0;
+    const have = (this.#ready.get(engine.name)?.length ?? 0) + (this.#making.get(engine.name) ?? 0);
+    for (let i = have; i < want && !this.#closed; i++) void this.#make(engine);
+  }
+
+  async #make(engine: Engine): Promise<void> {
+    this.#making.set(engine.name, (this.#making.get(engine.name) ?? 0) + 1);
+    try {
+      const created = Date.now();
+      const pool: PoolIdentity = { deployment: this.#d.deployment, node: this.#d.node, pool: true, deadline: created + this.#maxIdleMs + engine.timeoutMs + this.#d.graceMs };
+      const container = await this.#d.create(buildContainerSpec(engine, pool));
+      const containment = this.#d.describe(container);
+      containment.catch(() => undefined); // a failed read-back fails the job that takes it
+      const entry: Entry = { container, containment, key: specKey(engine, this.#d), created };
+      if (this.#closed || this.#engines.get(engine.name) !== engine) this.#d.remove(container);
+      else this.#ready.set(engine.name, [...(this.#ready.get(engine.name) ?? []), entry]);
+    } catch (err) {
+      // The next job creates its own container (the cold path); the pool tries again after it.
+      this.#d.log.warn({ err, engine: engine.name }, `warm pool of ${engine.name}: cannot create a container: ${(err as Error).message}`);
+    } finally {
+      this.#making.set(engine.name, (this.#making.get(engine.name) ?? 1) - 1);
+    }
+  }
+
+  #expired(e: Entry): boolean {
+    return Date.now() - e.created > this.#maxIdleMs;
+  }
+
+  /** Replaces containers that waited too long. */
+  #expire(): void {
+    for (const [name, list] of this.#ready) {
+      const old = list.filter((e) => this.#expired(e));
+      if (old.length === 0) continue;
+      for (const e of old) this.#d.remove(e.container);
+      this.#ready.set(name, list.filter((e) => !old.includes(e)));
+      const engine = this.#engines.get(name);
+      if (engine) this.#fill(engine);
+    }
+  }
+}
+
+/** What makes two pool containers interchangeable: the create options but the deadline. */
+function specKey(engine: Engine, d: Pick<WarmPoolDeps, 'deployment' | 'node'>): string {
+  return JSON.stringify(buildContainerSpec(engine, { deployment: d.deployment, node: d.node, pool: true, deadline: 0 }));
+}

@@ -1,0 +1,112 @@
+import { expect } from 'chai';
+import type { Container, ContainerCreateOptions } from 'dockerode';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LABELS } from '../../../src/contract/labels.js';
+import type { Engine } from '../../../src/engines/engines.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import { WarmPool } from '../../../src/menage/warm-pool.js';
+
+/** The pool against a stand-in for Docker: what it creates and removes, by container id. */
+function harness(opts: { failCreate?: boolean; maxIdleMs?: number } = {}) {
+  const created: { id: string; spec: ContainerCreateOptions }[] = [];
+  const removed: string[] = [];
+  const pool = new WarmPool({
+    deployment: 'dep', node: 'n1', graceMs: 5000, log: silentLogger(), ...(opts.maxIdleMs ? { maxIdleMs: opts.maxIdleMs } : {}),
+    create: async (spec) => {
+      await sleep(1);
+      if (opts.failCreate) throw new Error('daemon says no');
+      const id = `c${created.length + 1}`;
+      created.push({ id, spec });
+      return { id } as Container;
+    },
+    describe: async (c) => ({ image: 'img', container: c.id }),
+    remove: (c) => void removed.push(c.id),
+  });
+  return { pool, created, removed };
+}
+
+const engine = (over: Partial<Engine> = {}): Engine => ({
+  name: 'md5', workers: 1, image: 'img', cmd: ['/engine/run'], mountpoint: '/data', sizelimit: 1000, inputfilename: 'sample', user: '65534:65534',
+  timeoutMs: 10_000, warm: 2, containment: { network: 'none', readonly: true, memoryBytes: 1 << 26, nanoCpus: 1e9, pids: 64, tmpfs: {}, resultLimit: 1000, logLimit: 1000 },
+  ...over,
+});
+
+describe('menage/warm-pool: containers created ahead, each used once', () => {
+  it('fills to `warm` with hardened containers labelled role=pool, without a job label, with a bounded deadline', async () => {
+    const { pool, created } = harness({ maxIdleMs: 60_000 });
+    const before = Date.now();
+    pool.prepare(engine());
+    await sleep(20);
+    expect(created).to.have.length(2);
+    expect(pool.readyCount('md5')).to.equal(2);
+    const labels = created[0]!.spec.Labels!;
+    expect(labels).to.include({ [LABELS.role]: 'pool', [LABELS.node]: 'n1', [LABELS.deployment]: 'dep', [LABELS.engine]: 'md5', [LABELS.managed]: 'true' });
+    expect(labels).to.not.have.property(LABELS.job);
+    expect(labels).to.not.have.property(LABELS.attempt);
+    const deadline = Number(labels[LABELS.deadline]);
+    expect(deadline).to.be.within(before + 60_000 + 10_000 + 5000, Date.now() + 60_000 + 10_000 + 5000);
+    expect(created[0]!.spec.HostConfig).to.include({ ReadonlyRootfs: true, Privileged: false, NetworkMode: 'none' });
+    pool.close();
+  });
+
+  it('take gives each container once and makes another behind it; an empty pool gives none', async () => {
+    const { pool, created } = harness();
+    const e = engine();
+    expect(pool.take(e), 'nothing made yet').to.equal(undefined);
+    await sleep(20);
+    const a = pool.take(e);
+    const b = pool.take(e);
+    expect([a?.container.id, b?.container.id]).to.deep.equal(['c1', 'c2']);
+    expect(await a!.containment).to.deep.include({ container: 'c1' });
+    await sleep(20);
+    expect(created.map((c) => c.id)).to.deep.equal(['c1', 'c2', 'c3', 'c4']);
+    expect(pool.take(e)?.container.id).to.equal('c3');
+    pool.close();
+  });
+
+  it('a changed engine (reload) never gets a container made with the old settings; those are removed', async () => {
+    const { pool, removed } = harness();
+    pool.prepare(engine());
+    await sleep(20);
+    const changed = engine({ timeoutMs: 20_000, containment: { ...engine().containment, pids: 32 } });
+    expect(pool.take(changed), 'the old ones do not fit').to.equal(undefined);
+    expect(removed).to.deep.equal(['c1', 'c2']);
+    await sleep(20);
+    expect(pool.take(changed)?.container.id).to.equal('c3');
+    pool.close();
+  });
+
+  it('retire and close remove the idle ones; closed, it makes no more', async () => {
+    const { pool, removed, created } = harness();
+    pool.prepare(engine());
+    pool.prepare(engine({ name: 'other', warm: 1 }));
+    await sleep(20);
+    pool.retire('other');
+    expect(removed).to.deep.equal(['c3']);
+    pool.close();
+    expect(removed.sort()).to.deep.equal(['c1', 'c2', 'c3']);
+    pool.prepare(engine());
+    expect(pool.take(engine())).to.equal(undefined);
+    await sleep(20);
+    expect(created).to.have.length(3);
+  });
+
+  it('a container that waited longer than maxIdle is replaced, never handed out', async () => {
+    const { pool, removed } = harness({ maxIdleMs: 1000 });
+    const e = engine({ warm: 1 });
+    pool.prepare(e);
+    await sleep(1100);
+    expect(pool.take(e)?.container.id, 'expired').to.not.equal('c1');
+    expect(removed).to.include('c1');
+    pool.close();
+  });
+
+  it('a failed create is logged and leaves the pool empty (jobs take the cold path); the next take tries again', async () => {
+    const { pool, created } = harness({ failCreate: true });
+    pool.prepare(engine());
+    await sleep(20);
+    expect(pool.take(engine())).to.equal(undefined);
+    expect(created).to.have.length(0);
+    pool.close();
+  });
+});
