@@ -38,6 +38,8 @@ function body<K extends keyof RequestTypes>(ctx: Context, name: K): RequestTypes
   return checked.value;
 }
 
+const CONTAINER_ID = new RegExp(CONTAINER_ID_PATTERN);
+
 /** A job's operator view (`status`, `containerJob`). */
 function statusView(job: Job): JobStatusView {
   return { jobid: job.id, engine: job.engine, status: job.status, lease: job.lease, attempts: job.attempts, lastError: job.lastError };
@@ -126,7 +128,7 @@ export function internalRoutes(d: InternalRouteDeps): Router {
   });
   router.get(CALLS.containerJob.route, async (ctx) => {
     const id = ctx.params.id ?? '';
-    if (!new RegExp(CONTAINER_ID_PATTERN).test(id)) throw new InvalidError('INVALID_REQUEST', 'a container id is 64 lower-case hex digits');
+    if (!CONTAINER_ID.test(id)) throw new InvalidError('INVALID_REQUEST', 'a container id is 64 lower-case hex digits');
     ctx.body = statusView(await containers(d).jobOf(id));
   });
   router.put(CALLS.engines.route, json, async (ctx) => {

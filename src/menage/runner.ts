@@ -159,14 +159,8 @@ export class DockerRunner implements ContainerDispatcher {
     const pooled = req.bindContainer && engine.warm ? this.#pool?.take(engine) : undefined;
     if (pooled) {
       lap('create');
-      try {
-        const bound = req.bindContainer!(pooled.container.id);
-        return await this.#runIn(pooled.container, engine, req, { input, containment: pooled.containment, bound });
-      } finally {
-        dropInput();
-        const removal = this.#removals.add(pooled.container, undefined);
-        if (!this.#removeBehind) await removal;
-      }
+      const bound = req.bindContainer!(pooled.container.id);
+      return this.#runThenRemove(pooled.container, undefined, dropInput, () => this.#runIn(pooled.container, engine, req, { input, containment: pooled.containment, bound }));
     }
     const volume = engine.containment.volumeBytes
       ? await this.#infra('prepare the size-capped volume', () => openCappedVolume(this.#docker, engine, run, this.#holderImage)).catch((err: unknown) => {
@@ -182,8 +176,14 @@ export class DockerRunner implements ContainerDispatcher {
       throw err;
     }
     lap('create');
+    return this.#runThenRemove(container, volume, dropInput, () => this.#runIn(container, engine, req, { input, containment: this.#describe(container) }));
+  }
+
+  /** Runs `body` in a created container, then drops the input and removes the container (behind, for menage). */
+  async #runThenRemove(container: Container, volume: { close(): Promise<void> } | undefined, dropInput: () => void,
+    body: () => Promise<RunOutcome>): Promise<RunOutcome> {
     try {
-      return await this.#runIn(container, engine, req, { input, containment: this.#describe(container) });
+      return await body();
     } finally {
       dropInput();
       const removal = this.#removals.add(container, volume);

@@ -49,6 +49,8 @@ export class WarmPool {
   readonly #ready = new Map<string, Entry[]>();
   readonly #making = new Map<string, number>();
   readonly #engines = new Map<string, Engine>();
+  /** Each engine version's key, serialised once (a reload makes new Engine objects), not once per job. */
+  readonly #keys = new WeakMap<Engine, string>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -75,7 +77,7 @@ export class WarmPool {
   /** A ready container made with `engine`'s current settings, if one is; the pool refills behind. */
   take(engine: Engine): Pooled | undefined {
     this.#engines.set(engine.name, engine);
-    const key = specKey(engine, this.#d);
+    const key = this.#key(engine);
     const list = this.#ready.get(engine.name) ?? [];
     const stale = list.filter((e) => e.key !== key || this.#expired(e));
     for (const e of stale) this.#d.remove(e.container);
@@ -112,7 +114,7 @@ export class WarmPool {
       const container = await this.#d.create(buildContainerSpec(engine, pool));
       const containment = this.#d.describe(container);
       containment.catch(() => undefined); // a failed read-back fails the job that takes it
-      const entry: Entry = { container, containment, key: specKey(engine, this.#d), created };
+      const entry: Entry = { container, containment, key: this.#key(engine), created };
       if (this.#closed || this.#engines.get(engine.name) !== engine) this.#d.remove(container);
       else this.#ready.set(engine.name, [...(this.#ready.get(engine.name) ?? []), entry]);
     } catch (err) {
@@ -121,6 +123,12 @@ export class WarmPool {
     } finally {
       this.#making.set(engine.name, (this.#making.get(engine.name) ?? 1) - 1);
     }
+  }
+
+  #key(engine: Engine): string {
+    let key = this.#keys.get(engine);
+    if (key === undefined) this.#keys.set(engine, (key = specKey(engine, this.#d)));
+    return key;
   }
 
   #expired(e: Entry): boolean {
