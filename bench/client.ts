@@ -11,22 +11,25 @@ export async function submit(t: Target, engine: string, body: Buffer | Blob, fil
   return json.jobid;
 }
 
-/** The job's status from /result/<id>. */
-export async function status(t: Target, id: string): Promise<string> {
-  const res = await fetch(`${t.url}/result/${id}`, { headers: t.headers });
+/** The job's status from /result/<id> (with `waitSeconds`, once it has ended or that time has passed). */
+export async function status(t: Target, id: string, waitSeconds = 0): Promise<string> {
+  const res = await fetch(`${t.url}/result/${id}${waitSeconds ? `?wait=${waitSeconds}` : ''}`, { headers: t.headers });
   const json = (await res.json()) as { status?: string };
   if (res.status !== 200 || !json.status) throw new Error(`/result/${id}: ${res.status} ${JSON.stringify(json)}`);
   return json.status;
 }
 
-/** Polls a job every `everyMs` until Success (resolves) or Fail (throws). */
-export async function waitSuccess(t: Target, id: string, everyMs = 20, timeoutMs = 300_000): Promise<void> {
+/**
+ * Follows a job until Success (resolves) or Fail (throws): long-polled (`?wait=30`, the server
+ * answers when the job ends), or with `everyMs` polled every `everyMs` instead.
+ */
+export async function waitSuccess(t: Target, id: string, everyMs = 0, timeoutMs = 300_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const s = await status(t, id);
+    const s = await status(t, id, everyMs ? 0 : 30);
     if (s === 'Success') return;
     if (s === 'Fail') throw new Error(`job ${id} failed`);
     if (Date.now() > until) throw new Error(`job ${id} still ${s} after ${timeoutMs} ms`);
-    await sleep(everyMs);
+    if (everyMs) await sleep(everyMs);
   }
 }

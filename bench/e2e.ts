@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LABELS } from '../src/contract/labels.js';
 import { submit, waitSuccess } from './client.js';
 import { rawJob } from './raw.js';
-import { benchEngine, startLocal, type Target } from './stack.js';
+import { benchEngine, cpuPerJob, cpuSnapshot, startLocal, type CpuSnapshot, type Target } from './stack.js';
 import { closedLoop, latency, ms, ratio, type Latency } from './stats.js';
 import type { Engine } from '../src/engines/engines.js';
 
@@ -77,9 +77,19 @@ export async function runE2e(o: E2eOptions): Promise<{ slots: number; raw: LoopF
       const warm = Number(o.engineFields?.(slots).warm ?? 0);
       if (warm && !o.remote) await poolReady(docker, deployment, warm);
       const half = Math.max(1, Math.floor(o.jobs / 2));
-      const runs = { raw: [await raw(half)], men: [await men(half)] };
-      runs.raw.push(await raw(half));
-      runs.men.push(await men(half));
+      // CPU per job of each side, summed over its two halves (local stack only).
+      const cpu = { raw: {} as CpuSnapshot, men: {} as CpuSnapshot };
+      const pids = { frontend: target.frontend?.pid, menage: target.menage?.pid };
+      const timed = async <T>(side: 'raw' | 'men', run: () => Promise<T>): Promise<T> => {
+        const before = await cpuSnapshot(pids);
+        const r = await run();
+        const after = await cpuSnapshot(pids);
+        for (const k of Object.keys(after)) cpu[side][k] = (cpu[side][k] ?? 0) + (after[k] ?? 0) - (before[k] ?? 0);
+        return r;
+      };
+      const runs = { raw: [await timed('raw', () => raw(half))], men: [await timed('men', () => men(half))] };
+      runs.raw.push(await timed('raw', () => raw(half)));
+      runs.men.push(await timed('men', () => men(half)));
       const figures = (r: { durations: number[]; wallMs: number }[]): LoopFigures => ({
         jobsPerSecond: (r.reduce((s, x) => s + x.durations.length, 0) * 1000) / r.reduce((s, x) => s + x.wallMs, 0),
         latency: latency(r.flatMap((x) => x.durations)),
@@ -89,7 +99,11 @@ export async function runE2e(o: E2eOptions): Promise<{ slots: number; raw: LoopF
         + `menagerie ${row.menagerie.jobsPerSecond.toFixed(2)} jobs/s (upload→Success p50 ${ms(row.menagerie.latency.p50)}, p99 ${ms(row.menagerie.latency.p99)}); `
         + `ratio ${ratio(row.menagerie.jobsPerSecond, row.raw.jobsPerSecond)} × raw throughput, p50 ${ratio(row.menagerie.latency.p50, row.raw.latency.p50)} × raw`);
       out.push(row);
-      if (!o.remote) o.print(`slots ${slots}: where the time goes, mean per job: ${await stageMeans(target, engine.name)}`);
+      if (!o.remote) {
+        o.print(`slots ${slots}: where the time goes, mean per job: ${await stageMeans(target, engine.name)}`);
+        o.print(`slots ${slots}: CPU per job, raw: ${cpuPerJob({}, cpu.raw, 2 * half)}`);
+        o.print(`slots ${slots}: CPU per job, menagerie: ${cpuPerJob({}, cpu.men, 2 * half)}`);
+      }
     } finally {
       if (!o.remote) await target.close();
     }

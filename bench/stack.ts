@@ -88,3 +88,45 @@ export async function cpuSeconds(pid: number): Promise<number> {
   // Fields 14 and 15 (utime, stime), counted from after the command name (field 3 is index 0).
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/** The machine's busy CPU seconds (all cores, /proc/stat: everything but idle and iowait). */
+export async function machineCpuSeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = f.reduce((s, x) => s + x, 0) - (f[3] ?? 0) - (f[4] ?? 0);
+  return busy / 100;
+}
+
+/** CPU seconds per process group of interest, and the machine's, at one moment. */
+export type CpuSnapshot = Record<string, number>;
+
+/**
+ * A snapshot of the CPU used so far by the stack's processes and the daemons a job goes
+ * through (dockerd, containerd, MariaDB, RabbitMQ), and by the whole machine; `cpuPerJob`
+ * turns two snapshots into milliseconds per job. Processes that come and go (runc,
+ * containerd shims) are in `machine` only.
+ */
+export async function cpuSnapshot(pids: Record<string, number | undefined>): Promise<CpuSnapshot> {
+  const out: CpuSnapshot = { machine: await machineCpuSeconds() };
+  const byName = { dockerd: 'dockerd', containerd: 'containerd', mariadb: 'mariadbd', rabbitmq: 'beam.smp' };
+  const { readdir } = await import('node:fs/promises');
+  const comms = new Map<string, number[]>();
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const comm = (await readFile(`/proc/${d}/comm`, 'utf8').catch(() => '')).trim();
+    comms.set(comm, [...(comms.get(comm) ?? []), Number(d)]);
+  }
+  for (const [label, comm] of Object.entries(byName)) {
+    let sum = 0;
+    for (const pid of comms.get(comm) ?? []) sum += await cpuSeconds(pid).catch(() => 0);
+    out[label] = sum;
+  }
+  for (const [label, pid] of Object.entries(pids)) if (pid) out[label] = await cpuSeconds(pid).catch(() => 0);
+  out.bench = process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
+  return out;
+}
+
+/** "machine 120 ms, dockerd 40 ms, …" per job between two snapshots. */
+export function cpuPerJob(before: CpuSnapshot, after: CpuSnapshot, jobs: number): string {
+  return Object.keys(after).map((k) => `${k} ${(((after[k] ?? 0) - (before[k] ?? 0)) * 1000 / jobs).toFixed(0)}`).join(', ') + ' ms';
+}

@@ -169,6 +169,8 @@ export async function startFrontend(config: Config, log: Logger): Promise<Fronte
     failWaitingJobsOfRemovedEngines(service, gone).then((n) => {
       if (n) log.warn({ failed: n }, `${n} waiting job${n === 1 ? '' : 's'} of engines no longer configured failed: engine removed`);
     }, (err: Error) => log.error({ err }, `failing the waiting jobs of removed engines: ${err.message}`));
+    // First thing at close: requests waiting for a job to end (`?wait=`) answer now.
+    cleanups.push(async () => service.watch.close());
     return { url: urlOf(server, config.listen.host), internalUrl: urlOf(internalServer, config.internalListen.host, config.internalListen.cert ? 'https' : 'http'),
       service, store, reaper, engineStatus, metrics, reload, close };
   } catch (err) {

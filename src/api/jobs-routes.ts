@@ -1,10 +1,11 @@
 import Router from '@koa/router';
 import { authorize } from '../http/auth.js';
+import { readJob } from '../http/long-poll.js';
 import { jobId, sendLink, sendLog } from '../http/public-routes.js';
 import type { JobService } from '../jobs/service.js';
 import { jobRecord, JOB_RECORD_SCHEMA } from './job-record.js';
 import { DEFAULT_LIMIT, encodeCursor, MAX_LIMIT, parseListQuery } from './list-params.js';
-import { errorResponse, JOB_ID_ANSWERS, JOB_ID_PARAMETER, jsonResponse, secured, type ApiFragment } from './openapi.js';
+import { errorResponse, JOB_ID_ANSWERS, JOB_ID_PARAMETER, jsonResponse, secured, WAIT_ANSWERS, WAIT_PARAMETER, type ApiFragment } from './openapi.js';
 
 /** GET /jobs, /jobs/:id, /jobs/:id/log, /jobs/:id/result (under /api/v1). */
 export function jobsRoutes(deps: { service: JobService }): Router {
@@ -23,7 +24,7 @@ export function jobsRoutes(deps: { service: JobService }): Router {
     };
   });
   router.get('/jobs/:id', async (ctx) => {
-    ctx.body = jobRecord(await service.get(jobId(ctx), authorize(ctx, 'read')));
+    ctx.body = jobRecord(await readJob(ctx, service, jobId(ctx), authorize(ctx, 'read')));
   });
   router.get('/jobs/:id/log', async (ctx) => {
     await sendLog(ctx, service, jobId(ctx), authorize(ctx, 'read'));
@@ -65,8 +66,8 @@ export const JOBS_API: ApiFragment = {
         } }),
     },
     '/api/v1/jobs/{id}': {
-      get: secured({ operationId: 'getJob', summary: 'A job\'s full record', parameters: [JOB_ID_PARAMETER],
-        responses: { 200: jsonResponse('the job', { $ref: '#/components/schemas/JobRecord' }), ...JOB_ID_ANSWERS } }),
+      get: secured({ operationId: 'getJob', summary: 'A job\'s full record; with `wait`, once it has ended', parameters: [JOB_ID_PARAMETER, WAIT_PARAMETER],
+        responses: { 200: jsonResponse('the job', { $ref: '#/components/schemas/JobRecord' }), ...JOB_ID_ANSWERS, ...WAIT_ANSWERS } }),
     },
     '/api/v1/jobs/{id}/log': {
       get: secured({ operationId: 'getJobLog', summary: 'The engine\'s output (as /jobs/{id}/log)', parameters: [JOB_ID_PARAMETER],

@@ -61,6 +61,15 @@ export const JOB_ID_ANSWERS = {
   404: errorResponse('`JOB_NOT_FOUND`: no such job, or another owner\'s (a submit token sees its owner\'s jobs only)'),
 };
 
+/** `?wait=`: the long-polled read of one job (src/http/long-poll.ts), and what it adds to the answers. */
+export const WAIT_PARAMETER = {
+  name: 'wait', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,2}$' },
+  description: 'Seconds (0-60) to hold the answer until the job has ended (Success or Fail); the answer comes at the end or when the time is up, in the same shape either way',
+};
+export const WAIT_ANSWERS = {
+  400: errorResponse('`INVALID_JOB_ID`: the id is not a positive integer; `INVALID_PARAMETER`: `wait` is not 0 to 60 whole seconds, or given twice'),
+};
+
 /** An operation that needs a token: adds the auth and always-possible answers. */
 export function secured(op: Operation): Operation {
   return { ...op, security: [{ bearer: [] }], responses: { ...SECURED, ...ALWAYS, ...op.responses } };

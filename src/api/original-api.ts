@@ -1,6 +1,6 @@
 import { UPLOAD_BAD_REQUEST, UPLOAD_OPTION_ANSWERS, UPLOAD_OPTIONS } from './job-control-openapi.js';
 import { PUBLIC_JOB_SCHEMA } from './job-record.js';
-import { errorResponse, JOB_ID_ANSWERS, JOB_ID_PARAMETER, jsonResponse, open, secured, type ApiFragment } from './openapi.js';
+import { errorResponse, JOB_ID_ANSWERS, JOB_ID_PARAMETER, jsonResponse, open, secured, WAIT_ANSWERS, WAIT_PARAMETER, type ApiFragment } from './openapi.js';
 
 const JOB_VIEW = {
   type: 'object', additionalProperties: false, required: ['status', 'summary', 'link'],
@@ -46,8 +46,8 @@ export const ORIGINAL_API: ApiFragment = {
   paths: {
     '/{engine}/upload': { post: upload('Post'), put: upload('Put') },
     '/result/{id}': {
-      get: secured({ operationId: 'result', summary: 'A job\'s status, summary and result link', parameters: [JOB_ID_PARAMETER],
-        responses: { 200: jsonResponse('the job', { $ref: '#/components/schemas/JobView' }), ...JOB_ID_ANSWERS } }),
+      get: secured({ operationId: 'result', summary: 'A job\'s status, summary and result link; with `wait`, once it has ended', parameters: [JOB_ID_PARAMETER, WAIT_PARAMETER],
+        responses: { 200: jsonResponse('the job', { $ref: '#/components/schemas/JobView' }), ...JOB_ID_ANSWERS, ...WAIT_ANSWERS } }),
     },
     '/link/{id}': {
       get: secured({ operationId: 'link', summary: 'A finished job\'s result (Success) or error text (Fail)', parameters: [JOB_ID_PARAMETER],

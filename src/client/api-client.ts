@@ -75,9 +75,10 @@ export class ApiClient {
     return ((await json(await this.#send('GET', 'api/v1/engines'))) as { engines: { name: string; sizelimit: number }[] }).engines;
   }
 
-  /** The job's full record. */
-  async job(id: string): Promise<JobRecord> {
-    return (await json(await this.#send('GET', `api/v1/jobs/${encodeURIComponent(id)}`))) as JobRecord;
+  /** The job's full record; with `waitSeconds`, once it has ended or that time has passed. */
+  async job(id: string, waitSeconds = 0): Promise<JobRecord> {
+    const wait = waitSeconds > 0 ? `?wait=${waitSeconds}` : '';
+    return (await json(await this.#send('GET', `api/v1/jobs/${encodeURIComponent(id)}${wait}`))) as JobRecord;
   }
 
   /** A page of the job listing (API v1 filters), newest first. */

@@ -29,6 +29,9 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parse>['values'];
 
+/** `submit --wait`: how long each status request waits for the job's end, at most. */
+const STATUS_LINE_SECONDS = 10;
+
 function parse(args: string[]) {
   return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
 }
@@ -82,10 +85,13 @@ async function submit(client: ApiClient, file: string, values: Values, term: Ter
   const every = Math.max(100, Number(values.interval ?? 1000));
   let job: JobRecord;
   for (;;) {
-    job = await client.job(id);
+    // The server holds the answer until the job ends (or the status line is due again).
+    const asked = performance.now();
+    job = await client.job(id, STATUS_LINE_SECONDS);
     line.update(`job ${id} (${job.engine}): ${job.status}${job.attempts > 1 ? `, attempt ${job.attempts}` : ''}`);
     if (job.status === STATUS.success || job.status === STATUS.fail) break;
-    await sleep(every);
+    // An early answer without an end (a server that is stopping) is not asked again at once.
+    if (performance.now() - asked < every) await sleep(every);
   }
   line.done();
   if (values.output) await client.result(id, values.output);

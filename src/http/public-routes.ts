@@ -5,10 +5,11 @@ import { ownerOf } from '../auth/roles.js';
 import { invalidJobId } from '../errors.js';
 import type { KeyedJob } from '../jobs/idempotency.js';
 import { isJobId, isTerminal, STATUS, type Job, type JobScope } from '../jobs/job.js';
-import type { JobService } from '../jobs/service.js';
+import { jobView, type JobService } from '../jobs/service.js';
 import type { SubmitRequest, Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
 import { authenticate, authorize, principalOf } from './auth.js';
+import { readJob } from './long-poll.js';
 import type { RateLimits } from './rate-limit.js';
 import { receiveAndSubmit, submitOptions, UploadGate } from './submit-upload.js';
 
@@ -75,7 +76,7 @@ export function publicRoutes(deps: PublicRouteDeps): Router {
   router.put('/:engine/upload', upload);
 
   router.get('/result/:id', async (ctx) => {
-    ctx.body = await service.view(jobId(ctx), authorize(ctx, 'read'));
+    ctx.body = jobView(await readJob(ctx, service, jobId(ctx), authorize(ctx, 'read')));
   });
 
   router.get('/link/:id', async (ctx) => {

@@ -6,6 +6,7 @@ import type { Engine } from '../engines/engines.js';
 import { engineLookup, type EngineLookup } from '../engines/registry.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { FileStore, StoredFile, Written } from '../storage/file-store.js';
+import { JobWatch } from './job-watch.js';
 import { inScope, isTerminal, STATUS, type Job, type JobScope } from './job.js';
 import type { ListQuery } from './listing.js';
 import type { JobStore, NewJob } from './store.js';
@@ -46,6 +47,12 @@ export interface JobObserver {
   finished(job: Job): void;
 }
 
+/** A job in the `/result/<id>` shape. */
+export function jobView(job: Job): JobView {
+  const done = isTerminal(job.status);
+  return { status: job.status, summary: done ? job.summary : '', link: done ? `/link/${job.id}` : '' };
+}
+
 /** What clients read for a job that infrastructure kept failing (the detail is for operators). */
 export const INFRASTRUCTURE_TEXT = 'the appliance could not run this job because of a problem on its side; operators can see the cause';
 /** The public reason of a job that outages kept from running; its detail is fixed text. */
@@ -60,6 +67,8 @@ const ERROR_TEXT_LIMIT = 1024 * 1024;
  * the queue, and every state change goes through JobStore.apply.
  */
 export class JobService {
+  /** Requests waiting for a job to end (`?wait=`): woken when this service ends one. */
+  readonly watch = new JobWatch();
   readonly #d: JobServiceDeps;
   readonly #engines: EngineLookup;
   readonly #log: Logger;
@@ -132,9 +141,7 @@ export class JobService {
 
   /** The `/result/<id>` view. */
   async view(id: string, scope: JobScope = {}): Promise<JobView> {
-    const job = await this.get(id, scope);
-    const done = isTerminal(job.status);
-    return { status: job.status, summary: done ? job.summary : '', link: done ? `/link/${id}` : '' };
+    return jobView(await this.get(id, scope));
   }
 
   /** The bytes behind `/link/<id>`: the result of a Success, the error text of a Fail. */
@@ -333,6 +340,7 @@ export class JobService {
       await this.#d.files.commit(id, file, staging);
       await this.#d.files.dropStaging(id, ['result', 'error']);
       this.#d.observer?.finished(res.job);
+      this.watch.ended(id);
       this.#jobLog(res.job).info({ status: res.job.status, ...(res.job.reason ? { reason: res.job.reason } : {}) }, `job ${file === 'result' ? 'succeeded' : 'failed'}`);
     }
     return this.view(id);
