@@ -75,6 +75,12 @@ describe('e2e: the appliance (Ansible + compose)', function () {
     it('brings the stopped Docker engine, MariaDB, RabbitMQ and registry up itself', async () => {
       for (const d of daemons) expect((await run(serviceCtl, ['status', d])).code, `${d} answers`).to.equal(0);
       expect(install.stdout + install.stderr).to.not.match(/host's node|npm stub/);
+      // MariaDB's buffer pool sized by the playbook: a quarter of the memory (128 to 8192 MiB;
+      // MariaDB rounds it up to a whole number of 128 MiB chunks).
+      const memMb = Number(/^MemTotal:\s+(\d+)/m.exec(await readFile('/proc/meminfo', 'utf8'))![1]) / 1024;
+      const want = Math.min(8192, Math.max(128, Math.floor(memMb * 0.25)));
+      const pool = Number((await ok('mysql', ['-uroot', '-N', '-e', 'SELECT @@innodb_buffer_pool_size'])).stdout.trim()) / 1048576;
+      expect(pool, 'innodb_buffer_pool_size in MiB').to.be.within(want - 1, want + 128);
     });
 
     it('runs the compose stack: frontend and menage up and healthy', async () => {
