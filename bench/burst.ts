@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from './client.js';
 import { bareServer, poster } from './http-client.js';
-import { benchEngine, cpuSeconds, startLocal, type Target } from './stack.js';
+import { benchEngine, cpuPerJob, cpuSeconds, cpuSnapshot, startLocal, type Target } from './stack.js';
 import { closedLoop, latency, load, ms, ratio } from './stats.js';
 
 export interface BurstOptions {
@@ -34,6 +34,8 @@ export async function runBurst(o: BurstOptions): Promise<void> {
     let refused = 0;
     const pid = target.frontend?.pid;
     const cpuBefore = pid ? await cpuSeconds(pid) : 0;
+    const pids = { frontend: pid, menage: target.menage?.pid };
+    const snapBefore = o.remote ? undefined : await cpuSnapshot(pids);
     const run = await closedLoop(o.count, o.concurrency, async (i) => {
       ids.push(await toTarget.post(`/${engine}/upload`, body(i)).catch(() => {
         refused++;
@@ -41,6 +43,8 @@ export async function runBurst(o: BurstOptions): Promise<void> {
       }));
     });
     const cpu = pid ? (await cpuSeconds(pid)) - cpuBefore : undefined;
+    // Beside the frontend: the jobs menage runs meanwhile (dockerd, containerd, the engines).
+    if (snapBefore) o.print(`CPU per upload: ${cpuPerJob(snapBefore, await cpuSnapshot(pids), o.count)}`);
     toBare.close();
     toTarget.close();
     const rate = (r: { durations: number[]; wallMs: number }): number => (r.durations.length * 1000) / r.wallMs;

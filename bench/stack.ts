@@ -128,5 +128,6 @@ export async function cpuSnapshot(pids: Record<string, number | undefined>): Pro
 
 /** "machine 120 ms, dockerd 40 ms, …" per job between two snapshots. */
 export function cpuPerJob(before: CpuSnapshot, after: CpuSnapshot, jobs: number): string {
-  return Object.keys(after).map((k) => `${k} ${(((after[k] ?? 0) - (before[k] ?? 0)) * 1000 / jobs).toFixed(0)}`).join(', ') + ' ms';
+  const digits = jobs >= 1000 ? 2 : 0;
+  return Object.keys(after).map((k) => `${k} ${(((after[k] ?? 0) - (before[k] ?? 0)) * 1000 / jobs).toFixed(digits)}`).join(', ') + ' ms';
 }
