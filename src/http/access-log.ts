@@ -15,7 +15,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:@+=-]{1,128}$/;
  * is logged as `*`, its name kept.
  */
 const LOGGED_QUERY_VALUES: ReadonlySet<string> = new Set([
-  'force', 'engines', 'engine', 'status', 'limit', 'cursor', 'created_after', 'created_before', 'sha256',
+  'force', 'engines', 'engine', 'status', 'limit', 'cursor', 'created_after', 'created_before', 'sha256', 'wait',
 ]);
 
 /** How much of a path is logged: enough to read, not enough to flood a line. */

@@ -9,6 +9,7 @@ describe('unit: http/access-log', () => {
   it('logs the path, and the query with only harmless values', () => {
     const table: [string, string][] = [
       ['/result/1', '/result/1'],
+      ['/result/1?wait=30', '/result/1?wait=30'],
       ['/md5/upload?force=1', '/md5/upload?force=1'],
       ['/md5/upload?callback=https%3A%2F%2Fhook%2Fx%3Ftoken%3Dsecret&force=true', '/md5/upload?callback=*&force=true'],
       ['/api/v1/jobs?filename=private.doc&limit=5&status=Success', '/api/v1/jobs?filename=*&limit=5&status=Success'],
