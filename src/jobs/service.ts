@@ -343,6 +343,6 @@ export class JobService {
       this.watch.ended(id);
       this.#jobLog(res.job).info({ status: res.job.status, ...(res.job.reason ? { reason: res.job.reason } : {}) }, `job ${file === 'result' ? 'succeeded' : 'failed'}`);
     }
-    return this.view(id);
+    return jobView(res.job);
   }
 }
