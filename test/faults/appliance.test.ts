@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JobStream, leftovers, must, sh, startDockerd, status, stopDockerd, waitHealthy } from '../support/appliance-faults.js';
+import { API, JobStream, leftovers, must, sh, startDockerd, status, stopDockerd, waitHealthy } from '../support/appliance-faults.js';
+import { applianceAuth } from '../support/appliance.js';
 
 /**
  * The provisioned appliance (the compose stack users run) against what operations do to it,
@@ -44,7 +46,37 @@ describe('faults: the provisioned appliance survives operations', function () {
       code === 3 && new RegExp(`^${name} (exited|restarting|missing) `, 'm').test(out));
   };
 
-  const FAULTS: [string, () => Promise<void>][] = [
+  // md5's warm pool (engines.json `warm`, set by `menagerie engines reload`): on for the
+  // scenario that restarts dockerd under it, off again before its leftovers are counted.
+  const ENGINES = '/etc/menagerie/config/engines.json';
+  let enginesBefore = '';
+  const waitingPool = async (): Promise<number> => (await must('docker ps -aq --filter label=org.menagerie.role=pool '
+    + '--filter label=org.menagerie.engine=md5 --filter status=created')).split('\n').filter(Boolean).length;
+  const untilPool = async (want: number): Promise<void> => {
+    for (const end = Date.now() + 120_000; (await waitingPool()) !== want;) {
+      if (Date.now() > end) throw new Error(`md5's pool did not reach ${want} waiting containers in 120 s`);
+      await sleep(1000);
+    }
+  };
+  const setWarm = async (warm: number): Promise<void> => {
+    const list = JSON.parse(await readFile(ENGINES, 'utf8')) as { engines: { name: string; warm?: number }[] };
+    const engines = list.engines.map((e) => (e.name === 'md5' ? { ...e, warm } : e));
+    await writeFile(ENGINES, `${JSON.stringify({ ...list, engines }, null, 2)}\n`);
+    await must('/usr/local/sbin/menagerie engines reload', 900_000);
+    await untilPool(warm);
+  };
+  /** A job's containment report says whether it ran in a pooled container. */
+  const pooledRun = async (): Promise<boolean> => {
+    const form = new FormData();
+    form.append('upload', new Blob([`pooled after the restart ${Date.now()}`]), 'sample');
+    const { jobid } = (await (await fetch(`${API}/md5/upload`, { method: 'POST', body: form, headers: applianceAuth() })).json()) as { jobid: string };
+    const job = (await (await fetch(`${API}/api/v1/jobs/${jobid}?wait=60`, { headers: applianceAuth() })).json()) as { status: string; containment: { pooled?: boolean } };
+    expect(job.status, `job ${jobid} after the restart`).to.equal('Success');
+    return job.containment.pooled === true;
+  };
+
+  /** Each fault: how to inject it, and (optional) what to undo once its jobs have ended. */
+  const FAULTS: [string, () => Promise<void>, (() => Promise<void>)?][] = [
     ['docker kill frontend', () => kill('frontend')],
     ['docker kill menage', () => kill('menage')],
     ['docker kill enforcer', () => kill('enforcer')],
@@ -54,6 +86,24 @@ describe('faults: the provisioned appliance survives operations', function () {
     ['dockerd restart (kill + start)', async () => {
       await stopDockerd();
       await startDockerd();
+    }],
+    ['dockerd restart under md5\'s warm pool (kill + start)', async () => {
+      enginesBefore = await readFile(ENGINES, 'utf8');
+      await setWarm(2);
+      await stopDockerd();
+      await startDockerd();
+    }, async () => {
+      try {
+        // The pool is whole again and serves jobs: its created containers survived the restart, or were replaced.
+        await untilPool(2);
+        expect(await pooledRun(), 'a job after the restart ran in a pooled container').to.equal(true);
+      } finally {
+        if (enginesBefore) {
+          await writeFile(ENGINES, enginesBefore);
+          await must('/usr/local/sbin/menagerie engines reload', 900_000);
+          await untilPool(0);
+        }
+      }
     }],
     ['dockerd stopped for 60 s', async () => {
       await stopDockerd();
@@ -72,7 +122,7 @@ describe('faults: the provisioned appliance survives operations', function () {
     }],
   ];
 
-  for (const [name, inject] of FAULTS) {
+  for (const [name, inject, undo] of FAULTS) {
     it(`${name}: every accepted job ends Success, nothing left behind, healthy again unaided`, async () => {
       const stream = new JobStream();
       stream.start();
@@ -82,6 +132,8 @@ describe('faults: the provisioned appliance survives operations', function () {
       const healthyAfter = await waitHealthy(300_000);
       await sleep(5000); // jobs submitted after the recovery must run too
       await stream.finish(300_000);
+      let undone: unknown;
+      if (undo) await undo().catch((err: unknown) => (undone = err));
       const left = await leftovers(90_000);
       const jobs = stream.jobs;
       const failed = jobs.filter((j) => j.status && j.status !== 'Success');
@@ -93,6 +145,7 @@ describe('faults: the provisioned appliance survives operations', function () {
         console.log((await status()).out, (await sh('tail -n 40 /var/log/menagerie-watch.log; /usr/local/sbin/menageriectl logs menage 2>&1 | tail -n 60')).out);
       }
       expect(injected, 'the fault could be injected').to.equal(undefined);
+      expect(undone, 'after the scenario').to.equal(undefined);
       expect(jobs.length, 'jobs accepted during the scenario').to.be.greaterThan(0);
       expect(healthyAfter, 'the stack became healthy again').to.be.at.least(0);
       expect(failed.map((j) => `${j.id}: ${j.summary ?? ''}`), 'jobs that did not succeed').to.deep.equal([]);
