@@ -106,7 +106,8 @@ export async function startFrontend(config: Config, log: Logger): Promise<Fronte
     cleanups.push(() => cancels.close());
     const control = new JobControl({ service, files, notifier: cancels, log });
     const keys = new IdempotencyStore(store.pool);
-    const submissions = new Submissions({ service, files, cache: new ResultCacheStore(store.pool), keys, digests: engineStatus });
+    const submissions = new Submissions({ service, files, cache: new ResultCacheStore(store.pool), keys, digests: engineStatus,
+      cached: (engine) => metrics.cached(engine) });
     const gate = new UploadGate(uploads.maxConcurrent, uploads.rate, (t, bytes) => metrics.uploaded(t, bytes));
     const callbackPrefixes = config.webhooks.allowedPrefixes;
     const queries = new MonitorQueries(databaseOptions(config));

@@ -34,6 +34,8 @@ export interface SubmissionDeps {
   digests: DigestSource;
   /** How long a request waits for a concurrent one with the same key to create its jobs. */
   pendingWaitMs?: number;
+  /** Told of every job answered from the result cache (the frontend's metrics). */
+  cached?: (engine: string) => void;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Submissions {
         const take = i === req.engines.length - 1;
         const jobid = cached ?? await this.#d.service.submit(engine, req.upload, req.filename, req.owner, { callback: req.callback, take });
         jobs.push({ engine: engine.name, jobid, cached: cached !== undefined });
+        if (cached !== undefined) this.#d.cached?.(engine.name);
       }
     } catch (err) {
       for (const j of jobs.filter((x) => !x.cached)) {

@@ -26,6 +26,7 @@ const BYTE_BUCKETS = [1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 167772
 export class FrontendMetrics {
   readonly registry: Registry;
   readonly #jobs: Counter<'engine' | 'status' | 'reason'>;
+  readonly #cached: Counter<'engine'>;
   readonly #stages: Histogram<'stage'>;
   readonly #uploadBytes: Histogram;
   readonly #errors: Counter<'code'>;
@@ -38,6 +39,7 @@ export class FrontendMetrics {
     const registers = [registry];
     collectDefaultMetrics({ register: registry });
     this.#jobs = new Counter({ name: 'menagerie_jobs_finished_total', help: 'Jobs that reached a final status, by engine, status (Success, Fail) and reason phrase ("" for Success).', labelNames: ['engine', 'status', 'reason'], registers });
+    this.#cached = new Counter({ name: 'menagerie_jobs_cached_total', help: 'Jobs answered from the result cache at submission (they ran nothing, and are not in menagerie_jobs_finished_total), by engine.', labelNames: ['engine'], registers });
     this.#stages = new Histogram({ name: 'menagerie_frontend_stage_seconds', help: 'Duration of the frontend stages of a submission: upload (receiving and writing the body), store (recording the job and linking its input), publish (until the broker confirms).', labelNames: ['stage'], buckets: STAGE_BUCKETS, registers });
     this.#uploadBytes = new Histogram({ name: 'menagerie_frontend_upload_bytes', help: 'Size of the samples received.', buckets: BYTE_BUCKETS, registers });
     this.#errors = new Counter({ name: 'menagerie_frontend_errors_total', help: 'Error answers of the public API, by error code.', labelNames: ['code'], registers });
@@ -68,6 +70,11 @@ export class FrontendMetrics {
   finished(job: { engine: string; status: string; reason?: string | null }): void {
     const reason = job.status === STATUS.success ? '' : this.#reasons.of(reasonLabel(job.reason));
     this.#jobs.inc({ engine: this.#engines.of(job.engine), status: job.status, reason });
+  }
+
+  /** A job was answered from the result cache. */
+  cached(engine: string): void {
+    this.#cached.inc({ engine: this.#engines.of(engine) });
   }
 
   /** A stage of a submission took `seconds`. */

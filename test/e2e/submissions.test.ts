@@ -122,6 +122,10 @@ describe('e2e: submissions to several engines, idempotency keys, the result cach
     const sub = await post(stack.url, '/api/v1/submissions?engines=copy,copy2', body, t.alice);
     expect(sub.json.jobs.map((j: { engine: string; cached: boolean }) => [j.engine, j.cached]), 'copy2 has no cache').to.deep.equal([['copy', true], ['copy2', false]]);
 
+    // Both hits are counted as such (and not as finished jobs: they ran nothing).
+    const metrics = await (await fetch(`${stack.url}/metrics`, { headers: { authorization: `Bearer ${t.admin}` } })).text();
+    expect(metrics).to.match(/^menagerie_jobs_cached_total\{engine="copy"\} 2$/m);
+    expect(metrics).to.not.match(/^menagerie_jobs_cached_total\{engine="copy2"\}/m);
     const forced = (await post(stack.url, '/copy/upload?force=1', body, t.alice)).json.jobid as string;
     expect((await record(forced)).cached).to.equal(false);
     expect(await waitDone(stack.url, forced, 30_000, t.alice)).to.include({ status: 'Success', summary: body });
