@@ -18,6 +18,7 @@ import { EventWatcher } from './enforcer/events.js';
 import { Judge } from './enforcer/judge.js';
 import { loggerLog, type Log } from './enforcer/log.js';
 import { createLogger } from './log/logger.js';
+import { answerClientErrors, HOST_CHECKED_BY_APP, requireHost } from './http/client-errors.js';
 import { PeriodicScan } from './enforcer/periodic.js';
 import { EnforcerMetrics } from './enforcer/prometheus.js';
 import { loadRules } from './enforcer/rules.js';
@@ -129,7 +130,10 @@ function reloadRules(config: EnforcerConfig, judge: Judge, metrics: EnforcerMetr
 }
 
 async function serve(app: Koa, listen: Listen, scheme: 'http' | 'tcp', closers: Closers): Promise<string> {
-  const server: Server = createServer(app.callback());
+  // As the frontend's listeners: requests Node's parser refuses, and HTTP/1.1 without Host,
+  // get the JSON error shape, not Node's bare 400.
+  const server: Server = createServer({ ...HOST_CHECKED_BY_APP }, requireHost(app.callback()));
+  answerClientErrors(server);
   if ('socket' in listen) rmSync(listen.socket, { force: true });
   server.listen('socket' in listen ? listen.socket : { host: listen.host, port: listen.port });
   await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e as Error))]);

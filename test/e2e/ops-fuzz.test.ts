@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Counter, Registry } from 'prom-client';
+import { startEnforcer, type RunningEnforcer } from '../../src/enforcer.js';
 import { listenOps } from '../../src/http/ops-server.js';
+import { newRun, testConfig } from '../integration/enforcer/helpers.js';
 import { startFrontendProcess, type FrontendProcess } from '../support/frontend-process.js';
 import { Rng } from '../support/multipart-fuzz.js';
 import { judgeOps, makeOpsCase, type OpsTokens } from '../support/ops-fuzz.js';
@@ -99,6 +101,29 @@ describe('e2e: /metrics, /healthz and /readyz under hostile requests', function 
       expect(run.failures, `${run.failures.length} cases broke the rule; ${REPLAY}:\n${run.failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
       expect(run.ran, `too few cases ran in the time budget; ${REPLAY}`).to.be.at.least(ONLY === undefined ? Math.min(COUNT, 200) : 1);
       await expectServing(ops.url, token, otherLast(token));
+    });
+  });
+
+  describe('the enforcer\'s API listener (a real enforcer on the Docker engine, with a token)', () => {
+    const token = randomBytes(16).toString('hex');
+    let enforcer: RunningEnforcer;
+
+    before(async () => {
+      const run = newRun();
+      enforcer = await startEnforcer(testConfig(run, { rules: [] }, {
+        periodic: { intervalSeconds: 60, immediate: false }, api: { listen: { host: '127.0.0.1', port: 0 }, token },
+      }), { log: () => undefined });
+    });
+    after(async () => {
+      await enforcer?.close();
+    });
+
+    it(`answers a clean 2xx or a JSON 4xx, never serves metrics for a wrong token, and keeps serving (seed ${SEED})`, async () => {
+      const url = enforcer.apiAddress!;
+      const run = await fuzz('enforcer.api', Number(new URL(url).port), { right: token, others: [] }, 0xe4f);
+      expect(run.failures, `${run.failures.length} cases broke the rule; ${REPLAY}:\n${run.failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
+      expect(run.ran, `too few cases ran in the time budget; ${REPLAY}`).to.be.at.least(ONLY === undefined ? Math.min(COUNT, 200) : 1);
+      await expectServing(url, token, otherLast(token));
     });
   });
 });
