@@ -32,7 +32,10 @@ export function errorNote(err) {
   return note('error', `Something went wrong: ${err?.message ?? err}`);
 }
 
-/** Runs `fn` now and every `ms` until the returned stopper is called; errors go to `onError`. */
+/**
+ * Runs `fn` now and again `ms` after each run ends (a number, or a function asked after each
+ * run) until the returned stopper is called; errors go to `onError`.
+ */
 export function every(ms, fn, onError = () => undefined) {
   let stopped = false;
   let timer;
@@ -42,7 +45,7 @@ export function every(ms, fn, onError = () => undefined) {
     } catch (err) {
       onError(err);
     }
-    if (!stopped) timer = setTimeout(tick, ms);
+    if (!stopped) timer = setTimeout(tick, typeof ms === 'function' ? ms() : ms);
   };
   tick();
   return () => {

@@ -6,6 +6,9 @@ import { errorNote, every, go } from '../nav.js';
 import { viewResult } from '../viewers.js';
 
 const POLL_MS = 2000;
+// After the first read, API v1 holds each read until the job ends, at most this long: the
+// status stays as fresh as the polling was, and the end shows the moment it happens.
+const WAIT_S = 2;
 const PREVIEW_BYTES = 1024 * 1024;
 const LOG_BYTES = 16 * 1024;
 const TERMINAL = new Set(['Success', 'Fail']);
@@ -18,8 +21,13 @@ export async function jobPage(view, { id }) {
   replace(view, h('h1', {}, `Job ${id} `, status), actions, details, finished);
   let stop = () => undefined;
   let shown = '';
-  stop = every(POLL_MS, async () => {
-    const job = await jsonFirst([`/api/v1/jobs/${id}`, `/jobs/${id}`]);
+  // A read answered quickly without an end (a server without ?wait=, or one stopping) is
+  // followed by a pause; a held one by the next read at once.
+  let quick = true;
+  stop = every(() => (quick ? POLL_MS : 0), async () => {
+    const asked = performance.now();
+    const job = await jsonFirst([`/api/v1/jobs/${id}${shown ? `?wait=${WAIT_S}` : ''}`, `/jobs/${id}`]);
+    quick = performance.now() - asked < WAIT_S * 500;
     replace(status, statusBadge(job.status));
     replace(details, describe(job));
     // The buttons change with the status only, so a confirmation in progress stays.

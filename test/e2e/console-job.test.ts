@@ -78,12 +78,22 @@ describe('e2e: the web console\'s job page in Chromium (result viewer, failure, 
   it('cancels a running job from its page (after an in-page confirmation)', async () => {
     const id = await f.submit('slow', 'never finishes');
     await f.onPage('cancel', async (page) => {
+      // The page follows the job with held reads (?wait=), not only with timed polls.
+      const reads: string[] = [];
+      page.on('request', (r) => {
+        const url = new URL(r.url());
+        if (url.pathname === `/api/v1/jobs/${id}`) reads.push(url.search);
+      });
       await page.goto(`${f.stack.url}/console/#/jobs/${id}`);
       await page.locator('#job-status', { hasText: 'Running' }).waitFor({ timeout: 60_000 });
       await page.getByRole('button', { name: 'Cancel job' }).click();
       await page.getByText(`Cancel job ${id}? A cancelled job cannot be resumed.`).waitFor();
       await page.waitForTimeout(2500); // a status poll passes: the confirmation stays
       await page.getByRole('button', { name: 'Yes, cancel it' }).click();
+      const before = [...reads];
+      expect(before[0], 'the first read is plain').to.equal('');
+      expect(before.slice(1).length, 'held reads while it runs').to.be.at.least(1);
+      expect(before.slice(1).every((q) => q === '?wait=2'), before.join(' ')).to.equal(true);
       await page.locator('#job-status', { hasText: 'Fail' }).waitFor({ timeout: 30_000 });
       expect(await page.locator('.reason').textContent()).to.equal('Failed: cancelled');
       await page.getByRole('button', { name: 'Retry' }).waitFor();
