@@ -13,6 +13,8 @@ export const HEADERS = {
   lease: 'x-menagerie-lease',
   /** Result call: the byte length of the JSON containment report that opens the body. */
   reportLength: 'x-menagerie-report-length',
+  /** Result call (optional): the byte length of the engine's output that follows the report. */
+  logLength: 'x-menagerie-log-length',
 } as const;
 
 /** The largest containment report a result call may carry; a larger one is refused (413), never cut. */
@@ -129,8 +131,9 @@ export interface ErrorAnswer { error: { code: string; message: string } }
 /**
  * The calls. `route` is the router's pattern; `body` says what the request carries: a JSON
  * document (validated against the request schema), a raw stream, or nothing. The result
- * call's body is the containment report (JSON, `HEADERS.reportLength` bytes) immediately
- * followed by the result bytes: one request, the report in the body, no size cut.
+ * call's body is the containment report (JSON, `HEADERS.reportLength` bytes), then the
+ * engine's output if `HEADERS.logLength` is given (at most LOG_LIMIT bytes: one call instead
+ * of `log` then `result`), then the result bytes: one request, no size cut.
  */
 export const CALLS = {
   health: { method: 'GET', route: '/internal/healthz', body: 'none' },
@@ -163,3 +166,6 @@ export function encodeReport(containment: Containment | null | undefined): { hea
   if (head.length > REPORT_LIMIT) throw new RangeError(`the containment report is ${head.length} bytes, more than ${REPORT_LIMIT}`);
   return { head, length: String(head.length) };
 }
+
+/** A byte count in a header (`reportLength`, `logLength`): a plain decimal of at most 10 digits. */
+export const BYTE_COUNT = /^(0|[1-9][0-9]{0,9})$/;

@@ -5,10 +5,10 @@ import { InvalidError } from '../errors.js';
  * Reads exactly the first `n` bytes of a stream and leaves the rest in it, paused, for the
  * next reader. Refuses a stream that ends or fails before `n` bytes.
  */
-export function readPrefix(stream: Readable, n: number): Promise<Buffer> {
+export function readPrefix(stream: Readable, n: number, what = 'the report'): Promise<Buffer> {
   if (n === 0) return Promise.resolve(Buffer.alloc(0));
   return new Promise<Buffer>((resolve, reject) => {
-    const short = (): InvalidError => new InvalidError('INVALID_REQUEST', `the body ended before its first ${n} bytes (the report)`);
+    const short = (): InvalidError => new InvalidError('INVALID_REQUEST', `the body ended before its first ${n} bytes (${what})`);
     const finish = (err: Error | undefined, value?: Buffer): void => {
       stream.off('readable', onReadable).off('end', onEnd).off('error', onError).off('close', onEnd);
       if (err) reject(err);

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { koaBody } from 'koa-body';
 import type { Context } from 'koa';
 import {
-  CALLS, checkRequest, CONTAINER_ID_PATTERN, HEADERS, isLease, JSON_LIMIT, LOG_LIMIT, REPORT_LIMIT, type JobStatusView, type RequestTypes,
+  BYTE_COUNT, CALLS, checkRequest, CONTAINER_ID_PATTERN, HEADERS, isLease, JSON_LIMIT, LOG_LIMIT, REPORT_LIMIT, type JobStatusView, type RequestTypes,
 } from '../contract/index.js';
 import type { EngineStatusBoard } from '../engines/status.js';
 import { AppError, InvalidError } from '../errors.js';
@@ -61,7 +61,7 @@ function lease(ctx: Context): string {
 /** Reads the containment report that opens a result call's body (see CALLS.result). */
 async function report(ctx: Context): Promise<Record<string, unknown> | undefined> {
   const declared = ctx.get(HEADERS.reportLength);
-  if (!/^(0|[1-9][0-9]{0,9})$/.test(declared)) throw new InvalidError('INVALID_REQUEST', `header ${HEADERS.reportLength} is missing or not a byte count`);
+  if (!BYTE_COUNT.test(declared)) throw new InvalidError('INVALID_REQUEST', `header ${HEADERS.reportLength} is missing or not a byte count`);
   const length = Number(declared);
   if (length > REPORT_LIMIT) throw new AppError('REPORT_TOO_LARGE', `the containment report is ${length} bytes; the limit is ${REPORT_LIMIT}`);
   const head = await readPrefix(ctx.req, length);
@@ -74,6 +74,16 @@ async function report(ctx: Context): Promise<Record<string, unknown> | undefined
   const checked = checkRequest('report', parsed);
   if (!checked.ok) throw new InvalidError('INVALID_REQUEST', `invalid containment report: ${checked.problems}`);
   return checked.value ?? undefined;
+}
+
+/** The engine's output that follows the report in a result call, if its length header is given. */
+async function output(ctx: Context): Promise<Buffer | undefined> {
+  const declared = ctx.get(HEADERS.logLength);
+  if (declared === '') return undefined;
+  if (!BYTE_COUNT.test(declared)) throw new InvalidError('INVALID_REQUEST', `header ${HEADERS.logLength} is not a byte count`);
+  const length = Number(declared);
+  if (length > LOG_LIMIT) throw new AppError('BODY_TOO_LARGE', `the engine output is ${length} bytes; the limit is ${LOG_LIMIT}`);
+  return readPrefix(ctx.req, length, 'the engine output');
 }
 
 /**
@@ -106,7 +116,8 @@ export function internalRoutes(d: InternalRouteDeps): Router {
   router.put(CALLS.result.route, async (ctx) => {
     const id = jobId(ctx);
     const l = lease(ctx);
-    ctx.body = await service.succeed(id, l, ctx.req, await report(ctx));
+    const containment = await report(ctx);
+    ctx.body = await service.succeed(id, l, ctx.req, containment, await output(ctx));
   });
   router.post(CALLS.fail.route, json, async (ctx) => {
     const b = body(ctx, 'fail');

@@ -203,9 +203,17 @@ export class JobService {
     return { deadline: deadline.toISOString() };
   }
 
-  /** Records a worker's result, streamed from `body`, if its lease is current. */
-  async succeed(id: string, lease: string, body: Readable, containment?: unknown): Promise<JobView> {
-    const engine = this.#engineOf((await this.get(id)).engine);
+  /**
+   * Records a worker's result, streamed from `body`, if its lease is current; with `output`
+   * (the engine's output, sent in the same call) that is stored first, as `saveLog` would.
+   */
+  async succeed(id: string, lease: string, body: Readable, containment?: unknown, output?: Buffer): Promise<JobView> {
+    const job = await this.get(id);
+    const engine = this.#engineOf(job.engine);
+    if (output?.length) {
+      if (job.lease !== lease) throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
+      await this.#storeLog(id, lease, Readable.from([output]), output.length);
+    }
     const staging = await this.#d.files.stage(id, 'result', lease);
     const written = await this.#d.files.write(staging, body, engine.containment.resultLimit, 'result');
     const res = await this.#d.store.apply(id, 'succeed',
@@ -234,6 +242,10 @@ export class JobService {
   async saveLog(id: string, lease: string, body: Readable, limit: number): Promise<void> {
     const job = await this.get(id);
     if (job.lease !== lease) throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
+    await this.#storeLog(id, lease, body, limit);
+  }
+
+  async #storeLog(id: string, lease: string, body: Readable, limit: number): Promise<void> {
     const staging = await this.#d.files.stage(id, 'log', lease);
     await this.#d.files.write(staging, body, limit, 'engine output');
     await this.#d.files.commit(id, 'log', staging);

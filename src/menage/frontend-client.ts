@@ -2,7 +2,7 @@ import { FrontendUnavailable, WorkerRefused } from '../errors.js';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
-  CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, pathOf, REASON_LIMIT, RELEASE_ERROR_LIMIT,
+  CALLS, checkResponse, DETAIL_LIMIT, encodeReport, HEADERS, LOG_LIMIT, pathOf, REASON_LIMIT, RELEASE_ERROR_LIMIT,
   type CallName, type Containment, type EnginesReport, type JobStatusView, type ResponseTypes, type StartedJob,
 } from '../contract/index.js';
 import { HttpSender } from './http-send.js';
@@ -143,13 +143,17 @@ export class FrontendClient {
    * Streams a result to the frontend: the body is the containment report (JSON, its length
    * in a header) followed by the result bytes, so the report is never cut (see CALLS.result).
    */
-  async result(id: string, lease: string, body: Readable, containment: Containment | null | undefined, signal: AbortSignal): Promise<Recorded> {
+  async result(id: string, lease: string, body: Readable, containment: Containment | null | undefined, signal: AbortSignal, output = ''): Promise<Recorded> {
     const report = encodeReport(containment);
+    // The engine's output rides in the same call (its last LOG_LIMIT bytes, as `log` keeps).
+    const log = tail(Buffer.from(output), LOG_LIMIT);
     const framed = Readable.from((async function* () {
       yield report.head;
+      if (log.length) yield log;
       yield* body;
     })());
-    const res = await this.#stream('result', id, framed, { [HEADERS.lease]: lease, [HEADERS.reportLength]: report.length }, signal);
+    const headers = { [HEADERS.lease]: lease, [HEADERS.reportLength]: report.length, ...(log.length ? { [HEADERS.logLength]: String(log.length) } : {}) };
+    const res = await this.#stream('result', id, framed, headers, signal);
     return this.#recorded(res, 'result', `result of job ${id}`);
   }
 
@@ -225,4 +229,9 @@ export class FrontendClient {
     }
     return this.#expect(res, what);
   }
+}
+
+/** The last `limit` bytes of `b`. */
+function tail(b: Buffer, limit: number): Buffer {
+  return b.length > limit ? b.subarray(b.length - limit) : b;
 }

@@ -150,9 +150,8 @@ async function runAndReport(d: WorkerDeps, id: string, started: StartedJob, log:
     },
     deliver: async (body, _size, containment, output) => {
       const reported = performance.now();
-      // The output is stored first, so it is there as soon as the job shows Success.
-      await saveOutput(output);
-      const r = await d.client.result(id, lease, body, containment, signal);
+      // The output goes in the same call, stored before the job shows Success.
+      const r = await d.client.result(id, lease, body, containment, signal, output);
       m?.stage(name, 'report', (performance.now() - reported) / 1000);
       if (r === 'stale') log.warn(`job ${id}: result not recorded, the lease is stale`);
     },

@@ -61,6 +61,40 @@ describe('integration: the internal API contract, client against the real fronte
     expect(await (await fetch(`${stack.url}/jobs/${id}/log`)).text()).to.equal('engine said hello');
   });
 
+  it('result with the engine output in the same call: the log is stored before the job shows Success; a stale lease stores neither', async () => {
+    const id = await newJob('merged');
+    const s = await started(id);
+    const output = `said ${'é'.repeat(3)}\n`;
+    expect(await client.result(id, s.lease, Readable.from([Buffer.from('merged result')]), { network: 'none' }, AbortSignal.timeout(10_000), output)).to.equal('recorded');
+    expect(await (await fetch(`${stack.url}/link/${id}`)).text()).to.equal('merged result');
+    expect(await (await fetch(`${stack.url}/jobs/${id}/log`)).text()).to.equal(output);
+    // Another lease: refused before anything is written.
+    const other = await newJob('merged, stale');
+    await started(other);
+    expect(await client.result(other, 'c'.repeat(32), Readable.from([Buffer.from('late')]), null, AbortSignal.timeout(10_000), 'late output')).to.equal('stale');
+    expect(await (await fetch(`${stack.url}/jobs/${other}/log`)).text(), 'no log').to.equal('');
+    expect((await (await fetch(`${stack.url}/result/${other}`)).json()).status).to.equal('Running');
+  });
+
+  it('a result call with a malformed or oversized output length is refused and records nothing', async () => {
+    const id = await newJob('framing');
+    const s = await started(id);
+    const put = (headers: Record<string, string>, body: string): Promise<Response> => fetch(`${stack.internalUrl}/internal/jobs/${id}/result`, {
+      method: 'PUT', body, headers: { authorization: `Bearer ${stack.env.config.internalToken}`, 'x-menagerie-lease': s.lease, 'x-menagerie-report-length': '4', ...headers },
+    });
+    for (const [length, status, code] of [['-1', 400, 'INVALID_REQUEST'], ['01', 400, 'INVALID_REQUEST'], ['1e3', 400, 'INVALID_REQUEST'],
+      [String(4 * 1024 * 1024 + 1), 413, 'BODY_TOO_LARGE'], ['500', 400, 'INVALID_REQUEST']] as const) {
+      const res = await put({ 'x-menagerie-log-length': length }, 'nullshort');
+      expect([res.status, ((await res.json()) as { error: { code: string } }).error.code], `log length ${length}`).to.deep.equal([status, code]);
+    }
+    expect((await (await fetch(`${stack.url}/result/${id}`)).json()).status, 'still running').to.equal('Running');
+    expect(await (await fetch(`${stack.url}/jobs/${id}/log`)).text()).to.equal('');
+    const ok = await put({ 'x-menagerie-log-length': '3' }, 'nulllogresult');
+    expect(ok.status).to.equal(200);
+    expect(await (await fetch(`${stack.url}/jobs/${id}/log`)).text()).to.equal('log');
+    expect(await (await fetch(`${stack.url}/link/${id}`)).text()).to.equal('result');
+  });
+
   it('fail and release, with and without the infrastructure flag; refusals come back as the contract says', async () => {
     const failed = await newJob();
     const f = await started(failed);
