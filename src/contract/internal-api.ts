@@ -79,6 +79,8 @@ export interface FailRequest {
   reason: string;
   detail?: string;
   containment?: Containment | null;
+  /** The detail is the engine's whole output: store it as the job's log too (with the lease only). */
+  log?: boolean;
 }
 
 /**

@@ -21,7 +21,8 @@ const closed = (properties: Record<string, unknown>, required: string[]) =>
 /** Request bodies (the frontend's routes validate them). */
 export const REQUEST_SCHEMAS = {
   start: closed({ worker: str(128, 1) }, ['worker']),
-  fail: closed({ lease, reason: str(REASON_LIMIT, 1), detail: str(DETAIL_LIMIT), containment }, ['reason']),
+  // `log`: the detail is the engine's whole output; store it as the job's log too (needs the lease).
+  fail: closed({ lease, reason: str(REASON_LIMIT, 1), detail: str(DETAIL_LIMIT), containment, log: { type: 'boolean' } }, ['reason']),
   heartbeat: closed({ lease }, ['lease']),
   container: closed({ lease, container: { type: 'string', pattern: CONTAINER_ID_PATTERN } }, ['lease', 'container']),
   release: closed({ lease, error: str(RELEASE_ERROR_LIMIT, 1), infrastructure: { type: 'boolean' } }, ['lease', 'error']),

@@ -121,7 +121,8 @@ export function internalRoutes(d: InternalRouteDeps): Router {
   });
   router.post(CALLS.fail.route, json, async (ctx) => {
     const b = body(ctx, 'fail');
-    ctx.body = await service.fail(jobId(ctx), b.lease, b.reason, b.detail, b.containment ?? undefined);
+    if (b.log && !b.lease) throw new InvalidError('INVALID_REQUEST', 'log: true needs the lease (a worker\'s own failure)');
+    ctx.body = await service.fail(jobId(ctx), b.lease, b.reason, b.detail, b.containment ?? undefined, b.log === true);
   });
   router.post(CALLS.heartbeat.route, json, async (ctx) => {
     ctx.body = await service.heartbeat(jobId(ctx), body(ctx, 'heartbeat').lease);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { JobView, StartedJob } from '../contract/internal-api.js';
+import { LOG_LIMIT, type JobView, type StartedJob } from '../contract/internal-api.js';
 import type { Engine } from '../engines/engines.js';
 import { engineLookup, type EngineLookup } from '../engines/registry.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -225,7 +225,9 @@ export class JobService {
    * Fails a job with a reason and optional detail (engine output). With a lease only the
    * lease holder may; without one (reaper, policy) it applies to any unfinished job.
    */
-  async fail(id: string, lease: string | undefined, reason: string, detail = '', containment?: unknown): Promise<JobView> {
+  async fail(id: string, lease: string | undefined, reason: string, detail = '', containment?: unknown, detailIsLog = false): Promise<JobView> {
+    // The worker's failure carries the engine's output as its detail: kept as the log too.
+    if (detailIsLog && lease !== undefined && detail) await this.saveLog(id, lease, Readable.from([Buffer.from(detail)]), LOG_LIMIT);
     const text = detail ? `${reason}\n${detail}` : `${reason}\n`;
     const tag = lease ?? `forced-${randomBytes(8).toString('hex')}`;
     const staging = await this.#d.files.stage(id, 'error', tag);

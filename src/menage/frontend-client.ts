@@ -158,8 +158,10 @@ export class FrontendClient {
   }
 
   /** Reports a failure the engine is responsible for (the detail keeps the end of the output). */
-  async fail(id: string, lease: string, reason: string, detail: string, containment: Containment | null | undefined): Promise<Recorded> {
-    const json = { lease, reason: reason.slice(0, REASON_LIMIT), detail: detail.length > DETAIL_LIMIT ? detail.slice(-DETAIL_LIMIT) : detail, containment: containment ?? null };
+  async fail(id: string, lease: string, reason: string, detail: string, containment: Containment | null | undefined, detailIsLog = false): Promise<Recorded> {
+    const whole = detail.length <= DETAIL_LIMIT;
+    const json = { lease, reason: reason.slice(0, REASON_LIMIT), detail: whole ? detail : detail.slice(-DETAIL_LIMIT), containment: containment ?? null,
+      ...(detailIsLog && whole && detail ? { log: true } : {}) };
     const res = await this.#call('fail', id, { json });
     return this.#recorded(res, 'fail', `failure of job ${id}`);
   }

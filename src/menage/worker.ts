@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DETAIL_LIMIT } from '../contract/index.js';
 import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
@@ -158,8 +159,11 @@ async function runAndReport(d: WorkerDeps, id: string, started: StartedJob, log:
   });
   if (!outcome.ok) {
     const reported = performance.now();
-    await saveOutput(outcome.detail);
-    const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment), signal, d.retryMs);
+    // The output is the failure's detail: one call stores both, unless it is too long for the
+    // detail (then the log keeps it whole, and the detail its end).
+    const inOne = outcome.detail.length <= DETAIL_LIMIT;
+    if (!inOne) await saveOutput(outcome.detail);
+    const r = await retrying(() => d.client.fail(id, lease, outcome.reason, outcome.detail, outcome.containment, inOne), signal, d.retryMs);
     m?.stage(name, 'report', (performance.now() - reported) / 1000);
     log.info({ reason: outcome.reason }, `job ${id}: failed (${outcome.reason})${r === 'stale' ? ', not recorded: stale lease' : ''}`);
     return 'failed';

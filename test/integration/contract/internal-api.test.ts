@@ -95,6 +95,22 @@ describe('integration: the internal API contract, client against the real fronte
     expect(await (await fetch(`${stack.url}/link/${id}`)).text()).to.equal('result');
   });
 
+  it('fail with the detail kept as the log (one call); without a lease that is refused; a stale lease stores nothing', async () => {
+    const id = await newJob('fails');
+    const s = await started(id);
+    expect(await client.fail(id, s.lease, 'exit code 2', 'the whole output\n', null, true)).to.equal('recorded');
+    expect(await (await fetch(`${stack.url}/jobs/${id}/log`)).text()).to.equal('the whole output\n');
+    expect(await (await fetch(`${stack.url}/link/${id}`)).text()).to.equal('exit code 2\nthe whole output\n');
+    const headers = { authorization: `Bearer ${stack.env.config.internalToken}`, 'content-type': 'application/json' };
+    const other = await newJob('fails, no lease');
+    await started(other);
+    const anonymous = await fetch(`${stack.internalUrl}/internal/jobs/${other}/fail`, { method: 'POST', headers, body: JSON.stringify({ reason: 'x', detail: 'y', log: true }) });
+    expect([anonymous.status, ((await anonymous.json()) as { error: { code: string } }).error.code]).to.deep.equal([400, 'INVALID_REQUEST']);
+    expect(await client.fail(other, 'd'.repeat(32), 'exit code 2', 'stale output', null, true)).to.equal('stale');
+    expect(await (await fetch(`${stack.url}/jobs/${other}/log`)).text(), 'no log').to.equal('');
+    expect((await (await fetch(`${stack.url}/result/${other}`)).json()).status).to.equal('Running');
+  });
+
   it('fail and release, with and without the infrastructure flag; refusals come back as the contract says', async () => {
     const failed = await newJob();
     const f = await started(failed);
