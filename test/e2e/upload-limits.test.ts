@@ -1,5 +1,8 @@
 import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFrontendProcess, type FrontendProcess } from '../support/frontend-process.js';
 import { filePart, multipart } from '../support/multipart-fuzz.js';
@@ -8,13 +11,15 @@ import { testEngine } from '../support/services.js';
 import { upload } from '../support/stack.js';
 
 const LIMIT = 1000;
+/** Engine `large`: bodies past 1 MiB are hashed on the frontend's hashing thread (src/storage/stream-hash.ts). */
+const LARGE = 6 * 1024 * 1024;
 const BOUNDARY = 'limits-boundary';
 const TYPE = `multipart/form-data; boundary=${BOUNDARY}`;
 
 /** A request head; `length` undefined means chunked framing. */
-function head(length: number | undefined, contentType = TYPE): Buffer {
+function head(length: number | undefined, contentType = TYPE, engine = 'small'): Buffer {
   const framing = length === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`;
-  return Buffer.from(`POST /small/upload HTTP/1.1\r\nHost: t\r\nContent-Type: ${contentType}\r\n${framing}\r\n\r\n`);
+  return Buffer.from(`POST /${engine}/upload HTTP/1.1\r\nHost: t\r\nContent-Type: ${contentType}\r\n${framing}\r\n\r\n`);
 }
 
 function form(size: number): Buffer {
@@ -35,7 +40,8 @@ describe('e2e: upload limits, timeouts and cleanup on a real frontend process (i
   let stored: string[];
 
   before(async () => {
-    fe = await startFrontendProcess([testEngine('small', { sizelimit: LIMIT })], { uploads: { idleTimeoutSeconds: 1, maxConcurrent: 2 } });
+    fe = await startFrontendProcess([testEngine('small', { sizelimit: LIMIT }), testEngine('large', { sizelimit: LARGE })],
+      { uploads: { idleTimeoutSeconds: 1, maxConcurrent: 2 } });
   });
   after(async () => {
     await fe?.close();
@@ -90,6 +96,35 @@ describe('e2e: upload limits, timeouts and cleanup on a real frontend process (i
     await rawRequest(fe.port, { pieces: [{ data: Buffer.concat([head(body.length), body.subarray(0, 600)]) }, { data: Buffer.alloc(0), delayMs: 200 }], ending: 'abort', timeoutMs: 1000 });
     // The server learns of the close asynchronously; it has a moment, far less than any sweep.
     for (let k = 0; k < 20 && (await fe.storeFiles()).length !== stored.length; k++) await sleep(50);
+    await expectStoreUnchanged();
+    expect((await fetch(`${fe.url}/healthz`)).status).to.equal(200);
+  });
+
+  it('large uploads (hashed on the thread), with a length and chunked, are stored whole with their sha256; one byte over is 413', async () => {
+    for (const [size, chunked] of [[LARGE, false], [5 * 1024 * 1024 + 3, true], [LARGE + 1, false]] as const) {
+      const data = randomBytes(size);
+      const body = multipart(BOUNDARY, [filePart('upload', data)]);
+      const wire = chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
+      const out = await rawRequest(fe.port, { pieces: [{ data: Buffer.concat([head(chunked ? undefined : body.length, TYPE, 'large'), wire]) }], ending: 'wait', timeoutMs: 20_000 });
+      if (size > LARGE) {
+        expect(errorOf(out)).to.deep.include({ status: 413, code: 'UPLOAD_TOO_LARGE' });
+        await expectStoreUnchanged();
+        continue;
+      }
+      expect(out.kind === 'response' && out.status, JSON.stringify(out).slice(0, 300)).to.equal(200);
+      const jobid = (JSON.parse(out.kind === 'response' ? out.body.toString() : '{}') as { jobid: string }).jobid;
+      const job = await (await fetch(`${fe.url}/jobs/${jobid}`)).json() as { size: number; sha256: string };
+      expect([job.size, job.sha256]).to.deep.equal([size, createHash('sha256').update(data).digest('hex')]);
+      expect((await readFile(join(fe.storeDir, jobid, 'input'))).equals(data)).to.equal(true);
+      stored = await fe.storeFiles();
+    }
+  });
+
+  it('a large upload whose connection closes after 3 MiB leaves nothing', async () => {
+    const body = multipart(BOUNDARY, [filePart('upload', randomBytes(5 * 1024 * 1024))]);
+    await rawRequest(fe.port, { pieces: [{ data: Buffer.concat([head(body.length, TYPE, 'large'), body.subarray(0, 3 * 1024 * 1024)]) },
+      { data: Buffer.alloc(0), delayMs: 300 }], ending: 'abort', timeoutMs: 5000 });
+    for (let k = 0; k < 40 && (await fe.storeFiles()).length !== stored.length; k++) await sleep(50);
     await expectStoreUnchanged();
     expect((await fetch(`${fe.url}/healthz`)).status).to.equal(200);
   });
