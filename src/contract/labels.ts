@@ -12,6 +12,11 @@ export const LABELS = {
   deadline: 'org.menagerie.deadline',
   role: 'org.menagerie.role',
   /**
+   * On a warm-pool container: a token unique to its create call, so a create whose answer was
+   * lost (the daemon went away mid-call) can be found and removed (src/menage/warm-pool.ts).
+   */
+  poolToken: 'org.menagerie.pool-token',
+  /**
    * On a named volume engines mount read-only (engines.json `volumes`, e.g. yara's rules): its
    * value is the deployment. Not `deployment`: the orphan sweeper removes dangling volumes of that label.
    */

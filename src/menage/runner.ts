@@ -113,6 +113,7 @@ export class DockerRunner implements ContainerDispatcher {
       create: (spec) => this.#infra('create the container', () => this.#docker.createContainer(spec)),
       describe: (container) => this.#describe(container),
       remove: (container) => void this.#removals.add(container, undefined),
+      find: async (label) => (await this.#docker.listContainers({ all: true, filters: { label: [label] } })).map((c) => this.#docker.getContainer(c.Id)),
     });
   }
 

@@ -1,4 +1,6 @@
 import type { Container, ContainerCreateOptions } from 'dockerode';
+import { randomBytes } from 'node:crypto';
+import { LABELS } from '../contract/labels.js';
 import type { Engine } from '../engines/engines.js';
 import type { Logger } from '../log/logger.js';
 import { buildContainerSpec, type PoolIdentity } from './container-spec.js';
@@ -19,6 +21,8 @@ export interface WarmPoolDeps {
   describe(container: Container): Promise<Containment>;
   /** Removes a container that will never run (the runner's removal queue). */
   remove(container: Container): void;
+  /** The containers carrying a label (`key=value`), whatever their state; throws if Docker does not answer. */
+  find(label: string): Promise<Container[]>;
   log: Logger;
   /** How long a container may wait for a job before it is replaced (its deadline label counts it). */
   maxIdleMs?: number;
@@ -52,6 +56,8 @@ export class WarmPool {
   /** Each engine version's key, serialised once (a reload makes new Engine objects), not once per job. */
   readonly #keys = new WeakMap<Engine, string>();
   readonly #timer: NodeJS.Timeout;
+  /** Tokens of creates that failed: Docker may have made the container and lost the answer. */
+  readonly #lost = new Set<string>();
   #closed = false;
 
   constructor(deps: WarmPoolDeps) {
@@ -98,6 +104,7 @@ export class WarmPool {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const name of [...this.#ready.keys()]) this.retire(name);
+    void this.#reclaim();
   }
 
   #fill(engine: Engine): void {
@@ -108,10 +115,14 @@ export class WarmPool {
 
   async #make(engine: Engine): Promise<void> {
     this.#making.set(engine.name, (this.#making.get(engine.name) ?? 0) + 1);
+    const token = randomBytes(12).toString('hex');
     try {
       const created = Date.now();
       const pool: PoolIdentity = { deployment: this.#d.deployment, node: this.#d.node, pool: true, deadline: created + this.#maxIdleMs + engine.timeoutMs + this.#d.graceMs };
-      const container = await this.#d.create(buildContainerSpec(engine, pool));
+      const spec = buildContainerSpec(engine, pool);
+      spec.Labels = { ...spec.Labels, [LABELS.poolToken]: token };
+      const container = await this.#d.create(spec);
+      void this.#reclaim(); // Docker answers again: what a lost answer left behind goes now
       const containment = this.#d.describe(container);
       containment.catch(() => undefined); // a failed read-back fails the job that takes it
       const entry: Entry = { container, containment, key: this.#key(engine), created };
@@ -119,9 +130,26 @@ export class WarmPool {
       else this.#ready.set(engine.name, [...(this.#ready.get(engine.name) ?? []), entry]);
     } catch (err) {
       // The next job creates its own container (the cold path); the pool tries again after it.
+      this.#lost.add(token);
       this.#d.log.warn({ err, engine: engine.name }, `warm pool of ${engine.name}: cannot create a container: ${(err as Error).message}`);
     } finally {
       this.#making.set(engine.name, (this.#making.get(engine.name) ?? 1) - 1);
+    }
+  }
+
+  /**
+   * Removes the containers of failed creates that Docker made all the same (their answer was
+   * lost: the daemon restarted mid-call). A token stays until Docker answered for it; the
+   * orphan sweeper's deadline is the backstop.
+   */
+  async #reclaim(): Promise<void> {
+    for (const token of [...this.#lost]) {
+      try {
+        for (const c of await this.#d.find(`${LABELS.poolToken}=${token}`)) this.#d.remove(c);
+        this.#lost.delete(token);
+      } catch {
+        return; // Docker does not answer yet: the next create or expiry round tries again
+      }
     }
   }
 
@@ -135,8 +163,9 @@ export class WarmPool {
     return Date.now() - e.created > this.#maxIdleMs;
   }
 
-  /** Replaces containers that waited too long. */
+  /** Replaces containers that waited too long; reclaims what failed creates left. */
   #expire(): void {
+    void this.#reclaim();
     for (const [name, list] of this.#ready) {
       const old = list.filter((e) => this.#expired(e));
       if (old.length === 0) continue;

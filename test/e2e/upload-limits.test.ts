@@ -11,7 +11,7 @@ import { testEngine } from '../support/services.js';
 import { upload } from '../support/stack.js';
 
 const LIMIT = 1000;
-/** Engine `large`: bodies past 1 MiB are hashed on the frontend's hashing thread (src/storage/stream-hash.ts). */
+/** Engine `large`: bodies of several MiB, many reads and writes on the upload path. */
 const LARGE = 6 * 1024 * 1024;
 const BOUNDARY = 'limits-boundary';
 const TYPE = `multipart/form-data; boundary=${BOUNDARY}`;
@@ -100,7 +100,7 @@ describe('e2e: upload limits, timeouts and cleanup on a real frontend process (i
     expect((await fetch(`${fe.url}/healthz`)).status).to.equal(200);
   });
 
-  it('large uploads (hashed on the thread), with a length and chunked, are stored whole with their sha256; one byte over is 413', async () => {
+  it('large uploads, with a length and chunked, are stored whole with their sha256; one byte over is 413', async () => {
     for (const [size, chunked] of [[LARGE, false], [5 * 1024 * 1024 + 3, true], [LARGE + 1, false]] as const) {
       const data = randomBytes(size);
       const body = multipart(BOUNDARY, [filePart('upload', data)]);

@@ -10,6 +10,8 @@ import { WarmPool } from '../../../src/menage/warm-pool.js';
 function harness(opts: { failCreate?: boolean; maxIdleMs?: number } = {}) {
   const created: { id: string; spec: ContainerCreateOptions }[] = [];
   const removed: string[] = [];
+  /** `lost`: the next create is made but its answer lost (the daemon went away mid-call). `down`: find fails. */
+  const docker = { lost: false, down: false, finds: [] as string[] };
   const pool = new WarmPool({
     deployment: 'dep', node: 'n1', graceMs: 5000, log: silentLogger(), ...(opts.maxIdleMs ? { maxIdleMs: opts.maxIdleMs } : {}),
     create: async (spec) => {
@@ -17,12 +19,21 @@ function harness(opts: { failCreate?: boolean; maxIdleMs?: number } = {}) {
       if (opts.failCreate) throw new Error('daemon says no');
       const id = `c${created.length + 1}`;
       created.push({ id, spec });
+      if (docker.lost) {
+        docker.lost = false;
+        throw new Error('socket hang up');
+      }
       return { id } as Container;
     },
     describe: async (c) => ({ image: 'img', container: c.id }),
     remove: (c) => void removed.push(c.id),
+    find: async (label) => {
+      docker.finds.push(label);
+      if (docker.down) throw new Error('the Docker daemon could not be reached');
+      return created.filter((c) => label === `${LABELS.poolToken}=${c.spec.Labels?.[LABELS.poolToken]}`).map((c) => ({ id: c.id }) as Container);
+    },
   });
-  return { pool, created, removed };
+  return { pool, created, removed, docker };
 }
 
 const engine = (over: Partial<Engine> = {}): Engine => ({
@@ -107,6 +118,34 @@ describe('menage/warm-pool: containers created ahead, each used once', () => {
     await sleep(20);
     expect(pool.take(engine())).to.equal(undefined);
     expect(created).to.have.length(0);
+    pool.close();
+  });
+
+  it('a create whose answer was lost (Docker made the container) is found by its token and removed once Docker answers', async () => {
+    const { pool, created, removed, docker } = harness({ maxIdleMs: 60_000 });
+    const e = engine({ warm: 1 });
+    docker.lost = true;
+    docker.down = true;
+    pool.prepare(e);
+    await sleep(20);
+    expect([created.length, pool.readyCount('md5')], 'made, but the pool never heard').to.deep.equal([1, 0]);
+    const token = created[0]!.spec.Labels![LABELS.poolToken]!;
+    expect(token).to.match(/^[0-9a-f]{24}$/);
+    // The next create succeeds while the daemon's list still fails: the token is kept.
+    pool.prepare(e);
+    await sleep(20);
+    expect(docker.finds).to.deep.equal([`${LABELS.poolToken}=${token}`]);
+    expect(removed).to.deep.equal([]);
+    // Docker answers: the lost container goes, the pool's own stays ready.
+    docker.down = false;
+    pool.take(e);
+    await sleep(20);
+    expect(removed).to.deep.equal(['c1']);
+    expect(new Set(created.map((c) => c.spec.Labels![LABELS.poolToken])).size, 'a token per create').to.equal(created.length);
+    const finds = docker.finds.length;
+    pool.take(e);
+    await sleep(20);
+    expect(docker.finds.length, 'nothing left to look for').to.equal(finds);
     pool.close();
   });
 });
