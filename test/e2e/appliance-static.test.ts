@@ -111,6 +111,26 @@ describe('e2e: the appliance, static checks', function () {
     }
   });
 
+  it('the host\'s menagerie command refuses the API client\'s commands with a pointer, and runs nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'menagerie-cli-'));
+    try {
+      // A docker-compose that records being called: none of these commands may reach it.
+      await writeFile(join(dir, 'docker-compose.yml'), 'services: {}\n');
+      await writeFile(join(dir, 'docker-compose'), `#!/bin/sh\necho called >> ${join(dir, 'calls')}\n`, { mode: 0o755 });
+      for (const command of ['submit', 'status', 'result', 'jobs', 'cancel']) {
+        const r = await run(join(root, 'appliance/menagerie'), [command, '42'], { env: { PATH: `${dir}:${process.env.PATH}`, MENAGERIE_COMPOSE_DIR: dir } });
+        expect(r.code, command).to.equal(2);
+        expect(r.stderr, command).to.include(`"${command}" is a command of the API client`).and.include('curl');
+      }
+      expect(existsSync(join(dir, 'calls')), 'docker-compose was not called').to.equal(false);
+      // Operator commands still go to the frontend container.
+      await run(join(root, 'appliance/menagerie'), ['check-config'], { env: { PATH: `${dir}:${process.env.PATH}`, MENAGERIE_COMPOSE_DIR: dir } });
+      expect(await readFile(join(dir, 'calls'), 'utf8')).to.equal('called\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the Vagrantfile validates (when vagrant is installed)', async function () {
     const has = await run('bash', ['-c', 'command -v vagrant']);
     if (has.code !== 0) {
