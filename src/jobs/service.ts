@@ -210,10 +210,7 @@ export class JobService {
   async succeed(id: string, lease: string, body: Readable, containment?: unknown, output?: Buffer): Promise<JobView> {
     const job = await this.get(id);
     const engine = this.#engineOf(job.engine);
-    if (output?.length) {
-      if (job.lease !== lease) throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
-      await this.#storeLog(id, lease, Readable.from([output]), output.length);
-    }
+    if (output?.length) await this.#storeLog(job, lease, Readable.from([output]), output.length);
     const staging = await this.#d.files.stage(id, 'result', lease);
     const written = await this.#d.files.write(staging, body, engine.containment.resultLimit, 'result');
     const res = await this.#d.store.apply(id, 'succeed',
@@ -242,12 +239,12 @@ export class JobService {
 
   /** Stores the engine's output (stdout and stderr, capped) for the lease holder. */
   async saveLog(id: string, lease: string, body: Readable, limit: number): Promise<void> {
-    const job = await this.get(id);
-    if (job.lease !== lease) throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
-    await this.#storeLog(id, lease, body, limit);
+    await this.#storeLog(await this.get(id), lease, body, limit);
   }
 
-  async #storeLog(id: string, lease: string, body: Readable, limit: number): Promise<void> {
+  /** Writes the engine's output of `job` for the holder of `lease` (a 409 for anyone else). */
+  async #storeLog({ id, lease: held }: Job, lease: string, body: Readable, limit: number): Promise<void> {
+    if (held !== lease) throw new ConflictError('STALE_LEASE', `job ${id} is no longer held by this lease`);
     const staging = await this.#d.files.stage(id, 'log', lease);
     await this.#d.files.write(staging, body, limit, 'engine output');
     await this.#d.files.commit(id, 'log', staging);

@@ -16,13 +16,14 @@ export interface RunIdentity {
 /**
  * What identifies a warm-pool container (see warm-pool.ts): made before its job is known, so
  * it carries `role=pool` and no job or attempt label; the frontend records which job it ran.
+ * `token` is unique to its create call (LABELS.poolToken), left out of the pool's spec key.
  */
-export type PoolIdentity = Omit<RunIdentity, 'jobId' | 'attempt'> & { pool: true };
+export type PoolIdentity = Omit<RunIdentity, 'jobId' | 'attempt'> & { pool: true; token?: string };
 
 /** The labels of a run's container: the job's, or a pool container's. */
 function runLabels(engine: Engine, run: RunIdentity | PoolIdentity): Record<string, string> {
   const common = { [LABELS.managed]: 'true', [LABELS.deployment]: run.deployment, [LABELS.engine]: engine.name, [LABELS.node]: run.node, [LABELS.deadline]: String(run.deadline) };
-  if ('pool' in run) return { ...common, [LABELS.role]: 'pool' };
+  if ('pool' in run) return { ...common, [LABELS.role]: 'pool', ...(run.token ? { [LABELS.poolToken]: run.token } : {}) };
   return { ...common, [LABELS.job]: run.jobId, [LABELS.attempt]: String(run.attempt) };
 }
 

@@ -58,6 +58,8 @@ export class WarmPool {
   readonly #timer: NodeJS.Timeout;
   /** Tokens of creates that failed: Docker may have made the container and lost the answer. */
   readonly #lost = new Set<string>();
+  /** The reclaim under way, if one is: creates that end together start one, not several. */
+  #reclaiming: Promise<void> | undefined;
   #closed = false;
 
   constructor(deps: WarmPoolDeps) {
@@ -118,10 +120,8 @@ export class WarmPool {
     const token = randomBytes(12).toString('hex');
     try {
       const created = Date.now();
-      const pool: PoolIdentity = { deployment: this.#d.deployment, node: this.#d.node, pool: true, deadline: created + this.#maxIdleMs + engine.timeoutMs + this.#d.graceMs };
-      const spec = buildContainerSpec(engine, pool);
-      spec.Labels = { ...spec.Labels, [LABELS.poolToken]: token };
-      const container = await this.#d.create(spec);
+      const pool: PoolIdentity = { deployment: this.#d.deployment, node: this.#d.node, pool: true, token, deadline: created + this.#maxIdleMs + engine.timeoutMs + this.#d.graceMs };
+      const container = await this.#d.create(buildContainerSpec(engine, pool));
       void this.#reclaim(); // Docker answers again: what a lost answer left behind goes now
       const containment = this.#d.describe(container);
       containment.catch(() => undefined); // a failed read-back fails the job that takes it
@@ -142,7 +142,13 @@ export class WarmPool {
    * lost: the daemon restarted mid-call). A token stays until Docker answered for it; the
    * orphan sweeper's deadline is the backstop.
    */
-  async #reclaim(): Promise<void> {
+  #reclaim(): Promise<void> {
+    if (this.#lost.size === 0) return Promise.resolve();
+    this.#reclaiming ??= this.#reclaimLost().finally(() => (this.#reclaiming = undefined));
+    return this.#reclaiming;
+  }
+
+  async #reclaimLost(): Promise<void> {
     for (const token of [...this.#lost]) {
       try {
         for (const c of await this.#d.find(`${LABELS.poolToken}=${token}`)) this.#d.remove(c);
