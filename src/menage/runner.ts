@@ -1,3 +1,4 @@
+import { LABELS } from '../contract/labels.js';
 import { InfrastructureError, RunAborted } from '../errors.js';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
@@ -113,7 +114,9 @@ export class DockerRunner implements ContainerDispatcher {
       create: (spec) => this.#infra('create the container', () => this.#docker.createContainer(spec)),
       describe: (container) => this.#describe(container),
       remove: (container) => void this.#removals.add(container, undefined),
-      find: async (label) => (await this.#docker.listContainers({ all: true, filters: { label: [label] } })).map((c) => this.#docker.getContainer(c.Id)),
+      // Scoped by the deployment label too: docker-proxy refuses a list that is not.
+      find: async (label) => (await this.#docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${deployment}`, label] } }))
+        .map((c) => this.#docker.getContainer(c.Id)),
     });
   }
 
