@@ -69,9 +69,11 @@ export class WarmPool {
     this.#timer.unref();
   }
 
-  /** Keeps `engine.warm` containers ready for `engine` (this version: older ones are dropped). */
+  /** Keeps `engine.warm` containers ready for `engine`, the current version: those made for an older one go now. */
   prepare(engine: Engine): void {
     this.#engines.set(engine.name, engine);
+    const key = this.#key(engine);
+    this.#drop(engine.name, (e) => e.key !== key);
     this.#fill(engine);
   }
 
@@ -82,16 +84,16 @@ export class WarmPool {
     this.#ready.delete(name);
   }
 
-  /** A ready container made with `engine`'s current settings, if one is; the pool refills behind. */
+  /**
+   * A ready container for `engine`, if one is; the pool refills behind. Only the version last
+   * prepared takes: a job of an older one (draining after a reload) runs cold, and never
+   * brings that version's pool back.
+   */
   take(engine: Engine): Pooled | undefined {
-    this.#engines.set(engine.name, engine);
-    const key = this.#key(engine);
+    if (this.#engines.get(engine.name) !== engine) return undefined;
+    this.#drop(engine.name, (e) => this.#expired(e));
     const list = this.#ready.get(engine.name) ?? [];
-    const stale = list.filter((e) => e.key !== key || this.#expired(e));
-    for (const e of stale) this.#d.remove(e.container);
-    const fresh = list.filter((e) => !stale.includes(e));
-    const taken = fresh.shift();
-    this.#ready.set(engine.name, fresh);
+    const taken = list.shift();
     this.#fill(engine);
     return taken;
   }
@@ -169,16 +171,21 @@ export class WarmPool {
     return Date.now() - e.created > this.#maxIdleMs;
   }
 
+  /** Removes an engine's ready containers that `gone` picks; true if there were any. */
+  #drop(name: string, gone: (e: Entry) => boolean): boolean {
+    const list = this.#ready.get(name) ?? [];
+    const old = list.filter(gone);
+    for (const e of old) this.#d.remove(e.container);
+    this.#ready.set(name, list.filter((e) => !old.includes(e)));
+    return old.length > 0;
+  }
+
   /** Replaces containers that waited too long; reclaims what failed creates left. */
   #expire(): void {
     void this.#reclaim();
-    for (const [name, list] of this.#ready) {
-      const old = list.filter((e) => this.#expired(e));
-      if (old.length === 0) continue;
-      for (const e of old) this.#d.remove(e.container);
-      this.#ready.set(name, list.filter((e) => !old.includes(e)));
+    for (const name of [...this.#ready.keys()]) {
       const engine = this.#engines.get(name);
-      if (engine) this.#fill(engine);
+      if (this.#drop(name, (e) => this.#expired(e)) && engine) this.#fill(engine);
     }
   }
 }

@@ -63,6 +63,7 @@ describe('menage/warm-pool: containers created ahead, each used once', () => {
   it('take gives each container once and makes another behind it; an empty pool gives none', async () => {
     const { pool, created } = harness();
     const e = engine();
+    pool.prepare(e);
     expect(pool.take(e), 'nothing made yet').to.equal(undefined);
     await sleep(20);
     const a = pool.take(e);
@@ -70,20 +71,43 @@ describe('menage/warm-pool: containers created ahead, each used once', () => {
     expect([a?.container.id, b?.container.id]).to.deep.equal(['c1', 'c2']);
     expect(await a!.containment).to.deep.include({ container: 'c1' });
     await sleep(20);
-    expect(created.map((c) => c.id)).to.deep.equal(['c1', 'c2', 'c3', 'c4']);
+    expect(created.map((c) => c.id), 'two at the prepare, one behind each take').to.deep.equal(['c1', 'c2', 'c3', 'c4']);
     expect(pool.take(e)?.container.id).to.equal('c3');
     pool.close();
   });
 
-  it('a changed engine (reload) never gets a container made with the old settings; those are removed', async () => {
+  it('a changed engine (reload) never gets a container made with the old settings; those are removed at once', async () => {
     const { pool, removed } = harness();
-    pool.prepare(engine());
+    const before = engine();
+    pool.prepare(before);
     await sleep(20);
     const changed = engine({ timeoutMs: 20_000, containment: { ...engine().containment, pids: 32 } });
-    expect(pool.take(changed), 'the old ones do not fit').to.equal(undefined);
-    expect(removed).to.deep.equal(['c1', 'c2']);
+    pool.prepare(changed);
+    expect(removed, 'the old ones do not fit').to.deep.equal(['c1', 'c2']);
+    expect(pool.take(changed), 'the new ones are not made yet').to.equal(undefined);
     await sleep(20);
+    expect(pool.take(before), 'a job of the old version (draining) runs cold').to.equal(undefined);
     expect(pool.take(changed)?.container.id).to.equal('c3');
+    pool.close();
+  });
+
+  it('a job of a version the reload replaced takes nothing and never brings its pool back', async () => {
+    const { pool, created, removed } = harness();
+    const before = engine();
+    pool.prepare(before);
+    await sleep(20);
+    // The reload sets warm 0: the runner retires the pool; the old version's last jobs still run.
+    pool.retire('md5');
+    expect(removed).to.deep.equal(['c1', 'c2']);
+    expect(pool.take(before)).to.equal(undefined);
+    await sleep(20);
+    expect([created.length, pool.readyCount('md5')], 'nothing made after the retire').to.deep.equal([2, 0]);
+    // Another version with warm set: only it fills, and the older one still takes nothing.
+    const after = engine({ warm: 1 });
+    pool.prepare(after);
+    await sleep(20);
+    expect(pool.take(before)).to.equal(undefined);
+    expect(pool.take(after)?.container.id).to.equal('c3');
     pool.close();
   });
 
@@ -114,9 +138,10 @@ describe('menage/warm-pool: containers created ahead, each used once', () => {
 
   it('a failed create is logged and leaves the pool empty (jobs take the cold path); the next take tries again', async () => {
     const { pool, created } = harness({ failCreate: true });
-    pool.prepare(engine());
+    const e = engine();
+    pool.prepare(e);
     await sleep(20);
-    expect(pool.take(engine())).to.equal(undefined);
+    expect(pool.take(e)).to.equal(undefined);
     expect(created).to.have.length(0);
     pool.close();
   });
