@@ -96,7 +96,7 @@ export class DockerRunner implements ContainerDispatcher {
   readonly #deployment: string;
   #daemon: Promise<DaemonFacts | undefined> | undefined;
   readonly #digests: RepoDigests;
-  readonly #removals = new RemovalQueue();
+  readonly #removals: RemovalQueue;
   readonly #pool: WarmPool | undefined;
 
   constructor(docker: Docker, deployment: string, options: RunnerOptions | number = {}) {
@@ -109,6 +109,12 @@ export class DockerRunner implements ContainerDispatcher {
     this.#holderImage = o.holderImage;
     this.#removeBehind = o.removeBehind ?? false;
     this.#dockerError = o.dockerError;
+    this.#removals = new RemovalQueue({
+      onGiveUp: (container) => {
+        o.dockerError?.('remove the container');
+        o.warm?.log.warn({ container: container.id.slice(0, 12) }, `cannot remove container ${container.id.slice(0, 12)}: Docker did not answer; the orphan sweeper removes it past its deadline`);
+      },
+    });
     this.#pool = o.warm && new WarmPool({
       deployment, node: o.warm.node, log: o.warm.log, graceMs: this.#graceMs, ...(o.warm.maxIdleMs ? { maxIdleMs: o.warm.maxIdleMs } : {}),
       create: (spec) => this.#infra('create the container', () => this.#docker.createContainer(spec)),
