@@ -183,3 +183,6 @@ export class InfrastructureError extends Error {}
 
 /** The run was aborted (shutdown); the job goes back to the queue. */
 export class RunAborted extends InfrastructureError {}
+
+/** The Docker daemon went away during the run and lost how it ended: an outage, the attempt does not count. */
+export class DaemonRestarted extends InfrastructureError {}

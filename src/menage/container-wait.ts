@@ -5,15 +5,43 @@ import { InfrastructureError } from '../errors.js';
 /** How a run ended: exited by itself, stopped at its timeout (SIGTERM or SIGKILL), or cut short by shutdown. */
 export type Ending = 'exited' | 'timeout' | 'killed' | 'aborted';
 
+/**
+ * The exit code a restarted daemon gives a container whose end it did not see (its task was
+ * gone when the daemon restored it): the engine's real status is lost.
+ */
+export const LOST_EXIT_CODE = 255;
+
+/**
+ * How the wait ended, and whether the daemon's own wait call reported the exit status. It
+ * does not when the call broke on the way (the daemon or its proxy restarted: the call
+ * fails, or hangs on a cut connection); the exit is then seen by polling the state.
+ */
+export interface Waited {
+  readonly ended: Ending;
+  readonly statusSeen: boolean;
+}
+
+/** How long a polled exit waits for the daemon's wait call to report it too. */
+const WAIT_ANSWER_MS = 1000;
+
 /** Waits for the container to exit; past the timeout: SIGTERM, then SIGKILL after a grace. */
-export async function waitFor(container: Container, timeoutMs: number, stopGraceMs: number, signal: AbortSignal): Promise<Ending> {
+export async function waitFor(container: Container, timeoutMs: number, stopGraceMs: number, signal: AbortSignal): Promise<Waited> {
   const polling = new AbortController();
+  let statusSeen = false;
   // The wait request does not survive a daemon restart (live-restore keeps the container
-  // running); polling the container's state notices its exit all the same.
-  const exited = Promise.race([
-    container.wait().then(() => 'exited' as const, () => pollExit(container, polling.signal)),
-    pollExit(container, polling.signal),
-  ]);
+  // running); polling the container's state notices its exit all the same. An answer
+  // without a status (a cut response) is no exit: polling decides.
+  const waited = container.wait().then((answer: { StatusCode?: unknown } | undefined) => {
+    if (typeof answer?.StatusCode !== 'number') return pollExit(container, polling.signal);
+    statusSeen = true;
+    return 'exited' as const;
+  }, () => pollExit(container, polling.signal));
+  // A poll can see the exit a moment before the wait call answers: it is given that moment.
+  const polled = pollExit(container, polling.signal).then(async (e) => {
+    await Promise.race([waited, sleep(WAIT_ANSWER_MS)]);
+    return e;
+  });
+  const exited = Promise.race([waited, polled]);
   const timers: NodeJS.Timeout[] = [];
   const after = <T>(ms: number, value: T): Promise<T> => new Promise((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
   let onAbort: (() => void) | undefined;
@@ -33,7 +61,7 @@ export async function waitFor(container: Container, timeoutMs: number, stopGrace
       await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
       await Promise.race([exited.catch(() => undefined), after(10_000, undefined)]);
     }
-    return first;
+    return { ended: first, statusSeen };
   } catch (err) {
     throw err instanceof InfrastructureError ? err : new InfrastructureError(`cannot wait for the container: ${(err as Error).message}`, { cause: err });
   } finally {

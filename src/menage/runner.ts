@@ -1,5 +1,5 @@
 import { LABELS } from '../contract/labels.js';
-import { InfrastructureError, RunAborted } from '../errors.js';
+import { DaemonRestarted, InfrastructureError, RunAborted } from '../errors.js';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ import { RemovalQueue } from './container-removal.js';
 import { buildContainerSpec, type RunIdentity } from './container-spec.js';
 import { describe, readDaemonFacts, RepoDigests, type Containment, type DaemonFacts } from './containment-report.js';
 import { REASONS } from './failure-reasons.js';
-import { waitFor, type Ending } from './container-wait.js';
+import { LOST_EXIT_CODE, waitFor, type Ending } from './container-wait.js';
 import { LogTail } from './log-tail.js';
 import type { Logger } from '../log/logger.js';
 import { WarmPool } from './warm-pool.js';
@@ -268,9 +268,15 @@ export class DockerRunner implements ContainerDispatcher {
   async #execute(container: Container, engine: Engine, signal: AbortSignal, oom: OomWatch | undefined): Promise<{ ended: Ending; exitCode: number; oomKilled: boolean }> {
     try {
       await this.#infra('start the container', () => container.start());
-      const ended = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, signal);
+      const { ended, statusSeen } = await waitFor(container, engine.timeoutMs, this.#stopGraceMs, signal);
       if (ended === 'aborted') return { ended, exitCode: -1, oomKilled: false };
       const state = (await this.#infra('inspect', () => container.inspect())).State;
+      // A daemon that went away as the engine ended restores the container as exited 255: its
+      // real status is lost. Unless the daemon's wait call reported that 255 itself, it is
+      // not known to be the engine's: run it again (an outage, uncounted).
+      if (ended === 'exited' && !statusSeen && state.ExitCode === LOST_EXIT_CODE) {
+        throw new DaemonRestarted(`exit code ${LOST_EXIT_CODE} seen only after the Docker daemon was away: the code a restarted daemon gives a container whose end it lost, so the engine's real status is unknown`);
+      }
       // A SIGKILL we did not send is most likely the OOM killer, whose event may trail the exit.
       const late = ended === 'exited' && state.ExitCode === 137 ? 2000 : 0;
       const oomKilled = state.OOMKilled || (await oom?.seen(late)) === true;

@@ -4,7 +4,7 @@ import type { Engine } from '../engines/engines.js';
 import type { Disposition } from '../queue/consumer.js';
 import type { JobMessage } from '../queue/topology.js';
 import type { Breaker, Dependency } from './breaker.js';
-import { FrontendUnavailable, InfrastructureError, RunAborted, WorkerRefused } from '../errors.js';
+import { DaemonRestarted, FrontendUnavailable, InfrastructureError, RunAborted, WorkerRefused } from '../errors.js';
 import type { FrontendClient, StartedJob } from './frontend-client.js';
 import type { MenageMetrics } from '../metrics/menage-metrics.js';
 import type { ContainerDispatcher } from './runner.js';
@@ -209,10 +209,12 @@ async function take(d: WorkerDeps, id: string, signal: AbortSignal, backoff: (at
 
 /**
  * Tells an outage from a failure that may be the job's: a shutdown, the frontend failing
- * (by construction never the job's doing), or Docker not answering a probe right now.
+ * (by construction never the job's doing), a daemon restart that lost how the run ended, or
+ * Docker not answering a probe right now.
  */
 async function classify(err: unknown, breaker: Breaker): Promise<Outage | undefined> {
   if (err instanceof RunAborted) return 'shutdown';
+  if (err instanceof DaemonRestarted) return 'docker';
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (e instanceof FrontendUnavailable) {
       await breaker.isDown('frontend');

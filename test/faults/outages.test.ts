@@ -1,11 +1,13 @@
 import { expect } from 'chai';
+import Docker from 'dockerode';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LABELS } from '../../src/contract/labels.js';
 import { DockerSwitch } from '../support/docker-switch.js';
 import { FAULT_ENGINES, FaultStack } from '../support/fault-stack.js';
 import { PrivateMariaDB, PrivateRabbit } from '../support/private-services.js';
-import { unique } from '../support/services.js';
+import { testEngine, unique } from '../support/services.js';
 
 /**
  * Outages of the services menage depends on must not spend a job's attempts nor its
@@ -55,6 +57,35 @@ describe('faults: outages of Docker and the frontend spend no attempts and no de
       const released = await stack.query<{ n: number }>(`SELECT COUNT(*) AS n FROM job_events WHERE event = 'release'`);
       expect(Number(released[0]?.n), 'jobs the outage handed back').to.be.greaterThan(0);
       expect(stack.menage.output).to.match(/circuit open: docker/).and.match(/circuit closed/);
+    } finally {
+      await stack?.close();
+      stack = undefined;
+      await sw.close();
+    }
+  });
+
+  it('an engine seen exiting 255 only after Docker was away (a restarted daemon\'s "status lost") runs again uncounted; 255 seen live fails it', async () => {
+    const sw = new DockerSwitch(join('/run', unique('mt-dsw-'), 'docker.sock'));
+    try {
+      await sw.on();
+      stack = await FaultStack.start(db, rabbit, [testEngine('exit255', { cmd: ['/bin/sh', '-c', 'sleep 3; exit 255'], workers: 1 })], { dockerSocket: sw.socket });
+      const id = await stack.submit('exit255', 'sample');
+      // Cut Docker off while the engine runs (not before: a failed create is a plain outage).
+      const direct = new Docker();
+      for (const until = Date.now() + 30_000; ; await sleep(200)) {
+        const running = await direct.listContainers({ filters: { label: [`${LABELS.job}=${id}`], status: ['running'] } });
+        if (running.length > 0) break;
+        if (Date.now() > until) throw new Error(`job ${id}: its container never ran`);
+      }
+      await sw.off();
+      await sleep(6000); // the engine exits 255 meanwhile; menage's wait for it is cut
+      await sw.on();
+      await stack.check('exit 255 while Docker was away', 120_000);
+      const [row] = await stack.query<{ status: string; attempts: number; reason: string }>('SELECT status, attempts, reason FROM jobs WHERE id = ?', [id]);
+      const released = await stack.query<{ n: number }>(`SELECT COUNT(*) AS n FROM job_events WHERE job_id = ? AND event = 'release'`, [id]);
+      expect(stack.menage.output, 'the first run is handed back as an outage').to.match(/exit code 255 seen only after the Docker daemon was away/);
+      expect(Number(released[0]?.n), 'runs handed back').to.equal(1);
+      expect(row, 'the second run saw 255 itself: the engine\'s own failure, on the first counted attempt').to.deep.include({ status: 'Fail', attempts: 1, reason: 'exit code 255' });
     } finally {
       await stack?.close();
       stack = undefined;
