@@ -91,10 +91,13 @@ describe('faults: the provisioned appliance survives operations', function () {
       await stopDockerd();
       await startDockerd();
     }],
-    ['dockerd restart under md5\'s warm pool (kill + start)', async () => {
+    // Down for 10 s: the runs and pool creates cut by the stop are removed while Docker is
+    // still away, so those removals must outlast the outage.
+    ['dockerd down 10 s under md5\'s warm pool (kill, wait, start)', async () => {
       enginesBefore = await readFile(ENGINES, 'utf8');
       await setWarm(2);
       await stopDockerd();
+      await sleep(10_000);
       await startDockerd();
     }, async () => {
       try {
