@@ -3,8 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How a removal retries: for how long, and until when it may keep trying (shutdown aborts). */
 export interface RemoveOptions {
-  /** Keep retrying this long while the daemon does not answer (default: a few seconds). */
+  /** Keep retrying this long while the daemon does not answer (default: a few seconds); an error it answers with gets a few seconds. */
   retryForMs?: number;
+  /** How long an error the daemon answers with (busy, conflict) is retried (default: a few seconds). */
+  answeredForMs?: number;
   /** Aborted: one last try, then give up (the orphan sweeper is the backstop). */
   signal?: AbortSignal;
 }
@@ -15,12 +17,13 @@ const BRIEF_MS = 6000;
 const MAX_PAUSE_MS = 5000;
 
 /**
- * Removes a container and its anonymous volume. Retries while the daemon does not answer
- * (restarting, or its proxy away) for `retryForMs`; true once the container is gone. A
- * refusal (400, 403) is final: retrying cannot change it.
+ * Removes a container and its anonymous volume; true once the container is gone. Retries
+ * while the daemon does not answer (restarting, or its proxy away) for `retryForMs`, and an
+ * error the daemon answers with (busy) for a few seconds. A refusal (400, 403) is final:
+ * retrying cannot change it.
  */
 export async function removeContainer(container: Container, o: RemoveOptions = {}): Promise<boolean> {
-  const until = Date.now() + (o.retryForMs ?? BRIEF_MS);
+  const started = Date.now();
   for (let i = 0; ; i++) {
     try {
       await container.remove({ force: true, v: true });
@@ -28,6 +31,10 @@ export async function removeContainer(container: Container, o: RemoveOptions = {
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
       if (status === 404) return true;
+      // No status: the socket failed. 502-504: docker-proxy could not reach the daemon.
+      const away = status === undefined || status === 502 || status === 503 || status === 504;
+      const brief = o.answeredForMs ?? BRIEF_MS;
+      const until = started + (away ? Math.max(o.retryForMs ?? brief, brief) : brief);
       if (status === 400 || status === 403 || o.signal?.aborted || Date.now() >= until) return false;
       const pause = Math.min(200 * 2 ** i, MAX_PAUSE_MS, Math.max(0, until - Date.now()));
       await sleep(pause, undefined, o.signal ? { signal: o.signal } : {}).catch(() => undefined);

@@ -1,4 +1,3 @@
-import { LABELS } from '../contract/labels.js';
 import { DaemonRestarted, InfrastructureError, RunAborted } from '../errors.js';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
@@ -13,7 +12,7 @@ import { REASONS } from './failure-reasons.js';
 import { LOST_EXIT_CODE, waitFor, type Ending } from './container-wait.js';
 import { LogTail } from './log-tail.js';
 import type { Logger } from '../log/logger.js';
-import { WarmPool } from './warm-pool.js';
+import { labelFinder, WarmPool } from './warm-pool.js';
 import { watchOom, type OomWatch } from './oom-watch.js';
 import { asInfra, infra } from './infra-errors.js';
 import { packInput } from './result-archive.js';
@@ -120,9 +119,7 @@ export class DockerRunner implements ContainerDispatcher {
       create: (spec) => this.#infra('create the container', () => this.#docker.createContainer(spec)),
       describe: (container) => this.#describe(container),
       remove: (container) => void this.#removals.add(container, undefined),
-      // Scoped by the deployment label too: docker-proxy refuses a list that is not.
-      find: async (label) => (await this.#docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${deployment}`, label] } }))
-        .map((c) => this.#docker.getContainer(c.Id)),
+      find: labelFinder(docker, deployment),
     });
   }
 

@@ -1,3 +1,4 @@
+import type Docker from 'dockerode';
 import type { Container, ContainerCreateOptions } from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { LABELS } from '../contract/labels.js';
@@ -188,6 +189,15 @@ export class WarmPool {
       if (this.#drop(name, (e) => this.#expired(e)) && engine) this.#fill(engine);
     }
   }
+}
+
+/**
+ * The pool's `find` on a Docker client: the containers of this deployment carrying `label`.
+ * Scoped by the deployment label too: docker-proxy refuses a list that is not.
+ */
+export function labelFinder(docker: Docker, deployment: string): WarmPoolDeps['find'] {
+  return async (label) => (await docker.listContainers({ all: true, filters: { label: [`${LABELS.deployment}=${deployment}`, label] } }))
+    .map((c) => docker.getContainer(c.Id));
 }
 
 /** What makes two pool containers interchangeable: the create options but the deadline. */

@@ -1,11 +1,15 @@
 import { expect } from 'chai';
 import type Docker from 'dockerode';
 import { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Engine } from '../../../src/engines/engines.js';
 import { LABELS } from '../../../src/contract/labels.js';
 import { buildContainerSpec } from '../../../src/menage/container-spec.js';
 import { checkDaemon } from '../../../src/menage/daemon-check.js';
 import { OrphanSweeper } from '../../../src/menage/orphans.js';
+import { removeContainer } from '../../../src/menage/container-removal.js';
+import type { Containment } from '../../../src/menage/containment-report.js';
+import { labelFinder, WarmPool } from '../../../src/menage/warm-pool.js';
 import { leftovers, raw, runJob, startProxyEnv, type ProxyEnv } from './helpers.js';
 import { memoryLog } from '../../support/log.js';
 
@@ -86,6 +90,44 @@ describe('docker-proxy: menage reaches Docker only through the filter', function
       await sweeper.close();
       expect(report.killed).to.deep.equal([c.id]);
       expect(env.logs.filter((l) => l.includes('refused'))).to.deep.equal([]);
+    });
+
+    it('a warm pool\'s create whose answer was lost is found by its token and removed through it', async () => {
+      const lines: string[] = [];
+      let lose = true;
+      const removed: string[] = [];
+      const pool = new WarmPool({
+        deployment: env.deployment, node: 'proxy-test', graceMs: 1000, log: memoryLog(lines, 'menage'),
+        create: async (s) => {
+          const c = await env.viaProxy.createContainer(s);
+          if (!lose) return c;
+          lose = false;
+          throw new Error('socket hang up'); // Docker made it; menage never heard
+        },
+        describe: async () => ({}) as Containment,
+        remove: (c) => void removeContainer(c).then((gone) => gone && removed.push(c.id)),
+        find: labelFinder(env.viaProxy, env.deployment),
+      });
+      try {
+        const e: Engine = { ...engine('copy'), warm: 1 };
+        pool.prepare(e);
+        const pooled = { all: true, filters: { label: [`${LABELS.deployment}=${env.deployment}`, `${LABELS.role}=pool`] } };
+        for (const until = Date.now() + 10_000; (await env.direct.listContainers(pooled)).length < 1 || lose;) {
+          if (Date.now() > until) throw new Error('the lost create never happened');
+          await sleep(100);
+        }
+        const [lost] = await env.direct.listContainers(pooled);
+        pool.prepare(e); // the next create gets its answer: the lost one is looked up and removed
+        for (const until = Date.now() + 10_000; !removed.includes(lost!.Id);) {
+          if (Date.now() > until) throw new Error(`the lost container was not removed: ${lines.join('\n')}`);
+          await sleep(100);
+        }
+        expect(pool.readyCount('copy'), 'the pool\'s own container stays').to.equal(1);
+        expect(env.logs.filter((l) => l.includes('refused')), 'refused by the proxy').to.deep.equal([]);
+      } finally {
+        pool.close();
+        for (const until = Date.now() + 10_000; (await leftovers(env.direct, env.deployment)).length > 0 && Date.now() < until;) await sleep(200);
+      }
     });
 
     it('lists only this deployment, and answers 404 for a container that is gone', async () => {
