@@ -6,7 +6,7 @@ import { AppError, ConfigError, type ConfigProblem } from './errors.js';
 import { runCleanup } from './cleanup.js';
 import { startFrontend } from './frontend.js';
 import { startMenage } from './menage.js';
-import { createLogger, type Logger } from './log/logger.js';
+import { createLogger, type Logger, type ProcessName } from './log/logger.js';
 
 const HELP = `usage: menagerie <command> [--config FILE]
 
@@ -202,12 +202,20 @@ async function tokenCommand(args: string[]): Promise<number> {
   }
 }
 
+/** The services: their output is their log, so a failed start is logged there too, as a JSON line. */
+const LOGGING_SERVICES: ReadonlySet<string> = new Set<ProcessName>(['frontend', 'menage', 'enforcer', 'docker-proxy', 'cleanup']);
+
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exit(code);
 }, (err: unknown) => {
   // Usage and configuration errors, and errors the app describes, are one line; a stack
   // trace only for a bug.
   const usage = err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+  const service = process.argv[2] ?? '';
+  if (LOGGING_SERVICES.has(service)) {
+    const fields = { err, ...(err instanceof ConfigError ? { problems: err.problems } : {}) };
+    createLogger(service as ProcessName).fatal(fields, `${service} cannot start: ${(err as Error).message?.split('\n')[0] ?? String(err)}`);
+  }
   if (usage || err instanceof AppError) process.stderr.write(`menagerie: ${(err as Error).message}\n`);
   else process.stderr.write(`menagerie: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(usage || (err instanceof AppError && err.status < 500) ? 2 : 1);

@@ -1,5 +1,9 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createToken } from '../../src/auth/token-admin.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { databaseOptions } from '../../src/frontend.js';
@@ -10,6 +14,8 @@ import { createTestEnv, testEngine, type TestEnv } from '../support/services.js'
 import { bearer, waitDone } from '../support/stack.js';
 
 const KEY = 'k'.repeat(40);
+const run = promisify(execFile);
+const CLI = join(process.cwd(), 'dist/src/cli.js');
 
 /** A parsed log line: the fields every line has, and the rest. */
 type Line = { time: string; level: string; name: string; msg: string } & Record<string, unknown>;
@@ -150,5 +156,30 @@ describe('e2e: the services log one JSON line per event (real frontend and menag
       expect(all.includes(secret), `the output holds ${secret.slice(0, 6)}…`).to.equal(false);
     }
     expect(fLines.some((l) => l.level === 'info' && /shutting down/.test(l.msg))).to.equal(true);
+  });
+
+  it('a service that cannot start says why in one JSON line on its log (and in plain text on stderr), whatever the service', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'menagerie-startup-'));
+    try {
+      await writeFile(join(dir, 'engines.json'), JSON.stringify({ engines: [{ name: 'md5', workers: 'many' }] }));
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ rabbitmq: { url: 'amqp://unused.invalid', prefix: 'startup' }, internalToken: 'x'.repeat(32), engines: 'engines.json' }));
+      for (const service of ['frontend', 'menage', 'docker-proxy', 'cleanup']) {
+        const r = await run(process.execPath, [CLI, service, '--config', join(dir, 'config.json')]).then(() => ({ code: 0, stdout: '', stderr: '' }), (e: { code: number; stdout: string; stderr: string }) => e);
+        expect(r.code, `${service}: exit code`).to.equal(2);
+        const lines = parse(r.stdout, service);
+        expect(lines, `${service}: its log`).to.have.length(1);
+        expect(lines[0]).to.include({ level: 'fatal', name: service });
+        expect(lines[0]!.msg).to.match(new RegExp(`^${service} cannot start: invalid configuration`));
+        expect(lines[0]!.problems, `${service}: the problems, as fields`).to.be.an('array').that.is.not.empty;
+        expect(JSON.stringify(lines[0]!.problems)).to.match(/workers/);
+        expect(r.stderr, `${service}: the plain line`).to.match(/^menagerie: invalid configuration/).and.not.match(/\n\s+at /);
+      }
+      // The enforcer, with its own configuration file.
+      const r = await run(process.execPath, [CLI, 'enforcer', '--config', join(dir, 'missing.json')]).then(() => ({ code: 0, stdout: '', stderr: '' }), (e: { code: number; stdout: string; stderr: string }) => e);
+      expect(r.code, 'enforcer: exit code').to.not.equal(0);
+      expect(parse(r.stdout, 'enforcer').map((l) => [l.level, l.name])).to.deep.equal([['fatal', 'enforcer']]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
