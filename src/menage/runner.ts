@@ -111,7 +111,7 @@ export class DockerRunner implements ContainerDispatcher {
     this.#removals = new RemovalQueue({
       onGiveUp: (container) => {
         o.dockerError?.('remove the container');
-        o.warm?.log.warn({ container: container.id.slice(0, 12) }, `cannot remove container ${container.id.slice(0, 12)}: Docker did not answer; the orphan sweeper removes it past its deadline`);
+        o.warm?.log.warn({ container: container.id.slice(0, 12) }, `cannot remove container ${container.id.slice(0, 12)}: Docker refused it or did not answer in time; the orphan sweeper removes it past its deadline`);
       },
     });
     this.#pool = o.warm && new WarmPool({
