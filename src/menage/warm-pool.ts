@@ -81,7 +81,7 @@ export class WarmPool {
   /** Stops keeping containers for an engine (removed by a reload) and removes its idle ones. */
   retire(name: string): void {
     this.#engines.delete(name);
-    for (const e of this.#ready.get(name) ?? []) this.#d.remove(e.container);
+    this.#drop(name, () => true);
     this.#ready.delete(name);
   }
 

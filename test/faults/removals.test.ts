@@ -24,6 +24,15 @@ describe('faults: container removals outlast a Docker outage', function () {
     return c.id;
   };
   const exists = (id: string): Promise<boolean> => direct.getContainer(id).inspect().then(() => true, () => false);
+  /** A never-started container, a queue that reaches it through the switch, and the removals it gave up; Docker then goes away. */
+  const awayWithOne = async (): Promise<{ id: string; queue: RemovalQueue; removal: Promise<void>; given: string[] }> => {
+    const id = await created();
+    const given: string[] = [];
+    const queue = new RemovalQueue({ onGiveUp: (c) => given.push(c.id) });
+    await sw.off();
+    const removal = queue.add(new Docker({ socketPath: sw.socket }).getContainer(id), undefined);
+    return { id, queue, removal, given };
+  };
 
   beforeEach(async () => {
     sw = new DockerSwitch(join('/run', unique('mt-rmsw-'), 'docker.sock'));
@@ -35,12 +44,7 @@ describe('faults: container removals outlast a Docker outage', function () {
   });
 
   it('a removal asked for while Docker is away for 10 s happens once it answers', async () => {
-    const id = await created();
-    const viaSwitch = new Docker({ socketPath: sw.socket });
-    const given: string[] = [];
-    const queue = new RemovalQueue({ onGiveUp: (c) => given.push(c.id) });
-    await sw.off();
-    const removal = queue.add(viaSwitch.getContainer(id), undefined);
+    const { id, queue, removal, given } = await awayWithOne();
     await sleep(10_000);
     expect(await exists(id), 'still there while Docker is away').to.equal(true);
     await sw.on();
@@ -51,12 +55,7 @@ describe('faults: container removals outlast a Docker outage', function () {
   });
 
   it('a shutdown cuts the retries short: one last try, then the removal is given up (the sweeper\'s)', async () => {
-    const id = await created();
-    const viaSwitch = new Docker({ socketPath: sw.socket });
-    const given: string[] = [];
-    const queue = new RemovalQueue({ onGiveUp: (c) => given.push(c.id) });
-    await sw.off();
-    void queue.add(viaSwitch.getContainer(id), undefined);
+    const { id, queue, given } = await awayWithOne();
     await sleep(1000);
     const started = Date.now();
     await queue.close();
