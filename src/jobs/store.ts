@@ -153,14 +153,19 @@ export class JobStore {
    * waiting ones first handed back by an outage before `infraBefore`.
    */
   async listReapable(unqueuedBefore: Date, limit = 100, infraBefore = new Date(0)): Promise<Job[]> {
-    // Deadlines are computed by the app, so they are compared with the app's clock.
+    // Deadlines are computed by the app, so they are compared with the app's clock. One branch
+    // per case, each a range of its own index (jobs_status_deadline, jobs_status_queued,
+    // jobs_status_infra): the scan runs every few seconds, and one WHERE with ORs walked the
+    // primary key through the whole table (a million finished jobs: a quarter of a second of
+    // the database's time, each time) to find nothing. UNION drops a row two branches find.
     const [rows] = await this.#pool
       .query<RowDataPacket[]>(
-        t(`SELECT * FROM jobs WHERE (status = '${STATUS.running}' AND deadline < ?)
-           OR (status = '${STATUS.waiting}' AND queued = 0 AND (attempts > 0 OR started_at IS NOT NULL OR created_at < ?))
-           OR (status = '${STATUS.waiting}' AND infra_since < ?)
+        t(`(SELECT * FROM jobs WHERE status = '${STATUS.running}' AND deadline < ? ORDER BY id LIMIT ?)
+           UNION (SELECT * FROM jobs WHERE status = '${STATUS.waiting}' AND queued = 0
+             AND (attempts > 0 OR started_at IS NOT NULL OR created_at < ?) ORDER BY id LIMIT ?)
+           UNION (SELECT * FROM jobs WHERE status = '${STATUS.waiting}' AND infra_since < ? ORDER BY id LIMIT ?)
          ORDER BY id LIMIT ?`),
-        [new Date(), unqueuedBefore, infraBefore, limit])
+        [new Date(), limit, unqueuedBefore, limit, infraBefore, limit, limit])
       .catch(translate);
     return rows.map(toJob);
   }

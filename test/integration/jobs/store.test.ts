@@ -107,6 +107,24 @@ describe('integration: job store on MariaDB', () => {
     expect(await store.get(unconfirmed)).to.equal(undefined);
   });
 
+  it('lists reapable jobs of every kind together, lowest ids first, at most the limit', async () => {
+    const expired = await newJob();
+    await store.markQueued(expired);
+    await store.apply(expired, 'start', { lease: lease('h'), deadline: new Date(Date.now() - 5000) });
+    const unconfirmed = await newJob();
+    const handedBack = await newJob();
+    await store.markQueued(handedBack);
+    // The unconfirmed one was handed back too: two branches of the scan find it, it is listed once.
+    await store.pool.query('UPDATE jobs SET infra_since = ? WHERE id IN (?, ?)', [new Date(Date.now() - 3600_000), handedBack, unconfirmed]);
+    const cutoff = new Date(Date.now() + 60_000);
+    const all = (await store.listReapable(cutoff, 1000, new Date(Date.now() - 60_000))).map((j) => j.id);
+    expect(all).to.include.members([expired, unconfirmed, handedBack]);
+    expect(all).to.deep.equal([...all].sort((a, b) => Number(a) - Number(b)));
+    expect(new Set(all).size).to.equal(all.length);
+    const two = (await store.listReapable(cutoff, 2, new Date(Date.now() - 60_000))).map((j) => j.id);
+    expect(two).to.deep.equal(all.slice(0, 2));
+  });
+
   it('a full pool queue (more reads waiting than queueLimit) is OVERLOADED with Retry-After, not DATABASE_UNAVAILABLE; the database serves the rest', async () => {
     const id = await newJob();
     const small = new JobStore({ host: '127.0.0.1', user: db.user, password: db.password, database: db.name, connectionLimit: 1, queueLimit: 2 });
