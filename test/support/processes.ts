@@ -26,9 +26,14 @@ export class CliProcess {
     const from = this.output.length;
     const seen = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.command} not ready in ${timeoutMs} ms:\n${this.output.slice(from)}`)), timeoutMs);
+      // Once ready, output is only kept: testing the pattern against all of it on every chunk
+      // costs this process time that grows with the output, and a child whose pipe is not
+      // drained blocks on its (synchronous) log writes.
+      let waiting = true;
       const onData = (d: Buffer): void => {
         this.output += d.toString();
-        if (ready.test(this.output.slice(from))) {
+        if (waiting && ready.test(this.output.slice(from))) {
+          waiting = false;
           clearTimeout(timer);
           resolve();
         }
