@@ -16,6 +16,7 @@ const HELP = `usage: bench/run BENCHMARK [options]
   upload-parts  the upload path's stages alone (busboy, sha256, write) --mib N (1024)
   burst    small uploads at a concurrency, then every job terminal     --count N (10000) --concurrency N (32) --drain cancel|run
   reads    /result/<id> and the listing at an offered rate (open loop) --rows N (1000000) --rate N (1000) --seconds N (10)
+           --warmup N (2: seconds at the rate before each measured run, reported apart)
 Against a running appliance instead of a stack of its own: --url URL --token-file FILE
 (default /etc/menagerie/token) --engine NAME, and for e2e/warm --engines-file FILE (its engines.json).
 `;
@@ -26,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     options: {
       jobs: { type: 'string' }, slots: { type: 'string' }, mib: { type: 'string' }, count: { type: 'string' },
-      concurrency: { type: 'string' }, drain: { type: 'string' }, rows: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' },
+      concurrency: { type: 'string' }, drain: { type: 'string' }, rows: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' },
       url: { type: 'string' }, 'token-file': { type: 'string' }, engine: { type: 'string' }, 'engines-file': { type: 'string' },
     },
   });
@@ -64,7 +65,8 @@ async function main(argv: string[]): Promise<number> {
       break;
     }
     case 'reads':
-      await runReads({ rows: int(v.rows, 1_000_000), rate: int(v.rate, 1000), seconds: int(v.seconds, 10), print, ...(remote ? { remote } : {}) });
+      await runReads({ rows: int(v.rows, 1_000_000), rate: int(v.rate, 1000), seconds: int(v.seconds, 10),
+        warmup: v.warmup === '0' ? 0 : int(v.warmup, 2), print, ...(remote ? { remote } : {}) });
       break;
     default:
       process.stderr.write(HELP);

@@ -1,12 +1,18 @@
 import mysql from 'mysql2/promise';
+import { pageStatement } from '../src/jobs/listing.js';
 import { bareServer, getter } from './http-client.js';
 import { benchEngine, cpuSeconds, startLocal, type Target } from './stack.js';
-import { latency, load, ms, openLoop, ratio } from './stats.js';
+import { latency, load, ms, openLoop, ratio, timeline } from './stats.js';
 
 export interface ReadsOptions {
   rows: number;
   rate: number;
   seconds: number;
+  /**
+   * Seconds at the same rate before each measured run, reported apart: a freshly started
+   * frontend opens its database connections and compiles its hot paths in the first second.
+   */
+  warmup: number;
   remote?: Target;
   print: (line: string) => void;
 }
@@ -25,11 +31,15 @@ export async function runReads(o: ReadsOptions): Promise<void> {
       ['GET /result/<id>', () => `/result/${random()}`],
       ['GET /api/v1/jobs?limit=20', (i) => (i % 2 ? '/api/v1/jobs?limit=20' : '/api/v1/jobs?status=Success&limit=20')],
     ];
+    if (target.env?.db) await databaseFloors(target, o, random);
     for (const [what, path] of cases) {
       const menagerie = getter(target.url, target.headers);
       const floor = getter(bare.url, {});
       try {
+        await warm(o, () => floor.get('/'));
         const b = await openLoop(o.rate, o.seconds, () => floor.get('/'));
+        const w = latency(await warm(o, (i) => menagerie.get(path(i))));
+        menagerie.failures.clear();
         const pid = target.frontend?.pid;
         const cpuBefore = pid ? await cpuSeconds(pid) : 0;
         const m = await openLoop(o.rate, o.seconds, (i) => menagerie.get(path(i)));
@@ -37,6 +47,7 @@ export async function runReads(o: ReadsOptions): Promise<void> {
         const [lb, lm] = [latency(b.latencies), latency(m.latencies)];
         o.print(`${what} at ${o.rate}/s for ${o.seconds} s: p50 ${ms(lm.p50)}, p99 ${ms(lm.p99)}, max ${ms(lm.max)}, errors ${m.errors}${m.errors ? ` (${[...menagerie.failures].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}; `
           + `bare node:http p50 ${ms(lb.p50)}, p99 ${ms(lb.p99)}; p99 ${ratio(lm.p99, lb.p99)} × bare; frontend CPU ${cpu} per request (load ${load()})`);
+        o.print(`  by second: ${timeline(m)}; the ${o.warmup} s warm-up before: p50 ${ms(w.p50)}, p99 ${ms(w.p99)}, max ${ms(w.max)}`);
       } finally {
         menagerie.close();
         floor.close();
@@ -45,6 +56,43 @@ export async function runReads(o: ReadsOptions): Promise<void> {
   } finally {
     await bare.close();
     if (!o.remote) await target.close();
+  }
+}
+
+/** The warm-up's latencies (none for --warmup 0). */
+async function warm(o: ReadsOptions, fn: (i: number) => Promise<boolean>): Promise<number[]> {
+  return o.warmup > 0 ? (await openLoop(o.rate, o.warmup, fn)).latencies : [];
+}
+
+/**
+ * The floors under the two routes: the same statements sent straight to MariaDB by a mysql2
+ * pool as the frontend's (10 connections, prepared), at the same offered rate, from this
+ * process: what the database and loopback cost before any HTTP, routing or JSON.
+ */
+async function databaseFloors(t: Target, o: ReadsOptions, random: () => number): Promise<void> {
+  const db = t.env?.db;
+  if (!db) return;
+  const pool = mysql.createPool({ host: '127.0.0.1', user: db.user, password: db.password, database: db.name, timezone: 'Z', connectionLimit: 10,
+    supportBigNumbers: true, bigNumberStrings: true });
+  const pages = [pageStatement({ limit: 21 }), pageStatement({ limit: 21, statuses: ['Success'] })];
+  const cases: [string, (i: number) => { sql: string; params: unknown[] }][] = [
+    ['SELECT by id', () => ({ sql: 'SELECT * FROM jobs WHERE id = ?', params: [random()] })],
+    ["the listing's page statements", (i) => pages[i % 2] as { sql: string; params: unknown[] }],
+  ];
+  try {
+    for (const [what, statement] of cases) {
+      const read = async (i: number): Promise<boolean> => {
+        const { sql, params } = statement(i);
+        const [rows] = await pool.execute<mysql.RowDataPacket[]>(sql, params as (string | number)[]);
+        return rows.length > 0;
+      };
+      await warm(o, read);
+      const m = await openLoop(o.rate, o.seconds, read);
+      const l = latency(m.latencies);
+      o.print(`MariaDB alone (${what}, mysql2 pool of 10) at ${o.rate}/s for ${o.seconds} s: p50 ${ms(l.p50)}, p99 ${ms(l.p99)}, max ${ms(l.max)}, errors ${m.errors} (load ${load()})`);
+    }
+  } finally {
+    await pool.end();
   }
 }
 

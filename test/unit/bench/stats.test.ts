@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closedLoop, latency, openLoop, percentile, ratio } from '../../../bench/stats.js';
+import { closedLoop, latency, openLoop, percentile, ratio, timeline } from '../../../bench/stats.js';
 
 describe('bench: the statistics the benchmarks report', () => {
   it('percentiles are nearest-rank over the sorted samples', () => {
@@ -108,6 +108,8 @@ describe('bench: the open-loop scheduler', () => {
     // 50 of 200 requests (25 %) were due inside the stall; the first waited 500 ms.
     expect(percentile(r.latencies, 99)).to.be.greaterThan(400);
     expect(Math.max(...r.latencies)).to.equal(500);
+    // By second, the stall shows in the second it fell in, and the first second is clean.
+    expect(timeline(r)).to.equal('0–1 s: p99 1.00 ms; 1–2 s: p99 490 ms');
   });
 
   it('counts refused and thrown requests as errors, not latencies', async () => {
@@ -117,5 +119,8 @@ describe('bench: the open-loop scheduler', () => {
     });
     expect(r.latencies.length + r.errors).to.equal(10);
     expect(r.errors).to.equal(5); // the odd ones, the thrown one among them
+    expect(r.errorDueMs).to.have.length(5);
+    expect(r.dueMs).to.have.length(r.latencies.length);
+    expect(timeline(r, 5)).to.match(/^0–0\.005 s: p99 [0-9.]+ ms, 2 errors; 0\.005–0\.01 s: p99 [0-9.]+ ms, 3 errors$/);
   });
 });
