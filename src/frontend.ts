@@ -6,7 +6,7 @@ import type { Config } from './config/config.js';
 import { apiRouters } from './api/v1.js';
 import { Authenticator } from './auth/authenticator.js';
 import { TokenStore } from './auth/token-store.js';
-import { jobRecord } from './api/job-record.js';
+import { jobRecord } from './jobs/record.js';
 import { EngineRegistry, type EngineChanges } from './engines/registry.js';
 import { EngineStatusBoard } from './engines/status.js';
 import { UploadReload } from './engines/upload-reload.js';

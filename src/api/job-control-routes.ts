@@ -11,7 +11,7 @@ import type { JobService } from '../jobs/service.js';
 import type { Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
 import { checkCallback } from '../webhooks/callback.js';
-import { jobRecord } from './job-record.js';
+import { jobRecord } from '../jobs/record.js';
 
 /** What the job-control routes need besides the service (ApiDeps.jobControl). */
 export interface JobControlDeps {

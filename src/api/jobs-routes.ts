@@ -3,7 +3,8 @@ import { authorize } from '../http/auth.js';
 import { readJob } from '../http/long-poll.js';
 import { jobId, sendLink, sendLog } from '../http/public-routes.js';
 import type { JobService } from '../jobs/service.js';
-import { jobRecord, JOB_RECORD_SCHEMA } from './job-record.js';
+import { jobRecord } from '../jobs/record.js';
+import { JOB_RECORD_SCHEMA } from './job-record.js';
 import { DEFAULT_LIMIT, encodeCursor, MAX_LIMIT, parseListQuery } from './list-params.js';
 import { errorResponse, JOB_ID_ANSWERS, JOB_ID_PARAMETER, jsonResponse, secured, WAIT_ANSWERS, WAIT_PARAMETER, type ApiFragment } from './openapi.js';
 

@@ -4,7 +4,8 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { ownerOf } from '../auth/roles.js';
 import { invalidJobId } from '../errors.js';
 import type { KeyedJob } from '../jobs/idempotency.js';
-import { isJobId, isTerminal, STATUS, type Job, type JobScope } from '../jobs/job.js';
+import { isJobId, STATUS, type JobScope } from '../jobs/job.js';
+import { describeJob } from '../jobs/record.js';
 import { jobView, type JobService } from '../jobs/service.js';
 import type { SubmitRequest, Submissions } from '../jobs/submission.js';
 import type { FileStore } from '../storage/file-store.js';
@@ -132,24 +133,3 @@ export function submitter(deps: Pick<PublicRouteDeps, 'service' | 'submissions'>
   };
 }
 
-/** The detailed public view of a job (`GET /jobs/<id>`). */
-export function describeJob(job: Job): Record<string, unknown> {
-  const done = isTerminal(job.status);
-  return {
-    jobid: job.id,
-    engine: job.engine,
-    filename: job.filename,
-    size: job.size,
-    sha256: job.sha256,
-    status: job.status,
-    reason: job.reason ?? '',
-    summary: done ? job.summary : '',
-    link: done ? `/link/${job.id}` : '',
-    log: `/jobs/${job.id}/log`,
-    attempts: job.attempts,
-    created: job.createdAt.toISOString(),
-    started: job.startedAt?.toISOString() ?? null,
-    finished: job.finishedAt?.toISOString() ?? null,
-    containment: job.containment ?? null,
-  };
-}

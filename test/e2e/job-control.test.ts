@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jobRecord } from '../../src/api/job-record.js';
+import { jobRecord } from '../../src/jobs/record.js';
 import { call, createdContainers, makeTokens, TOKEN_KEY, waitFor } from '../support/job-control.js';
 import { labelledContainers, startStack, upload, waitDone, waitNoContainers, type Stack } from '../support/stack.js';
 import { testEngine } from '../support/services.js';

@@ -5,7 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import { jobRecord } from '../../src/api/job-record.js';
+import { jobRecord } from '../../src/jobs/record.js';
 import { FileStore } from '../../src/storage/file-store.js';
 import { makeTokens, post, TOKEN_KEY, waitFor } from '../support/job-control.js';
 import { startStack, upload, waitDone, type Stack } from '../support/stack.js';
