@@ -41,8 +41,11 @@ export async function startLocal(engines: unknown[], opts: { menage?: boolean; o
     ...opts.overrides,
   });
   const config = join(env.dir, 'config.json');
-  const frontend = new CliProcess('frontend', config);
-  const menage = opts.menage === false ? undefined : new CliProcess('menage', config);
+  // Node's own flags for both children, to look inside them (NODE_OPTIONS takes no --cpu-prof):
+  // MENAGERIE_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' or '--trace-gc'.
+  const nodeArgs = (process.env.MENAGERIE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const frontend = new CliProcess('frontend', config, [], nodeArgs);
+  const menage = opts.menage === false ? undefined : new CliProcess('menage', config, [], nodeArgs);
   const target: Target = {
     url: `http://127.0.0.1:${port}`, headers: {}, engines: env.config.engines, env, frontend, menage, menageOpsUrl: `http://127.0.0.1:${opsPort}`,
     async close() {

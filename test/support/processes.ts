@@ -10,17 +10,22 @@ export class CliProcess {
   output = '';
   #proc: ChildProcess | undefined;
   readonly #wrap: string[];
+  readonly #nodeArgs: string[];
 
-  /** `wrap`: a command to run node under, e.g. `['ip', 'netns', 'exec', NS]` (it must exec node). */
-  constructor(command: string, config: string, wrap: string[] = []) {
+  /**
+   * `wrap`: a command to run node under, e.g. `['ip', 'netns', 'exec', NS]` (it must exec node);
+   * `nodeArgs`: node's own flags, e.g. `--cpu-prof` (which NODE_OPTIONS does not take).
+   */
+  constructor(command: string, config: string, wrap: string[] = [], nodeArgs: string[] = []) {
     this.command = command;
     this.config = config;
     this.#wrap = wrap;
+    this.#nodeArgs = nodeArgs;
   }
 
   /** Starts the process and waits until its output matches `ready`. */
   async start(ready: RegExp, timeoutMs = 30_000): Promise<void> {
-    const argv = [...this.#wrap, process.execPath, CLI, this.command, '--config', this.config];
+    const argv = [...this.#wrap, process.execPath, ...this.#nodeArgs, CLI, this.command, '--config', this.config];
     const p = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = p;
     const from = this.output.length;
