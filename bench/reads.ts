@@ -99,8 +99,9 @@ async function databaseFloors(t: Target, o: ReadsOptions, random: () => number):
 /** A remote appliance's newest job id (its listing's first row). */
 async function latestId(t: Target): Promise<string> {
   const res = await fetch(`${t.url}/api/v1/jobs?limit=1`, { headers: t.headers });
-  const json = (await res.json()) as { jobs?: { id: string }[] };
-  const id = json.jobs?.[0]?.id;
+  if (!res.ok) throw new Error(`the appliance's listing answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  const json = (await res.json()) as { jobs?: { jobid: string }[] };
+  const id = json.jobs?.[0]?.jobid;
   if (!id) throw new Error('the appliance has no jobs to read');
   return id;
 }
