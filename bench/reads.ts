@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
 import { pageStatement } from '../src/jobs/listing.js';
+import { poolOptions } from '../src/jobs/store.js';
 import { bareServer, getter } from './http-client.js';
 import { benchEngine, cpuSeconds, startLocal, type Target } from './stack.js';
 import { latency, load, ms, openLoop, ratio, timeline } from './stats.js';
@@ -66,14 +67,14 @@ async function warm(o: ReadsOptions, fn: (i: number) => Promise<boolean>): Promi
 
 /**
  * The floors under the two routes: the same statements sent straight to MariaDB by a mysql2
- * pool as the frontend's (10 connections, prepared), at the same offered rate, from this
- * process: what the database and loopback cost before any HTTP, routing or JSON.
+ * pool with the frontend's options (poolOptions, 10 connections, prepared), at the same
+ * offered rate, from this process: what the database and loopback cost before any HTTP,
+ * routing or JSON.
  */
 async function databaseFloors(t: Target, o: ReadsOptions, random: () => number): Promise<void> {
   const db = t.env?.db;
   if (!db) return;
-  const pool = mysql.createPool({ host: '127.0.0.1', user: db.user, password: db.password, database: db.name, timezone: 'Z', connectionLimit: 10,
-    supportBigNumbers: true, bigNumberStrings: true });
+  const pool = mysql.createPool(poolOptions({ host: '127.0.0.1', user: db.user, password: db.password, database: db.name, connectionLimit: 10 }));
   const pages = [pageStatement({ limit: 21 }), pageStatement({ limit: 21, statuses: ['Success'] })];
   const cases: [string, (i: number) => { sql: string; params: unknown[] }][] = [
     ['SELECT by id', () => ({ sql: 'SELECT * FROM jobs WHERE id = ?', params: [random()] })],

@@ -111,8 +111,8 @@ export async function openLoop(rate: number, seconds: number, fn: (i: number) =>
 }
 
 /**
- * The run cut into windows of `windowMs` by when each request was due: per window its
- * requests, p99 and errors, as "0–1 s: 1000, p99 3.1 ms, 0 errors; …", so a stall at the start
+ * The run cut into windows of `windowMs` by when each request was due: per window its p99
+ * and errors (if any), as "0–1 s: p99 3.10 ms; 1–2 s: p99 490 ms, 2 errors", so a stall at the start
  * (connections, statement preparation, JIT) tells itself apart from a steady backlog.
  */
 export function timeline(r: OpenLoopResult, windowMs = 1000): string {
