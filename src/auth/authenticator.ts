@@ -10,6 +10,16 @@ export type AuthMode = 'tokens' | 'open';
 const TOUCH_EVERY_MS = 60_000;
 
 /**
+ * How long a frontend trusts a token it has looked up before it asks the database again.
+ * Revoking waits this long before it answers (token-admin's `revokeTokens`), so a revoked
+ * token is refused by every frontend once the command returns.
+ */
+export const TOKEN_TRUST_MS = 1_000;
+
+/** Most lookups kept (a flood of distinct valid tokens only costs queries, never memory). */
+const TRUSTED_MAX = 10_000;
+
+/**
  * Turns an `Authorization` header into a principal, or refuses it (401). A missing, malformed,
  * unknown and revoked token get the same answer, so the answer tells nothing about tokens.
  */
@@ -18,6 +28,11 @@ export class Authenticator {
   readonly #key: string;
   readonly #store: TokenStore | undefined;
   readonly #touched = new Map<string, number>();
+  /**
+   * Recent lookups by token hash: each request used to cost a query, which at 1,000 requests
+   * a second was a large share of the frontend's CPU. Concurrent requests share one lookup.
+   */
+  readonly #trusted = new Map<string, { lookup: Promise<TokenRecord | undefined>; until: number }>();
 
   /** In the open mode a key and store, when given, still serve `hasRole` (worker tokens). */
   constructor(opts: { mode: 'open'; key?: string; store?: TokenStore } | { mode: 'tokens'; key: string; store: TokenStore }) {
@@ -52,8 +67,22 @@ export class Authenticator {
     // Hashing happens whatever the shape, so timing does not tell a malformed token apart.
     const hash = hashToken(this.#key, token);
     if (!this.#store || !TOKEN_PATTERN.test(token)) return undefined;
-    const record = await this.#store.findByHash(hash);
-    return record && !record.revokedAt && sameHash(record.hash, hash) ? record : undefined;
+    const now = performance.now();
+    const seen = this.#trusted.get(hash);
+    if (seen && seen.until > now) return seen.lookup;
+    const lookup = this.#store.findByHash(hash).then((r) => (r && !r.revokedAt && sameHash(r.hash, hash) ? r : undefined));
+    // Trusted from the moment the query was sent: a revocation committed after it is seen
+    // at most TOKEN_TRUST_MS later. Unknown and revoked tokens, and failures, are not kept.
+    const entry = { lookup, until: now + TOKEN_TRUST_MS };
+    if (this.#trusted.size >= TRUSTED_MAX) this.#trusted.clear();
+    this.#trusted.set(hash, entry);
+    const forget = (): void => {
+      if (this.#trusted.get(hash) === entry) this.#trusted.delete(hash);
+    };
+    lookup.then((r) => {
+      if (!r) forget();
+    }, forget);
+    return lookup;
   }
 
   #touch(id: string): void {

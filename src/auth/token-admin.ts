@@ -1,4 +1,6 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { InvalidError } from '../errors.js';
+import { TOKEN_TRUST_MS } from './authenticator.js';
 import { isRole, ROLES, type Role } from './roles.js';
 import { hashToken, newToken, tokenHint } from './secret.js';
 import type { TokenRecord, TokenStore } from './token-store.js';
@@ -33,6 +35,17 @@ export async function createToken(store: TokenStore, key: string, req: { name: s
   const token = newToken();
   const id = await store.create({ name: req.name, owner, role: req.role, hash: hashToken(key, token), hint: tokenHint(token) });
   return { id, token };
+}
+
+/**
+ * Revokes the token with this id, or every active token with this name; returns how many.
+ * It answers only once every frontend has stopped trusting what it looked up before (a
+ * frontend keeps a lookup for TOKEN_TRUST_MS), so the token is refused from then on.
+ */
+export async function revokeTokens(store: TokenStore, idOrName: string): Promise<number> {
+  const n = await store.revoke(idOrName);
+  if (n > 0) await delay(TOKEN_TRUST_MS);
+  return n;
 }
 
 /** Every token, for listing. */

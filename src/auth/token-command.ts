@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidError } from '../errors.js';
 import { ROLES } from './roles.js';
-import { createToken, listTokens, type TokenListing } from './token-admin.js';
+import { createToken, listTokens, revokeTokens, type TokenListing } from './token-admin.js';
 import type { TokenStore } from './token-store.js';
 
 /** The usage of `menagerie token`. */
@@ -46,7 +46,7 @@ export async function runTokenCommand(args: string[], deps: TokenCommandDeps): P
   if (sub === 'revoke') {
     const target = positionals[0];
     if (!target || positionals.length > 1) throw new InvalidError('INVALID_REQUEST', 'token revoke needs one token id or name');
-    const n = await deps.store.revoke(target);
+    const n = await revokeTokens(deps.store, target);
     if (n === 0) throw new InvalidError('INVALID_REQUEST', `no active token with id or name "${target}"`);
     deps.out(`revoked ${n} token${n === 1 ? '' : 's'}\n`);
     return 0;
