@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { applianceAuth, changedTasks, ok, recap, root, run, takeSnapshot, timed, TOKEN_FILE, type Run } from '../support/appliance.js';
@@ -96,6 +96,10 @@ describe('e2e: the appliance (Ansible + compose)', function () {
       expect(binds).to.deep.equal(['/etc/menagerie/config:ro']);
       expect(m.HostConfig.UsernsMode).to.equal('');
       expect(m.HostConfig.GroupAdd ?? []).to.deep.equal([]);
+      // CPU quotas: one CPU for menage; the frontend, which alone serves the public API, every CPU of the host.
+      expect(m.HostConfig.NanoCpus).to.equal(1e9);
+      const frontend = (await ok('docker-compose', ['-p', 'menagerie', 'ps', '-q', 'frontend'], { cwd: '/opt/menagerie/compose' })).stdout.trim();
+      expect(JSON.parse((await ok('docker', ['inspect', frontend])).stdout)[0].HostConfig.NanoCpus).to.equal(cpus().length * 1e9);
       // Service control through the init system, the cron jobs and the AppArmor profiles in place.
       const svc = existsSync('/etc/systemd/system/menagerie.service') ? ['systemctl', 'status', 'menagerie'] : ['/etc/init.d/menagerie', 'status'];
       await ok(svc[0]!, svc.slice(1));
