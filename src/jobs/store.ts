@@ -58,10 +58,15 @@ function t(sql: string): { sql: string; timeout: number } {
   return { sql, timeout: STATEMENT_TIMEOUT_MS };
 }
 
-/** Pool options that keep requests from hanging when MariaDB is slow or down. */
+/**
+ * Pool options that keep requests from hanging when MariaDB is slow or down. No caller stack is
+ * captured per statement (mysql2's `trace`: 15 % of the client's CPU per single-row read, about
+ * 4 % of the frontend's under reads); an error keeps MariaDB's code and message, and its stack
+ * ends in mysql2 rather than in the caller.
+ */
 export function poolOptions(cfg: PoolOptions): PoolOptions {
   return { connectTimeout: 5000, queueLimit: 100, waitForConnections: true, dateStrings: false,
-    supportBigNumbers: true, bigNumberStrings: true, timezone: 'Z', ...cfg };
+    supportBigNumbers: true, bigNumberStrings: true, timezone: 'Z', trace: false, ...cfg };
 }
 
 /** Makes a session's CURRENT_TIMESTAMP, NOW() and column defaults UTC. */
