@@ -111,6 +111,16 @@ async function latestId(t: Target): Promise<string> {
  * Fills the local stack's jobs table as test/integration/jobs/listing.test.ts does: one
  * INSERT … SELECT from MariaDB's sequence engine, secondary indexes set aside and rebuilt.
  */
+/** A containment report as menage writes it for a finished job (the md5 engine's, on the appliance). */
+const CONTAINMENT = {
+  network: 'none', readonlyRootfs: true, capDrop: ['ALL'], capAdd: [], privileged: false, noNewPrivileges: true, userns: 'remapped',
+  user: '65534:65534', pidMode: 'private', ipcMode: 'none', utsMode: 'private', pidsLimit: 32, memoryBytes: 67108864,
+  memorySwapBytes: 67108864, nanoCpus: 1000000000, tmpfs: {}, binds: [], mounts: [{ type: 'volume', destination: '/data', rw: true }],
+  devices: [], apparmorProfile: 'menagerie-engine-md5', seccomp: 'docker default', runtime: 'runc', image: '172.30.100.1:5443/md5:1.0.0',
+  imageId: 'sha256:c2bec909cdbf5baf5b9cfdc11876a8f3557fb7b963046b9fdff406a345408a42',
+  repoDigests: ['172.30.100.1:5443/md5@sha256:83025421a97c9f5ac80fde070c65ccb0bd31b2ac8ef995ace25970ab40041e25'], pooled: false,
+};
+
 async function fill(t: Target, rows: number, print: (line: string) => void): Promise<number> {
   const db = t.env?.db;
   if (!db) throw new Error('no database to fill');
@@ -120,11 +130,14 @@ async function fill(t: Target, rows: number, print: (line: string) => void): Pro
     const [[table]] = await conn.query<mysql.RowDataPacket[]>('SHOW CREATE TABLE jobs');
     const keys = [...String(table?.['Create Table']).matchAll(/^\s+KEY `([a-z0-9_]+)` (\([^)]+\))/gm)].map((m) => ({ name: m[1], columns: m[2] }));
     await conn.query(`ALTER TABLE jobs ${keys.map((k) => `DROP KEY \`${k.name}\``).join(', ')}`);
-    await conn.query(`INSERT INTO jobs (engine, filename, size, sha256, status, owner, created_at, queued)
+    // Finished rows carry what real ones do: a summary and the worker's containment report
+    // (about 1.2 KB of JSON each, which the listing sends back and /result does not).
+    await conn.query(`INSERT INTO jobs (engine, filename, size, sha256, status, owner, created_at, queued, summary, containment)
       SELECT CONCAT('e', seq % 4), CONCAT('f', seq % 100000), seq, SHA2(seq % 500000, 256),
         ELT(1 + seq % 4, 'Received', 'Running', 'Success', 'Fail'), NULL,
-        TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, 1
-      FROM seq_1_to_${rows}`);
+        TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, 1,
+        IF(seq % 4 >= 2, CONCAT(MD5(seq), '\\n'), ''), IF(seq % 4 >= 2, ?, NULL)
+      FROM seq_1_to_${rows}`, [JSON.stringify(CONTAINMENT)]);
     await conn.query(`ALTER TABLE jobs ${keys.map((k) => `ADD KEY \`${k.name}\` ${k.columns}`).join(', ')}`);
     await conn.query('ANALYZE TABLE jobs');
     print(`(${rows} rows inserted and indexed in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
