@@ -26,8 +26,9 @@ export async function runReads(o: ReadsOptions): Promise<void> {
   const target = o.remote ?? await startLocal([benchEngine('e0'), benchEngine('e1'), benchEngine('e2'), benchEngine('e3')], { menage: false });
   const bare = await bareServer();
   try {
-    const maxId = o.remote ? Number(await latestId(target)) : await fill(target, o.rows, o.print);
-    const random = (): number => 1 + Math.floor(Math.random() * maxId);
+    const ids = o.remote ? await knownIds(target) : undefined;
+    const maxId = ids ? ids.length : await fill(target, o.rows, o.print);
+    const random = (): number | string => (ids ? ids[Math.floor(Math.random() * ids.length)] ?? '' : 1 + Math.floor(Math.random() * maxId));
     const cases: [string, (i: number) => string][] = [
       ['GET /result/<id>', () => `/result/${random()}`],
       ['GET /api/v1/jobs?limit=20', (i) => (i % 2 ? '/api/v1/jobs?limit=20' : '/api/v1/jobs?status=Success&limit=20')],
@@ -71,7 +72,7 @@ async function warm(o: ReadsOptions, fn: (i: number) => Promise<boolean>): Promi
  * offered rate, from this process: what the database and loopback cost before any HTTP,
  * routing or JSON.
  */
-async function databaseFloors(t: Target, o: ReadsOptions, random: () => number): Promise<void> {
+async function databaseFloors(t: Target, o: ReadsOptions, random: () => number | string): Promise<void> {
   const db = t.env?.db;
   if (!db) return;
   const pool = mysql.createPool(poolOptions({ host: '127.0.0.1', user: db.user, password: db.password, database: db.name, connectionLimit: 10 }));
@@ -97,20 +98,25 @@ async function databaseFloors(t: Target, o: ReadsOptions, random: () => number):
   }
 }
 
-/** A remote appliance's newest job id (its listing's first row). */
-async function latestId(t: Target): Promise<string> {
-  const res = await fetch(`${t.url}/api/v1/jobs?limit=1`, { headers: t.headers });
-  if (!res.ok) throw new Error(`the appliance's listing answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-  const json = (await res.json()) as { jobs?: { jobid: string }[] };
-  const id = json.jobs?.[0]?.jobid;
-  if (!id) throw new Error('the appliance has no jobs to read');
-  return id;
+/**
+ * Ids of jobs a remote appliance has (up to 2,000 of the newest, from its listing): its ids
+ * have gaps (jobs removed by retention, ids a refused insert used), and a random id below the newest would measure
+ * 404s as often as reads.
+ */
+async function knownIds(t: Target): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor = '';
+  do {
+    const res = await fetch(`${t.url}/api/v1/jobs?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { headers: t.headers });
+    if (!res.ok) throw new Error(`the appliance's listing answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+    const json = (await res.json()) as { jobs?: { jobid: string }[]; next?: string | null };
+    ids.push(...(json.jobs ?? []).map((j) => j.jobid));
+    cursor = json.next ?? '';
+  } while (cursor && ids.length < 2000);
+  if (ids.length === 0) throw new Error('the appliance has no jobs to read');
+  return ids;
 }
 
-/**
- * Fills the local stack's jobs table as test/integration/jobs/listing.test.ts does: one
- * INSERT … SELECT from MariaDB's sequence engine, secondary indexes set aside and rebuilt.
- */
 /** A containment report as menage writes it for a finished job (the md5 engine's, on the appliance). */
 const CONTAINMENT = {
   network: 'none', readonlyRootfs: true, capDrop: ['ALL'], capAdd: [], privileged: false, noNewPrivileges: true, userns: 'remapped',
@@ -121,6 +127,10 @@ const CONTAINMENT = {
   repoDigests: ['172.30.100.1:5443/md5@sha256:83025421a97c9f5ac80fde070c65ccb0bd31b2ac8ef995ace25970ab40041e25'], pooled: false,
 };
 
+/**
+ * Fills the local stack's jobs table as test/integration/jobs/listing.test.ts does: one
+ * INSERT … SELECT from MariaDB's sequence engine, secondary indexes set aside and rebuilt.
+ */
 async function fill(t: Target, rows: number, print: (line: string) => void): Promise<number> {
   const db = t.env?.db;
   if (!db) throw new Error('no database to fill');
