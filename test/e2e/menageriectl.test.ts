@@ -87,3 +87,61 @@ ${svc('    profiles: [ extra ]')}
     expect(log).to.match(/starting services that are not running/).and.match(/restarting alpha: unhealthy/);
   });
 });
+
+/**
+ * docker-compose 1.x asks "Continue with the new image? [yN]" on stdin when it must recreate
+ * a container whose image is gone (a stopped stack whose image was removed, then rebuilt):
+ * `start` (the install's last step) hung on it, or failed on a closed stdin.
+ */
+describe('e2e: menageriectl start after the image of a stopped stack was removed', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let env: string;
+  const project = unique('mctlimg');
+  const tag = `menagerie/${project}:latest`;
+
+  const ctl = (args: string, timeoutMs?: number): Promise<{ code: number; out: string }> =>
+    sh(`${env} ${ROOT}/appliance/menageriectl ${args}`, timeoutMs);
+  /** A new image under the same tag (a label makes its id new): what a rebuild does. */
+  const build = async (version: number): Promise<void> => {
+    const r = await sh(`printf 'FROM menagerie/busybox:latest\\nLABEL org.menagerie.test=${version}\\n' | docker build -q -t ${tag} -`);
+    expect(r.code, r.out).to.equal(0);
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'menageriectl-'));
+    env = `MENAGERIE_COMPOSE_DIR=${dir} MENAGERIE_PROJECT=${project} MENAGERIE_SUPERVISED=1 MENAGERIE_WAIT=5`;
+    await writeFile(join(dir, 'docker-compose.yml'), `version: "2.4"
+services:
+  alpha:
+    image: ${tag}
+    command: [ "sleep", "3600" ]
+    init: true
+    volumes: [ "data:/data" ]
+volumes:
+  data: {}
+`);
+  });
+  after(async () => {
+    await ctl('down');
+    await sh(`docker volume rm -f ${project}_data; docker image rm -f ${tag}`);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('recreates the service on the new image without asking, its named volume kept', async () => {
+    await build(1);
+    expect((await ctl('start')).code).to.equal(0);
+    const id = `$(docker ps -aq --filter label=com.docker.compose.project=${project} --filter label=com.docker.compose.service=alpha)`;
+    expect((await sh(`docker exec ${id} sh -c 'echo kept > /data/mark'`)).code).to.equal(0);
+    expect((await ctl('stop')).code).to.equal(0);
+    // -f deletes an image that only stopped containers use.
+    expect((await sh(`docker image rm -f ${tag}`)).code).to.equal(0);
+    await build(2);
+    // stdin stays open (execFile's pipe), as under Ansible: a prompt would wait until the timeout.
+    const r = await ctl('start', 60_000);
+    expect(r.code, r.out).to.equal(0);
+    expect(r.out).to.not.match(/Continue with the new image/);
+    const running = await sh(`docker inspect -f '{{ .State.Running }} {{ index .Config.Labels "org.menagerie.test" }}' ${id}; docker exec ${id} cat /data/mark`);
+    expect(running.out.trim().split('\n')).to.deep.equal(['true 2', 'kept']);
+  });
+});
