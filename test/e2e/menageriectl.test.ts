@@ -91,7 +91,8 @@ ${svc('    profiles: [ extra ]')}
 /**
  * docker-compose 1.x asks "Continue with the new image? [yN]" on stdin when it must recreate
  * a container whose image is gone (a stopped stack whose image was removed, then rebuilt):
- * `start` (the install's last step) hung on it, or failed on a closed stdin.
+ * `start` (the install's last step) hung on it, or failed on a closed stdin. It now removes
+ * such containers first, and only those.
  */
 describe('e2e: menageriectl start after the image of a stopped stack was removed', function () {
   this.timeout(240_000);
@@ -143,5 +144,9 @@ volumes:
     expect(r.out).to.not.match(/Continue with the new image/);
     const running = await sh(`docker inspect -f '{{ .State.Running }} {{ index .Config.Labels "org.menagerie.test" }}' ${id}; docker exec ${id} cat /data/mark`);
     expect(running.out.trim().split('\n')).to.deep.equal(['true 2', 'kept']);
+    // Only what had lost its image was made anew: another start leaves the container as it is.
+    const first = (await sh(`echo ${id}`)).out.trim();
+    expect((await ctl('start')).code).to.equal(0);
+    expect((await sh(`echo ${id}`)).out.trim()).to.equal(first).and.to.match(/^[0-9a-f]{12}$/);
   });
 });
