@@ -27,8 +27,8 @@ export async function runReads(o: ReadsOptions): Promise<void> {
   const bare = await bareServer();
   try {
     const ids = o.remote ? await knownIds(target) : undefined;
-    const maxId = ids ? ids.length : await fill(target, o.rows, o.print);
-    const random = (): number | string => (ids ? ids[Math.floor(Math.random() * ids.length)] ?? '' : 1 + Math.floor(Math.random() * maxId));
+    const rows = ids ? 0 : await fill(target, o.rows, o.print);
+    const random = ids ? (): string => ids[Math.floor(Math.random() * ids.length)] ?? '' : (): number => 1 + Math.floor(Math.random() * rows);
     const cases: [string, (i: number) => string][] = [
       ['GET /result/<id>', () => `/result/${random()}`],
       ['GET /api/v1/jobs?limit=20', (i) => (i % 2 ? '/api/v1/jobs?limit=20' : '/api/v1/jobs?status=Success&limit=20')],
@@ -100,8 +100,8 @@ async function databaseFloors(t: Target, o: ReadsOptions, random: () => number |
 
 /**
  * Ids of jobs a remote appliance has (up to 2,000 of the newest, from its listing): its ids
- * have gaps (jobs removed by retention, ids a refused insert used), and a random id below the newest would measure
- * 404s as often as reads.
+ * have gaps (jobs removed by retention, ids a refused insert used), so a random id below the
+ * newest would measure 404s as well as reads.
  */
 async function knownIds(t: Target): Promise<string[]> {
   const ids: string[] = [];
@@ -141,7 +141,7 @@ async function fill(t: Target, rows: number, print: (line: string) => void): Pro
     const keys = [...String(table?.['Create Table']).matchAll(/^\s+KEY `([a-z0-9_]+)` (\([^)]+\))/gm)].map((m) => ({ name: m[1], columns: m[2] }));
     await conn.query(`ALTER TABLE jobs ${keys.map((k) => `DROP KEY \`${k.name}\``).join(', ')}`);
     // Finished rows carry what real ones do: a summary and the worker's containment report
-    // (about 1.2 KB of JSON each, which the listing sends back and /result does not).
+    // (about 0.7 KB of JSON each, which the listing sends back and /result does not).
     await conn.query(`INSERT INTO jobs (engine, filename, size, sha256, status, owner, created_at, queued, summary, containment)
       SELECT CONCAT('e', seq % 4), CONCAT('f', seq % 100000), seq, SHA2(seq % 500000, 256),
         ELT(1 + seq % 4, 'Received', 'Running', 'Success', 'Fail'), NULL,
